@@ -1,0 +1,172 @@
+//! `tcp.connect`: a TCP connection to every address at once, each under the connect deadline. Refused,
+//! timed out (filtered) and unreachable are different findings with different fixes.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::net::TcpStream;
+
+use crate::codes::Code;
+use crate::duration::human;
+use crate::report::{Check, Status};
+
+pub const ID: &str = "tcp.connect";
+
+/// Why a TCP connection failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpError {
+    Refused,
+    Timeout,
+    Unreachable(String),
+    Other(String),
+}
+
+impl TcpError {
+    pub fn code(&self) -> Code {
+        match self {
+            TcpError::Refused => Code::TcpRefused,
+            TcpError::Timeout => Code::TcpTimeout,
+            TcpError::Unreachable(_) => Code::TcpUnreachable,
+            TcpError::Other(_) => Code::TcpFailed,
+        }
+    }
+
+    /// A short phrase: `refused`, `no answer within 5 s`, ...
+    pub fn describe(&self, timeout: Duration) -> String {
+        match self {
+            TcpError::Refused => "refused (nothing listens)".to_string(),
+            TcpError::Timeout => format!("no answer within {} (filtered or down)", human(timeout)),
+            TcpError::Unreachable(why) => format!("unreachable ({why})"),
+            TcpError::Other(why) => format!("failed ({why})"),
+        }
+    }
+}
+
+fn classify(e: &io::Error) -> TcpError {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => return TcpError::Refused,
+        io::ErrorKind::TimedOut => return TcpError::Timeout,
+        io::ErrorKind::HostUnreachable => return TcpError::Unreachable("no route to host".into()),
+        io::ErrorKind::NetworkUnreachable => {
+            return TcpError::Unreachable("network is unreachable".into())
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            return TcpError::Unreachable(
+                "this machine has no address of that family (is IPv6 configured?)".into(),
+            )
+        }
+        _ => {}
+    }
+    // Strip Rust's "(os error N)" suffix: users read the words.
+    let text = e.to_string();
+    let words = text.split(" (os error").next().unwrap_or(&text).to_string();
+    TcpError::Other(words)
+}
+
+/// One connection attempt under a deadline.
+pub async fn connect_one(addr: SocketAddr, timeout: Duration) -> (Result<TcpStream, TcpError>, Duration) {
+    let start = Instant::now();
+    let result = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            Ok(stream)
+        }
+        Ok(Err(e)) => Err(classify(&e)),
+        Err(_) => Err(TcpError::Timeout),
+    };
+    (result, start.elapsed())
+}
+
+/// The outcome of connecting to every address.
+pub struct Connected {
+    pub check: Check,
+    /// The first address (in resolver order) that connected, with its stream.
+    pub stream: Option<(SocketAddr, TcpStream)>,
+    /// The error most addresses gave, when none connected.
+    pub error: Option<TcpError>,
+}
+
+fn sock(ip: IpAddr, port: u16) -> SocketAddr {
+    SocketAddr::new(ip, port)
+}
+
+pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
+    let start = Instant::now();
+    let attempts = addrs.iter().map(|ip| connect_one(sock(*ip, port), timeout));
+    let results = futures_util::future::join_all(attempts).await;
+
+    let mut stream = None;
+    let mut per_addr = Vec::new();
+    let mut errors: Vec<(SocketAddr, TcpError)> = Vec::new();
+    for (ip, (result, took)) in addrs.iter().zip(results) {
+        let addr = sock(*ip, port);
+        match result {
+            Ok(s) => {
+                per_addr.push(json!({"address": addr.to_string(), "result": "connected", "elapsed_ms": took.as_millis() as u64}));
+                if stream.is_none() {
+                    stream = Some((addr, s));
+                }
+            }
+            Err(e) => {
+                per_addr.push(json!({"address": addr.to_string(), "result": e.code().as_str(), "detail": e.describe(timeout), "elapsed_ms": took.as_millis() as u64}));
+                errors.push((addr, e));
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    let (check, error) = match &stream {
+        Some((addr, _)) if errors.is_empty() => {
+            let summary = if addrs.len() == 1 {
+                format!("{addr} connected in {}", human(elapsed))
+            } else {
+                format!("all {} addresses connected; using {addr}", addrs.len())
+            };
+            (Check::pass(ID, summary), None)
+        }
+        Some((addr, _)) => {
+            let failed: Vec<String> = errors
+                .iter()
+                .map(|(a, e)| format!("{a} {}", e.describe(timeout)))
+                .collect();
+            let (_, first_err) = &errors[0];
+            let check = Check::new(
+                ID,
+                Status::Warn,
+                first_err.code(),
+                format!("{addr} connected, but {}", failed.join("; ")),
+            )
+            .with_fix(format!(
+                "Clients that try the failing address first will stall or fail: fix the service or firewall for {}, or remove that DNS record",
+                errors.iter().map(|(a, _)| a.ip().to_string()).collect::<Vec<_>>().join(", ")
+            ));
+            (check, None)
+        }
+        None => {
+            let (first_addr, first_err) = errors[0].clone();
+            let summary = if errors.len() == 1 {
+                format!("{first_addr}: {}", first_err.describe(timeout))
+            } else {
+                errors
+                    .iter()
+                    .map(|(a, e)| format!("{a}: {}", e.describe(timeout)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let fix = match &first_err {
+                TcpError::Refused => format!("Nothing listens on port {port}: start the service, or use the port it listens on"),
+                TcpError::Timeout => format!("Packets to port {port} are dropped: open TCP {port} in every firewall and security group between this machine and {}", first_addr.ip()),
+                TcpError::Unreachable(_) => format!("This machine has no route to {}: check VPN, routing (`ip route get {}`) and the address family", first_addr.ip(), first_addr.ip()),
+                TcpError::Other(_) => format!("Check the address {} and local socket limits", first_addr.ip()),
+            };
+            let check = Check::fail(ID, first_err.code(), summary, fix);
+            (check, Some(first_err))
+        }
+    };
+    Connected {
+        check: check.with_fact("attempts", per_addr).with_elapsed(elapsed),
+        stream,
+        error,
+    }
+}

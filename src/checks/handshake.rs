@@ -1,0 +1,486 @@
+//! `tls.handshake` and `tls.alpn`: a real TLS handshake (tokio-rustls) with the recording verifier, and the
+//! failures named: plain text on the port, legacy TLS only, a client certificate demanded, silence.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::version::{TLS12, TLS13};
+use rustls::{AlertDescription, ClientConfig};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::codes::Code;
+use crate::duration::human;
+use crate::pki::recorder::{Captured, RecordingClientCert, RecordingVerifier, Slot};
+use crate::report::{Check, Status};
+use crate::target::Product;
+
+pub const ID: &str = "tls.handshake";
+pub const ALPN_ID: &str = "tls.alpn";
+
+/// ALPN protocols offered, in preference order.
+pub const ALPN_OFFERED: [&str; 2] = ["h2", "http/1.1"];
+
+/// How many of the server's first bytes are kept to name what answered.
+const TAP_BYTES: usize = 256;
+
+/// What a successful handshake negotiated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFacts {
+    pub protocol: String,
+    pub cipher_suite: String,
+    pub key_exchange: Option<String>,
+    pub alpn: Option<String>,
+}
+
+/// Why a handshake did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    Timeout,
+    /// The server's first bytes, made printable.
+    NotTls(String),
+    /// The legacy version the server chose, when it said.
+    LegacyOnly(Option<String>),
+    ClientCertRequired,
+    /// The server closed the connection without a TLS answer.
+    Closed,
+    Alert(AlertDescription),
+    EmptyChain,
+    Other(String),
+}
+
+impl TlsFailure {
+    pub fn code(&self) -> Code {
+        match self {
+            TlsFailure::Timeout => Code::TlsTimeout,
+            TlsFailure::NotTls(_) => Code::NotTls,
+            TlsFailure::LegacyOnly(_) => Code::LegacyTlsOnly,
+            TlsFailure::ClientCertRequired => Code::ClientCertRequired,
+            TlsFailure::EmptyChain => Code::EmptyChain,
+            TlsFailure::Closed | TlsFailure::Alert(_) | TlsFailure::Other(_) => {
+                Code::TlsHandshakeFailed
+            }
+        }
+    }
+
+    /// A short phrase for per-port summaries.
+    pub fn describe(&self) -> String {
+        match self {
+            TlsFailure::Timeout => "no TLS answer".into(),
+            TlsFailure::NotTls(first) => format!("answers in plain text (`{first}`)"),
+            TlsFailure::LegacyOnly(v) => format!("only {}", v.as_deref().unwrap_or("TLS 1.0/1.1")),
+            TlsFailure::ClientCertRequired => "TLS, but demands a client certificate".into(),
+            TlsFailure::Closed => "closed the connection at the ClientHello".into(),
+            TlsFailure::Alert(a) => format!("TLS alert {}", alert_name(*a)),
+            TlsFailure::EmptyChain => "TLS without a certificate".into(),
+            TlsFailure::Other(why) => why.clone(),
+        }
+    }
+}
+
+/// Everything one handshake produced, success or not.
+pub struct Handshake {
+    pub outcome: Result<TlsFacts, TlsFailure>,
+    pub captured: Captured,
+    pub elapsed: Duration,
+    /// The name sent in SNI, if any (none when connecting to an address).
+    pub sni: Option<String>,
+}
+
+/// Records the first bytes the server sends, to name what answered when it is not TLS.
+struct Tap<S> {
+    inner: S,
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let room = TAP_BYTES.saturating_sub(seen.len());
+            let new = &buf.filled()[before..];
+            seen.extend_from_slice(&new[..new.len().min(room)]);
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The crypto provider every TLS connection uses: ring.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn client_config(slot: &Slot) -> Result<ClientConfig, rustls::Error> {
+    let provider = provider();
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&TLS13, &TLS12])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(slot.clone(), provider)))
+        .with_client_cert_resolver(Arc::new(RecordingClientCert::new(slot.clone())));
+    config.alpn_protocols = ALPN_OFFERED.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Ok(config)
+}
+
+/// `HandshakeFailure` → `handshake_failure (40)`.
+pub fn alert_name(a: AlertDescription) -> String {
+    let camel = a.as_str().map(str::to_string).unwrap_or_else(|| "unknown".to_string());
+    let mut snake = String::new();
+    for (i, ch) in camel.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                snake.push('_');
+            }
+            snake.push(ch.to_ascii_lowercase());
+        } else {
+            snake.push(ch);
+        }
+    }
+    format!("{snake} ({})", u8::from(a))
+}
+
+fn printable(bytes: &[u8]) -> String {
+    let line: Vec<u8> = bytes.iter().copied().take_while(|b| *b != b'\r' && *b != b'\n').take(60).collect();
+    line.iter()
+        .map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' })
+        .collect()
+}
+
+fn legacy_version(seen: &[u8]) -> Option<String> {
+    // A ServerHello record: 0x16, version(2), length(2), type 0x02, length(3), server_version(2).
+    let v = if seen.len() >= 11 && seen[0] == 0x16 && seen[5] == 0x02 {
+        (seen[9], seen[10])
+    } else if seen.len() >= 3 && seen[0] == 0x15 {
+        (seen[1], seen[2])
+    } else {
+        return None;
+    };
+    match v {
+        (3, 0) => Some("SSL 3.0".into()),
+        (3, 1) => Some("TLS 1.0".into()),
+        (3, 2) => Some("TLS 1.1".into()),
+        _ => None,
+    }
+}
+
+fn looks_like_tls(seen: &[u8]) -> bool {
+    match seen {
+        [] => true,
+        [ct, rest @ ..] => (0x14..=0x18).contains(ct) && rest.first().is_none_or(|v| *v == 3),
+    }
+}
+
+fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
+    if !looks_like_tls(seen) {
+        return TlsFailure::NotTls(printable(seen));
+    }
+    match rustls_error(e) {
+        Some(rustls::Error::PeerIncompatible(rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13))
+        | Some(rustls::Error::AlertReceived(AlertDescription::ProtocolVersion)) => {
+            TlsFailure::LegacyOnly(legacy_version(seen))
+        }
+        Some(rustls::Error::AlertReceived(AlertDescription::CertificateRequired)) => {
+            TlsFailure::ClientCertRequired
+        }
+        Some(rustls::Error::AlertReceived(
+            AlertDescription::HandshakeFailure
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::AccessDenied
+            | AlertDescription::DecryptError,
+        )) if captured.client_cert_requested => TlsFailure::ClientCertRequired,
+        Some(rustls::Error::AlertReceived(a)) => TlsFailure::Alert(*a),
+        Some(rustls::Error::NoCertificatesPresented) => TlsFailure::EmptyChain,
+        Some(rustls::Error::InvalidMessage(_)) if seen.len() >= 5 => TlsFailure::NotTls(printable(seen)),
+        Some(other) => TlsFailure::Other(format!("{other}")),
+        None => match e.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                if seen.is_empty() =>
+            {
+                TlsFailure::Closed
+            }
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
+                TlsFailure::Other("the server closed the connection in the middle of the handshake".into())
+            }
+            _ => TlsFailure::Other(e.to_string()),
+        },
+    }
+}
+
+/// Runs one handshake over `stream`, bounded by `timeout`. `server_name` is what SNI carries (an address
+/// sends none).
+pub async fn handshake(stream: TcpStream, server_name: ServerName<'static>, timeout: Duration) -> Handshake {
+    let slot: Slot = Arc::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sni = match &server_name {
+        ServerName::DnsName(d) => Some(d.as_ref().to_string()),
+        _ => None,
+    };
+    let start = Instant::now();
+    let outcome = match client_config(&slot) {
+        Err(e) => Err(TlsFailure::Other(format!("could not build the TLS client: {e}"))),
+        Ok(config) => {
+            let connector = TlsConnector::from(Arc::new(config));
+            let tap = Tap { inner: stream, seen: seen.clone() };
+            let attempt = async {
+                let mut tls = connector.connect(server_name, tap).await?;
+                let requested = slot.lock().unwrap_or_else(|e| e.into_inner()).client_cert_requested;
+                if requested {
+                    // TLS 1.3 servers judge the client's (empty) certificate after the handshake: listen
+                    // briefly for their verdict.
+                    let mut buf = [0u8; 1];
+                    match tokio::time::timeout(timeout.min(Duration::from_secs(1)), tls.read(&mut buf)).await {
+                        Ok(Err(e)) => return Err(e),
+                        Ok(Ok(0)) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::Other,
+                                rustls::Error::AlertReceived(AlertDescription::CertificateRequired),
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                let (_, conn) = tls.get_ref();
+                Ok::<_, io::Error>(TlsFacts {
+                    protocol: conn
+                        .protocol_version()
+                        .map(|v| match v {
+                            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
+                            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
+                            other => other.as_str().unwrap_or("unknown").to_string(),
+                        })
+                        .unwrap_or_default(),
+                    cipher_suite: conn
+                        .negotiated_cipher_suite()
+                        .and_then(|s| s.suite().as_str())
+                        .unwrap_or("unknown")
+                        .to_string(),
+                    key_exchange: conn
+                        .negotiated_key_exchange_group()
+                        .and_then(|g| g.name().as_str())
+                        .map(str::to_string),
+                    alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+                })
+            };
+            match tokio::time::timeout(timeout, attempt).await {
+                Err(_) => Err(TlsFailure::Timeout),
+                Ok(Ok(facts)) => Ok(facts),
+                Ok(Err(e)) => {
+                    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let captured = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    Err(classify(&e, &seen, &captured))
+                }
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+    let captured = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // A timeout after nothing but plain text still means "not TLS".
+    let outcome = match outcome {
+        Err(TlsFailure::Timeout) => {
+            let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if looks_like_tls(&seen) {
+                Err(TlsFailure::Timeout)
+            } else {
+                Err(TlsFailure::NotTls(printable(&seen)))
+            }
+        }
+        other => other,
+    };
+    Handshake { outcome, captured, elapsed, sni }
+}
+
+/// Context for writing fixes.
+pub struct Where<'a> {
+    pub addr: std::net::SocketAddr,
+    pub host: &'a str,
+    pub port: u16,
+    pub product: Product,
+    pub timeout: Duration,
+}
+
+/// Turns a handshake into the `tls.handshake` check.
+pub fn check(h: &Handshake, at: &Where<'_>) -> Check {
+    let sni_text = h.sni.clone().unwrap_or_else(|| "(none: connecting to an address)".into());
+    let s_client = format!(
+        "openssl s_client -connect {}{}",
+        at.addr,
+        h.sni.as_ref().map(|s| format!(" -servername {s}")).unwrap_or_default()
+    );
+    let check = match &h.outcome {
+        Ok(f) => {
+            let mut parts = vec![f.protocol.clone(), f.cipher_suite.clone()];
+            parts.extend(f.key_exchange.clone());
+            parts.push(match &f.alpn {
+                Some(p) => format!("ALPN {p}"),
+                None => "no ALPN".into(),
+            });
+            let mut summary = format!("{} in {}", parts.join(", "), human(h.elapsed));
+            if h.captured.client_cert_requested {
+                summary.push_str("; the server asks for an optional client certificate");
+            }
+            Check::pass(ID, summary)
+                .with_fact("protocol", f.protocol.clone())
+                .with_fact("cipher_suite", f.cipher_suite.clone())
+                .with_fact("key_exchange", f.key_exchange.clone())
+                .with_fact("alpn", f.alpn.clone())
+        }
+        Err(failure) => {
+            let (summary, fix) = failure_text(failure, h, at, &s_client);
+            Check::fail(ID, failure.code(), summary, fix)
+        }
+    };
+    let issuers = crate::pki::facts::distinguished_names(&h.captured.acceptable_issuers);
+    check
+        .with_fact("address", at.addr.to_string())
+        .with_fact("sni", h.sni.clone())
+        .with_fact("sni_text", sni_text)
+        .with_fact("alpn_offered", ALPN_OFFERED.to_vec())
+        .with_fact("client_cert_requested", h.captured.client_cert_requested)
+        .with_fact("client_cert_issuers", issuers)
+        .with_elapsed(h.elapsed)
+}
+
+fn failure_text(failure: &TlsFailure, h: &Handshake, at: &Where<'_>, s_client: &str) -> (String, String) {
+    let port = at.port;
+    let tls_port_hint = match at.product {
+        Product::Generic => "the port that serves HTTPS (often 443)".to_string(),
+        p => format!(
+            "the {} TLS port ({})",
+            p.display_name(),
+            p.known_ports().iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+        ),
+    };
+    match failure {
+        TlsFailure::Timeout => (
+            format!("{} accepted the TCP connection but sent no TLS answer within {}", at.addr, human(at.timeout)),
+            format!("Something holds port {port} without speaking TLS: check that {port} is the TLS port and any proxy or load balancer in between; compare with `{s_client}`"),
+        ),
+        TlsFailure::NotTls(first) => {
+            let what = if first.starts_with("HTTP/") {
+                "a plain HTTP server".to_string()
+            } else if first.starts_with("SSH-") {
+                "an SSH server".to_string()
+            } else {
+                "a service that is not TLS".to_string()
+            };
+            (
+                format!("port {port} answers in plain text, not TLS: {what} replied `{first}`"),
+                format!("Use {tls_port_hint}; port {port} serves plain text (try http://{}:{port}/ to see it)", at.host),
+            )
+        }
+        TlsFailure::LegacyOnly(v) => (
+            format!(
+                "the server only speaks {} and refused TLS 1.2 and 1.3; current clients (OpenSSL 3, Python, Go, rustls) refuse it too",
+                v.as_deref().unwrap_or("TLS 1.0/1.1")
+            ),
+            "Enable TLS 1.2 and 1.3 on the server or load balancer (nginx: `ssl_protocols TLSv1.2 TLSv1.3;`)".to_string(),
+        ),
+        TlsFailure::ClientCertRequired => {
+            let issuers = crate::pki::facts::distinguished_names(&h.captured.acceptable_issuers);
+            let accepted = if issuers.is_empty() {
+                "the server did not say which issuers it accepts".to_string()
+            } else {
+                format!("it accepts certificates issued by: {}", issuers.join("; "))
+            };
+            let fix = match at.product {
+                Product::Prisma => format!("This listener requires mutual TLS ({accepted}): present a client certificate from a CA uploaded to the Console (`curl --cert client.pem --key client.key https://{}:{port}/api/v1/authenticate-client`), or use the Console port that does not require one", at.host),
+                _ => format!("Present a client certificate ({accepted}): `curl --cert client.pem --key client.key https://{}:{port}/`, or use the listener that does not require one", at.host),
+            };
+            ("the server demands a client certificate (mutual TLS) and ends the handshake without one".to_string(), fix)
+        }
+        TlsFailure::Closed => (
+            format!("{} closed the connection without answering the TLS ClientHello (SNI: {})", at.addr, h.sni.as_deref().unwrap_or("none")),
+            format!("The server may refuse this SNI name or this client's address: try `--sni` with the name the server serves, and compare with `{s_client}`"),
+        ),
+        TlsFailure::Alert(a) => {
+            let fix = match a {
+                AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => "No cipher suite or curve in common: the server must offer TLS 1.3, or TLS 1.2 with ECDHE and AES-GCM or ChaCha20 (nginx: `ssl_ciphers HIGH:!aNULL:!MD5;`)".to_string(),
+                AlertDescription::UnrecognisedName => format!("The server does not serve the name `{}` sent in SNI: use `--sni` with a name it serves, or add that name to its configuration", h.sni.as_deref().unwrap_or("")),
+                AlertDescription::InternalError => "The server failed internally during the handshake: read its TLS error log".to_string(),
+                _ => format!("Read the server's TLS error log for this alert; compare with `{s_client}`"),
+            };
+            (format!("the server ended the handshake with the alert {}", alert_name(*a)), fix)
+        }
+        TlsFailure::EmptyChain => (
+            "the server sent an empty certificate list".to_string(),
+            "Configure a certificate on the server (nginx: `ssl_certificate` and `ssl_certificate_key`)".to_string(),
+        ),
+        TlsFailure::Other(why) => (
+            format!("the TLS handshake failed: {why}"),
+            format!("Compare with `{s_client}` and read the server's TLS error log"),
+        ),
+    }
+}
+
+/// `tls.alpn`: gRPC needs HTTP/2 negotiated by ALPN. Only for products that serve gRPC.
+pub fn alpn_check(facts: &TlsFacts, product: Product, port: u16) -> Option<Check> {
+    if !matches!(product, Product::Cvp | Product::Cvaas) {
+        return None;
+    }
+    let check = match facts.alpn.as_deref() {
+        Some("h2") => Check::pass(ALPN_ID, "the server negotiates ALPN h2, which gRPC needs"),
+        other => {
+            let got = other.map(|p| format!("`{p}`")).unwrap_or_else(|| "no protocol".into());
+            Check::new(
+                ALPN_ID,
+                Status::Fail,
+                Code::AlpnH2Missing,
+                format!("the server negotiated {got} instead of h2: every gRPC client fails here (\"missing selected ALPN property\")"),
+            )
+            .with_fix(format!("Whatever terminates TLS on port {port} must pass HTTP/2: nginx `listen {port} ssl http2;`, or enable HTTP/2 on the load balancer or proxy in front"))
+        }
+    };
+    Some(check.with_fact("alpn", facts.alpn.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_names_are_snake_case_with_number() {
+        assert_eq!(alert_name(AlertDescription::HandshakeFailure), "handshake_failure (40)");
+        assert_eq!(alert_name(AlertDescription::CertificateRequired), "certificate_required (116)");
+    }
+
+    #[test]
+    fn plain_text_is_not_tls() {
+        assert!(!looks_like_tls(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert!(!looks_like_tls(b"SSH-2.0-OpenSSH_9.2"));
+        assert!(looks_like_tls(&[0x16, 0x03, 0x03]));
+        assert!(looks_like_tls(&[0x15, 0x03, 0x01, 0, 2, 2, 70]));
+        assert_eq!(printable(b"HTTP/1.1 400 Bad Request\r\nServer: x"), "HTTP/1.1 400 Bad Request");
+        assert_eq!(printable(&[0x41, 0x00, 0x42]), "A.B");
+    }
+
+    #[test]
+    fn legacy_versions_read_from_server_hello_or_alert() {
+        let hello = [0x16, 3, 1, 0, 50, 0x02, 0, 0, 46, 3, 1];
+        assert_eq!(legacy_version(&hello).as_deref(), Some("TLS 1.0"));
+        assert_eq!(legacy_version(&[0x15, 3, 2, 0, 2, 2, 70]).as_deref(), Some("TLS 1.1"));
+        assert_eq!(legacy_version(&[0x15, 3, 3, 0, 2, 2, 70]), None);
+    }
+}

@@ -1,0 +1,54 @@
+//! The product's other known ports, probed at the same time as the chosen one: when the chosen port
+//! refuses or stays silent, the report says which port answers TLS instead.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rustls::pki_types::ServerName;
+use serde_json::{json, Value};
+
+use crate::checks::connect::{connect_one, TcpError};
+use crate::checks::handshake::{handshake, TlsFailure};
+use crate::config::Timeouts;
+
+/// What one other port did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortAnswer {
+    /// TLS answered, with this protocol.
+    Tls(String),
+    /// TCP connected but TLS did not work.
+    NotTls(TlsFailure),
+    Closed(TcpError),
+}
+
+/// Connect and handshake on `port`, under the same deadlines as the main check.
+pub async fn probe(ip: IpAddr, port: u16, name: ServerName<'static>, timeouts: Timeouts) -> (u16, PortAnswer) {
+    let addr = SocketAddr::new(ip, port);
+    let (tcp, _) = connect_one(addr, timeouts.connect).await;
+    let answer = match tcp {
+        Err(e) => PortAnswer::Closed(e),
+        Ok(stream) => match handshake(stream, name, timeouts.tls).await.outcome {
+            Ok(f) => PortAnswer::Tls(f.protocol),
+            // A server that demands a client certificate still answers TLS.
+            Err(TlsFailure::ClientCertRequired) => PortAnswer::Tls("TLS (client certificate required)".into()),
+            Err(f) => PortAnswer::NotTls(f),
+        },
+    };
+    (port, answer)
+}
+
+/// Facts for the report: one object per port.
+pub fn facts(answers: &[(u16, PortAnswer)], timeouts: Timeouts) -> Value {
+    Value::Array(
+        answers
+            .iter()
+            .map(|(port, a)| {
+                let (result, detail) = match a {
+                    PortAnswer::Tls(v) => ("tls", v.clone()),
+                    PortAnswer::NotTls(f) => (f.code().as_str(), f.describe()),
+                    PortAnswer::Closed(e) => (e.code().as_str(), e.describe(timeouts.connect)),
+                };
+                json!({"port": port, "result": result, "detail": detail})
+            })
+            .collect(),
+    )
+}

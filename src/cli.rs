@@ -1,0 +1,230 @@
+//! The command line (stage 1: what the user typed), and its translation into a validated `CheckConfig`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::config::{CheckConfig, ResolveOverride, Timeouts};
+use crate::lab::Scenario;
+use crate::report::Format;
+use crate::target::{Product, Target};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "preflight",
+    version,
+    about = "Checks a TLS API console end to end (DNS, TCP, TLS, certificate chain) and says how to fix what fails.",
+    after_help = "Exit codes: 0 no check failed, 1 a check failed, 2 bad usage or unreadable input.\nCodes and their fixes: preflight codes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check one target: resolve, connect, handshake, and read its certificate chain.
+    Check(CheckArgs),
+    /// Run the built-in lab: real TLS servers on loopback that look like each product, and broken ones.
+    Lab(LabArgs),
+    /// Start the lab in-process and check each of its servers: the whole tool in a few seconds.
+    Demo(DemoArgs),
+    /// List every code the tool can emit, with its meaning and usual fix (Markdown).
+    Codes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Colour in the table: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// host, host:port, [v6]:port, an address, or https://host:port/path.
+    pub target: String,
+    /// The product behind the target: decides the default port and the other ports tried.
+    #[arg(long, value_enum, default_value_t = Product::Generic)]
+    pub product: Product,
+    /// HOST:PORT:ADDR[,ADDR]: use these addresses for HOST (as curl); the name still goes in SNI.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Server name to send in SNI instead of the target's host.
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Deadline for every network phase (2s, 500ms).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub timeout: Option<Duration>,
+    /// Deadline for the DNS lookup [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub dns_timeout: Option<Duration>,
+    /// Deadline for each TCP connection [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub connect_timeout: Option<Duration>,
+    /// Deadline for the TLS handshake [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub tls_timeout: Option<Duration>,
+    /// Other ports to probe when the target's port does not answer [default: the product's other ports].
+    #[arg(long, value_name = "PORT,...", value_delimiter = ',', conflicts_with = "no_alt_ports")]
+    pub alt_ports: Option<Vec<u16>>,
+    /// Probe no other port.
+    #[arg(long)]
+    pub no_alt_ports: bool,
+    /// Judge certificate dates at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub at: Option<OffsetDateTime>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Only these servers (repeatable) [default: all].
+    #[arg(long, value_enum)]
+    pub scenario: Vec<Scenario>,
+    /// Only the servers of this product.
+    #[arg(long, value_enum)]
+    pub product: Option<Product>,
+    /// First port; the servers take consecutive ports [default: any free port].
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Folder for the certificates [default: a new folder under the system's temporary folder].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Parses an RFC 3339 time.
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| format!("`{s}` is not an RFC 3339 time; write it like 2026-06-01T00:00:00Z"))
+}
+
+/// A usage problem found after clap: reported with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl CheckArgs {
+    /// Stage 2: a validated configuration.
+    pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
+        let target = Target::parse(&self.target).map_err(|e| UsageError(e.to_string()))?;
+        let mut cfg = CheckConfig::new(target, self.product);
+        cfg.resolve = self
+            .resolve
+            .iter()
+            .map(|r| ResolveOverride::parse(r))
+            .collect::<Result<_, _>>()
+            .map_err(UsageError)?;
+        if let Some(sni) = &self.sni {
+            match rustls::pki_types::ServerName::try_from(sni.as_str()) {
+                Ok(rustls::pki_types::ServerName::DnsName(_)) => cfg.sni = Some(sni.to_ascii_lowercase()),
+                _ => {
+                    return Err(UsageError(format!(
+                        "--sni `{sni}` is not a DNS name; SNI carries names only (an address sends no SNI)"
+                    )))
+                }
+            }
+        }
+        let base = match self.timeout {
+            Some(t) => Timeouts { dns: t, connect: t, tls: t },
+            None => Timeouts::default(),
+        };
+        cfg.timeouts = Timeouts {
+            dns: self.dns_timeout.unwrap_or(base.dns),
+            connect: self.connect_timeout.unwrap_or(base.connect),
+            tls: self.tls_timeout.unwrap_or(base.tls),
+        };
+        if self.no_alt_ports {
+            cfg.alt_ports.clear();
+        } else if let Some(ports) = &self.alt_ports {
+            if ports.contains(&0) {
+                return Err(UsageError("--alt-ports: 0 is not a port".into()));
+            }
+            cfg.alt_ports = ports.iter().copied().filter(|p| *p != cfg.port).collect();
+        }
+        cfg.at = self.at;
+        Ok(cfg)
+    }
+}
+
+impl LabArgs {
+    pub fn scenarios(&self) -> Vec<Scenario> {
+        let mut list: Vec<Scenario> = if self.scenario.is_empty() {
+            Scenario::ALL.to_vec()
+        } else {
+            self.scenario.clone()
+        };
+        if let Some(p) = self.product {
+            list.retain(|s| s.product() == p);
+        }
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_args(args: &[&str]) -> Result<CheckConfig, String> {
+        let mut argv = vec!["preflight", "check"];
+        argv.extend(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Check(c) => c.to_config().map_err(|e| e.0),
+            _ => Err("not check".into()),
+        }
+    }
+
+    #[test]
+    fn timeouts_compose() {
+        let c = check_args(&["h", "--timeout", "2s", "--tls-timeout", "500ms"]).expect("ok");
+        assert_eq!(c.timeouts.dns, Duration::from_secs(2));
+        assert_eq!(c.timeouts.connect, Duration::from_secs(2));
+        assert_eq!(c.timeouts.tls, Duration::from_millis(500));
+        let c = check_args(&["h"]).expect("ok");
+        assert_eq!(c.timeouts, Timeouts::default());
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        assert!(check_args(&["h", "--timeout", "soon"]).unwrap_err().contains("like 2s"));
+        assert!(check_args(&["h", "--sni", "10.0.0.1"]).unwrap_err().contains("not a DNS name"));
+        assert!(check_args(&["h", "--resolve", "x"]).unwrap_err().contains("HOST:PORT:ADDR"));
+        assert!(check_args(&["h", "--at", "yesterday"]).unwrap_err().contains("RFC 3339"));
+        assert!(check_args(&["h:99999"]).unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn alt_ports() {
+        let c = check_args(&["h:8443", "--product", "cvp"]).expect("ok");
+        assert_eq!(c.alt_ports, vec![443]);
+        let c = check_args(&["h:8443", "--product", "cvp", "--no-alt-ports"]).expect("ok");
+        assert!(c.alt_ports.is_empty());
+        let c = check_args(&["h:1", "--alt-ports", "1,2,3"]).expect("ok");
+        assert_eq!(c.alt_ports, vec![2, 3]);
+    }
+}

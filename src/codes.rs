@@ -1,0 +1,132 @@
+//! Every code the tool can emit: stable names users grep for, with what each means and its usual fix.
+//!
+//! Never rename a code. The README's code table is generated from this list (`preflight codes`), and a
+//! test keeps the two in step.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $meaning:literal, $fix:literal;)*) => {
+        /// A stable, machine-readable outcome of a check.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            /// Every code, in the order the README lists them.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable name, as it appears in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name),* }
+            }
+
+            /// What the code means, in one sentence.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Code::$variant => $meaning),* }
+            }
+
+            /// The usual fix, for the README. Reports carry a specific fix built from what was seen.
+            pub fn typical_fix(self) -> &'static str {
+                match self { $(Code::$variant => $fix),* }
+            }
+        }
+    };
+}
+
+codes! {
+    Ok => "ok", "The check passed.", "-";
+    Skipped => "skipped",
+        "The check did not run because a check it depends on failed; the summary names which.",
+        "Fix the earlier failing check first.";
+    DnsNxdomain => "dns_nxdomain", "The name does not exist in DNS (NXDOMAIN).",
+        "Check the spelling and use the full name (FQDN), or test by address with `--resolve HOST:PORT:ADDR`.";
+    DnsNoRecords => "dns_no_records", "The name exists but has no A or AAAA record.",
+        "Add an A/AAAA record, or use the address the service really has.";
+    DnsTimeout => "dns_timeout", "No DNS server answered in time.",
+        "Check `/etc/resolv.conf` and that this machine reaches its DNS servers (UDP and TCP 53).";
+    DnsFailed => "dns_failed",
+        "The lookup failed for another reason (no resolver configured, SERVFAIL, refused).",
+        "Check `/etc/resolv.conf`, try `dig NAME`, or test by address with `--resolve`.";
+    TcpRefused => "tcp_refused", "The host answered, but nothing listens on the port (connection refused).",
+        "Use the port the service listens on (the report says which other known port answers), or start the service.";
+    TcpTimeout => "tcp_timeout", "No answer to the TCP connection: a firewall drops it, or the host is down.",
+        "Open the port in the firewall or security group between this machine and the server.";
+    TcpUnreachable => "tcp_unreachable", "No route to the host or network from this machine.",
+        "Check routing, VPN and the address family (`ip route get ADDR`).";
+    TcpFailed => "tcp_failed", "The TCP connection failed for another reason; the summary says which.",
+        "Read the summary; check local socket limits and the address.";
+    NotTls => "not_tls", "Something answers on the port, but it does not speak TLS (plain HTTP, SSH, ...).",
+        "Use the TLS port; the port you chose serves plain text.";
+    LegacyTlsOnly => "legacy_tls_only", "The server only speaks TLS 1.0 or 1.1, which current clients refuse.",
+        "Enable TLS 1.2 and 1.3 on the server (nginx: `ssl_protocols TLSv1.2 TLSv1.3;`).";
+    ClientCertRequired => "client_cert_required",
+        "The server demands a client certificate (mutual TLS) and none was given.",
+        "Present a client certificate the server accepts, or use the port or path that does not require one.";
+    TlsTimeout => "tls_timeout", "The TCP connection opened but the TLS handshake did not finish in time.",
+        "Something holds the connection without answering: check proxies, load balancers, or the port.";
+    TlsHandshakeFailed => "tls_handshake_failed",
+        "The TLS handshake failed for another reason; the summary names the alert or error.",
+        "Compare the server's TLS settings with TLS 1.2/1.3 and ECDHE AEAD cipher suites.";
+    AlpnH2Missing => "alpn_h2_missing",
+        "The server did not negotiate HTTP/2 (ALPN h2), which every gRPC client needs.",
+        "Enable HTTP/2 on whatever terminates TLS (nginx: `listen 443 ssl http2;`, or the load balancer's HTTP/2 setting).";
+    EmptyChain => "empty_chain", "The server completed the handshake without sending a certificate.",
+        "Configure a certificate on the server (nginx: `ssl_certificate`).";
+    CertUnparsable => "cert_unparsable", "A certificate the server sent is not valid X.509 DER.",
+        "Re-issue or re-export the certificate; the file the server uses is damaged.";
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown code `{name}`")))
+    }
+}
+
+/// The README's code table, as Markdown.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| code | meaning | typical fix |\n| --- | --- | --- |\n");
+    for code in Code::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            code.as_str(),
+            code.meaning(),
+            code.typical_fix()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            let name = code.as_str();
+            assert!(seen.insert(name), "duplicate code {name}");
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
+            let json = serde_json::to_string(code).expect("serialize");
+            let back: Code = serde_json::from_str(&json).expect("deserialize");
+            assert_eq!(back, *code);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The validated run configuration (stage 2): what the pipeline needs, checked and typed. `cli` builds it.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::target::{Product, Target};
+
+/// Per-phase deadlines. Every network phase has one: a hostile server cannot hang a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub dns: Duration,
+    pub connect: Duration,
+    pub tls: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            dns: Duration::from_secs(5),
+            connect: Duration::from_secs(5),
+            tls: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `--resolve HOST:PORT:ADDR[,ADDR...]`, as curl takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveOverride {
+    pub host: String,
+    /// `None` for curl's `*` (any port).
+    pub port: Option<u16>,
+    pub addrs: Vec<IpAddr>,
+}
+
+impl ResolveOverride {
+    pub fn parse(s: &str) -> Result<ResolveOverride, String> {
+        let bad = |why: &str| format!("--resolve `{s}`: {why}; write HOST:PORT:ADDR, like cvp.example.com:443:10.0.0.5");
+        let (host, rest) = s.split_once(':').ok_or_else(|| bad("no `:` after the host"))?;
+        let (port, addrs) = rest
+            .split_once(':')
+            .ok_or_else(|| bad("no `:` between the port and the address"))?;
+        if host.is_empty() {
+            return Err(bad("the host is empty"));
+        }
+        let port = if port == "*" {
+            None
+        } else {
+            Some(
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad(&format!("`{port}` is not a port")))?,
+            )
+        };
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                let a = a.trim();
+                let a = a.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(a);
+                a.parse::<IpAddr>()
+                    .map_err(|_| bad(&format!("`{a}` is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ResolveOverride {
+            host: host.trim_end_matches('.').to_ascii_lowercase(),
+            port,
+            addrs,
+        })
+    }
+
+    pub fn matches(&self, host: &str, port: u16) -> bool {
+        self.host == host && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// Everything one `check` of one target needs.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    pub target: Target,
+    pub product: Product,
+    /// The port to check: the target's, or the product's default.
+    pub port: u16,
+    pub resolve: Vec<ResolveOverride>,
+    /// Server name to send in SNI instead of the target host.
+    pub sni: Option<String>,
+    /// Ports to probe when `port` does not answer (the product's other known ports unless overridden).
+    pub alt_ports: Vec<u16>,
+    pub timeouts: Timeouts,
+    /// Judge certificate dates at this time instead of now.
+    pub at: Option<OffsetDateTime>,
+}
+
+impl CheckConfig {
+    /// A configuration with the product's defaults for everything the user did not say.
+    pub fn new(target: Target, product: Product) -> CheckConfig {
+        let port = target.port.unwrap_or(product.default_port());
+        let alt_ports = product
+            .known_ports()
+            .iter()
+            .copied()
+            .filter(|p| *p != port)
+            .collect();
+        CheckConfig {
+            target,
+            product,
+            port,
+            resolve: Vec::new(),
+            sni: None,
+            alt_ports,
+            timeouts: Timeouts::default(),
+            at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_override_forms() {
+        let r = ResolveOverride::parse("Console.Example.com:8083:127.0.0.1").expect("parse");
+        assert_eq!(r.host, "console.example.com");
+        assert_eq!(r.port, Some(8083));
+        assert_eq!(r.addrs, vec!["127.0.0.1".parse::<IpAddr>().expect("ip")]);
+        assert!(r.matches("console.example.com", 8083));
+        assert!(!r.matches("console.example.com", 443));
+
+        let r = ResolveOverride::parse("cvp:*:[::1],10.0.0.5").expect("parse");
+        assert_eq!(r.port, None);
+        assert_eq!(r.addrs.len(), 2);
+        assert!(r.matches("cvp", 1));
+
+        for (bad, want) in [
+            ("cvp", "no `:` after"),
+            ("cvp:443", "no `:` between"),
+            (":443:1.2.3.4", "host is empty"),
+            ("cvp:x:1.2.3.4", "not a port"),
+            ("cvp:0:1.2.3.4", "not a port"),
+            ("cvp:443:nope", "not an IP"),
+        ] {
+            let e = ResolveOverride::parse(bad).expect_err(bad);
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn product_decides_port_and_alternates() {
+        let t = Target::parse("cvp1").expect("parse");
+        let c = CheckConfig::new(t, Product::Cvp);
+        assert_eq!((c.port, c.alt_ports.clone()), (443, vec![8443]));
+        let t = Target::parse("cvp1:8443").expect("parse");
+        let c = CheckConfig::new(t, Product::Cvp);
+        assert_eq!((c.port, c.alt_ports.clone()), (8443, vec![443]));
+        let t = Target::parse("10.0.0.5").expect("parse");
+        let c = CheckConfig::new(t, Product::Prisma);
+        assert_eq!((c.port, c.alt_ports), (8083, vec![443]));
+    }
+}

@@ -1,0 +1,45 @@
+//! Durations on the command line (`2s`, `500ms`, `1m`), parsed by humantime, with our own message.
+
+use std::time::Duration;
+
+/// Parses a positive duration; the error names the accepted forms.
+pub fn parse(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|_| {
+        format!("`{s}` is not a duration: write a number with a unit, like 2s, 500ms or 1m")
+    })?;
+    if d.is_zero() {
+        return Err(format!("`{s}` is zero: a phase needs time to run"));
+    }
+    if d > Duration::from_secs(3600) {
+        return Err(format!("`{s}` is longer than an hour"));
+    }
+    Ok(d)
+}
+
+/// `1.2 s`, `350 ms`: for summaries.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms >= 1000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        assert_eq!(parse("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse("5").unwrap_err().contains("like 2s"));
+        assert!(parse("fast").unwrap_err().contains("like 2s"));
+        assert!(parse("0s").unwrap_err().contains("zero"));
+        assert!(parse("2h").unwrap_err().contains("hour"));
+        assert_eq!(human(Duration::from_millis(350)), "350 ms");
+        assert_eq!(human(Duration::from_millis(1250)), "1.2 s");
+    }
+}

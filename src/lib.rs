@@ -1,0 +1,14 @@
+//! preflight: one run from DNS to the certificate chain, a report where every failure carries its fix.
+//!
+//! The pipeline (`checks`) feeds one report model (`report::model`); renderers only render.
+
+pub mod app;
+pub mod checks;
+pub mod cli;
+pub mod codes;
+pub mod config;
+pub mod duration;
+pub mod lab;
+pub mod pki;
+pub mod report;
+pub mod target;

@@ -1,0 +1,5 @@
+//! Certificates: facts parsed with x509-parser, and the recording verifier that captures whatever chain a
+//! server sends.
+
+pub mod facts;
+pub mod recorder;

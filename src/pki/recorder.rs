@@ -1,0 +1,131 @@
+//! The recording verifier: captures the chain whatever it is, so it can be judged offline later.
+//!
+//! rustls gives no peer certificates after a failed verification, so the handshake accepts any chain here and
+//! records it (the handshake signature is still checked: the server proves it holds the key). Trust is judged
+//! afterwards, from the captured chain, against every trust source. It also records whether the server asked
+//! for a client certificate, and which issuers it said it accepts.
+
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// What one handshake revealed, filled in by the verifier and the client-certificate resolver.
+#[derive(Debug, Default, Clone)]
+pub struct Captured {
+    /// The chain as sent, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The server sent a CertificateRequest.
+    pub client_cert_requested: bool,
+    /// DER-encoded distinguished names of the CAs the server accepts client certificates from.
+    pub acceptable_issuers: Vec<Vec<u8>>,
+}
+
+/// Shared between the verifier, the resolver and the caller of one handshake.
+pub type Slot = Arc<Mutex<Captured>>;
+
+fn with_slot(slot: &Slot, f: impl FnOnce(&mut Captured)) {
+    // A poisoned lock only means another thread panicked mid-write; the data is still ours to use.
+    let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut guard);
+}
+
+/// Accepts any chain and records it; checks handshake signatures with the provider's algorithms.
+#[derive(Debug)]
+pub struct RecordingVerifier {
+    slot: Slot,
+    provider: Arc<CryptoProvider>,
+}
+
+impl RecordingVerifier {
+    pub fn new(slot: Slot, provider: Arc<CryptoProvider>) -> Self {
+        RecordingVerifier { slot, provider }
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        with_slot(&self.slot, |c| {
+            c.chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|d| d.clone().into_owned())
+                .collect();
+        });
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Presents no client certificate, but records that one was asked for.
+#[derive(Debug)]
+pub struct RecordingClientCert {
+    slot: Slot,
+}
+
+impl RecordingClientCert {
+    pub fn new(slot: Slot) -> Self {
+        RecordingClientCert { slot }
+    }
+}
+
+impl ResolvesClientCert for RecordingClientCert {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        with_slot(&self.slot, |c| {
+            c.client_cert_requested = true;
+            c.acceptable_issuers = root_hint_subjects.iter().map(|s| s.to_vec()).collect();
+        });
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        // Claiming certificates makes rustls call `resolve` when the server asks, so we learn of the request.
+        true
+    }
+}

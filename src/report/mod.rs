@@ -1,0 +1,17 @@
+//! The report model and its renderers. Renderers are pure: `(&Report, options, &mut dyn Write)`; they never
+//! print, read the clock or touch the network.
+
+pub mod json;
+pub mod model;
+pub mod table;
+
+pub use model::{Check, Report, Status, TargetInfo, Verdict};
+
+/// Output formats for `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// The report model as JSON.
+    Json,
+}

@@ -1,0 +1,182 @@
+//! The report model: what every renderer reads. Fields may grow, never silently change (`schema_version`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::codes::Code;
+use crate::pki::facts::CertFacts;
+
+/// Bumped when a field changes meaning or disappears; adding fields does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Skip,
+    Warn,
+    Fail,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Skip => "skip",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+
+    /// A failed or errored check makes the run fail.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Fail | Status::Error)
+    }
+}
+
+/// The whole run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One check: a stage of the pipeline, judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable id: `dns.resolve`, `tcp.connect`, `tls.handshake`, `cert.chain`, ...
+    pub id: String,
+    pub status: Status,
+    pub code: Code,
+    /// One sentence for a person, naming what was seen.
+    pub summary: String,
+    /// What to do; `None` on a pass.
+    pub fix: Option<String>,
+    /// Structured evidence.
+    pub facts: Map<String, Value>,
+    pub elapsed_ms: Option<u64>,
+}
+
+impl Check {
+    pub fn new(id: &str, status: Status, code: Code, summary: impl Into<String>) -> Check {
+        Check {
+            id: id.to_string(),
+            status,
+            code,
+            summary: summary.into(),
+            fix: None,
+            facts: Map::new(),
+            elapsed_ms: None,
+        }
+    }
+
+    pub fn pass(id: &str, summary: impl Into<String>) -> Check {
+        Check::new(id, Status::Pass, Code::Ok, summary)
+    }
+
+    pub fn fail(id: &str, code: Code, summary: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check::new(id, Status::Fail, code, summary).with_fix(fix)
+    }
+
+    /// A check that could not run because `because` (a check id) did not succeed.
+    pub fn skip(id: &str, because: &str, what: &str) -> Check {
+        Check::new(id, Status::Skip, Code::Skipped, format!("not run: {what} ({because} did not pass)"))
+            .with_fact("blocked_by", because)
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Check {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    pub fn with_fact(mut self, key: &str, value: impl Into<Value>) -> Check {
+        self.facts.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn with_elapsed(mut self, elapsed: std::time::Duration) -> Check {
+        self.elapsed_ms = Some(elapsed.as_millis().try_into().unwrap_or(u64::MAX));
+        self
+    }
+}
+
+/// What was checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// As the user typed it.
+    pub input: String,
+    pub host: String,
+    pub port: u16,
+    /// URL path kept from the target (a Prisma SaaS tenant path), `None` when empty.
+    pub path: Option<String>,
+    pub product: crate::target::Product,
+    /// The server name sent in SNI, `None` when connecting to an address without `--sni`.
+    pub sni: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// The report of one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub target: TargetInfo,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// The time certificates were judged at (RFC 3339): now, or `--at`.
+    pub judged_at: String,
+    pub verdict: Verdict,
+    /// The fix of the first failing check, or the first warning: the one thing to do first.
+    pub first_fix: Option<String>,
+    pub checks: Vec<Check>,
+    /// The chain as the server sent it, leaf first.
+    pub certificates: Vec<CertFacts>,
+    pub elapsed_ms: u64,
+}
+
+impl Report {
+    /// Derives `verdict` and `first_fix` from the checks.
+    pub fn finish(&mut self) {
+        let worst = self.checks.iter().map(|c| c.status).max().unwrap_or(Status::Pass);
+        self.verdict = match worst {
+            Status::Fail | Status::Error => Verdict::Fail,
+            Status::Warn => Verdict::Warn,
+            Status::Pass | Status::Skip => Verdict::Pass,
+        };
+        let first = |pred: fn(Status) -> bool| {
+            self.checks
+                .iter()
+                .find(|c| pred(c.status) && c.fix.is_some())
+                .and_then(|c| c.fix.clone())
+        };
+        self.first_fix = first(Status::is_failure).or_else(|| first(|s| s == Status::Warn));
+    }
+
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// True when any check failed: exit code 1.
+    pub fn failed(&self) -> bool {
+        self.verdict == Verdict::Fail
+    }
+}

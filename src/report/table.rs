@@ -1,0 +1,187 @@
+//! The table for people: checks with their fixes, the chain as sent, and the verdict with the first fix.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
+
+use super::model::{Report, Status, Verdict};
+use crate::pki::facts::CertFacts;
+
+/// How to draw: decided by the caller (terminal or not, `NO_COLOR`), never by the renderer.
+#[derive(Debug, Clone, Copy)]
+pub struct TableOptions {
+    pub color: bool,
+    /// Total width to wrap to; `None` lets the table measure the terminal.
+    pub width: Option<u16>,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions { color: false, width: Some(110) }
+    }
+}
+
+fn status_cell(status: Status, color: bool) -> Cell {
+    let cell = Cell::new(status.as_str().to_uppercase());
+    if !color {
+        return cell;
+    }
+    match status {
+        Status::Pass => cell.fg(Color::Green),
+        Status::Warn => cell.fg(Color::Yellow),
+        Status::Fail | Status::Error => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        Status::Skip => cell.fg(Color::DarkGrey),
+    }
+}
+
+fn new_table(opts: TableOptions) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(w) = opts.width {
+        table.set_width(w);
+    }
+    if opts.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table
+}
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Renders several reports one after the other.
+pub fn render(reports: &[Report], opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
+    for (i, r) in reports.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        render_one(r, opts, out)?;
+    }
+    Ok(())
+}
+
+pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
+    let t = &r.target;
+    let mut head = format!("{} {} · {}:{}", r.tool.name, r.tool.version, t.host, t.port);
+    if let Some(p) = &t.path {
+        head.push_str(p);
+    }
+    head.push_str(&format!(" · {}", t.product.display_name()));
+    if let Some(sni) = &t.sni {
+        head.push_str(&format!(" · SNI {sni}"));
+    }
+    writeln!(out, "{}", paint(&head, "1", opts.color))?;
+
+    let mut table = new_table(opts);
+    table.set_header(vec!["STATUS", "CHECK", "RESULT"]);
+    for c in &r.checks {
+        let mut text = c.summary.clone();
+        if c.status != Status::Pass {
+            if let Some(fix) = &c.fix {
+                text.push_str(&format!("\nfix: {fix}"));
+            }
+            if c.status != Status::Skip {
+                text.push_str(&format!("\ncode: {}", c.code));
+            }
+        }
+        table.add_row(vec![status_cell(c.status, opts.color), Cell::new(&c.id), Cell::new(text)]);
+    }
+    writeln!(out, "{table}")?;
+
+    if !r.certificates.is_empty() {
+        writeln!(out, "\nCertificates, as sent (leaf first):")?;
+        for f in &r.certificates {
+            writeln!(out, "{}", cert_table(f, opts))?;
+        }
+    }
+
+    let count = |s: Status| r.checks.iter().filter(|c| c.status == s).count();
+    let (word, code) = match r.verdict {
+        Verdict::Pass => ("PASS", "1;32"),
+        Verdict::Warn => ("WARN", "1;33"),
+        Verdict::Fail => ("FAIL", "1;31"),
+    };
+    let tally = format!(
+        "{} passed, {} warned, {} failed, {} skipped",
+        count(Status::Pass),
+        count(Status::Warn),
+        count(Status::Fail) + count(Status::Error),
+        count(Status::Skip)
+    );
+    writeln!(out, "\nVerdict: {} ({tally}) in {} ms", paint(word, code, opts.color), r.elapsed_ms)?;
+    if let Some(fix) = &r.first_fix {
+        writeln!(out, "First fix: {fix}")?;
+    }
+    Ok(())
+}
+
+fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
+    let mut table = new_table(opts);
+    let role = if f.index == 0 { "leaf" } else if f.self_signed { "root" } else { "intermediate" };
+    let title = format!("#{} {role}", f.index);
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(err) = &f.parse_error {
+        rows.push(("error", err.clone()));
+    } else {
+        let mut subject = f.subject.clone();
+        if f.self_signed {
+            subject.push_str("  (self-signed)");
+        }
+        rows.push(("subject", subject));
+        rows.push(("issuer", f.issuer.clone()));
+        let left = if f.days_left < 0 {
+            format!("expired {} days ago", -f.days_left)
+        } else {
+            format!("{} days left", f.days_left)
+        };
+        rows.push(("valid", format!("{} → {} ({left})", f.not_before, f.not_after)));
+        let sans = f.san_list();
+        rows.push(("SANs", if sans.is_empty() { "(none: clients that ignore the CN will reject this certificate)".to_string() } else { sans.join(", ") }));
+        rows.push(("key", format!("{}, signed {}", f.key_description(), f.signature_algorithm)));
+        let ca = match f.is_ca {
+            Some(true) => format!("CA{}", f.path_len.map(|p| format!(", path length {p}")).unwrap_or_default()),
+            Some(false) => "not a CA".to_string(),
+            None => "no basic constraints".to_string(),
+        };
+        let mut usage = vec![ca];
+        if !f.key_usage.is_empty() {
+            usage.push(f.key_usage.join(", "));
+        }
+        if !f.extended_key_usage.is_empty() {
+            usage.push(format!("EKU {}", f.extended_key_usage.join(", ")));
+        }
+        rows.push(("usage", usage.join("; ")));
+        if f.serial.is_empty() {
+            rows.push(("serial", "(empty)".into()));
+        } else {
+            rows.push(("serial", f.serial.clone()));
+        }
+        if let Some(ski) = &f.subject_key_id {
+            rows.push(("SKI", ski.clone()));
+        }
+        if let Some(aki) = &f.authority_key_id {
+            rows.push(("AKI", aki.clone()));
+        }
+        for u in &f.ca_issuers_urls {
+            rows.push(("CA issuers", u.clone()));
+        }
+        for u in &f.ocsp_urls {
+            rows.push(("OCSP", u.clone()));
+        }
+    }
+    rows.push(("SHA-256", f.sha256.clone()));
+    table.set_header(vec![Cell::new(title), Cell::new(f.short_name())]);
+    for (k, v) in rows {
+        table.add_row(vec![Cell::new(k), Cell::new(v)]);
+    }
+    table
+}

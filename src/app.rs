@@ -88,11 +88,19 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
     };
     let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return io.fail(exit::INTERNAL, format!("cannot start the async runtime: {e}")),
+        Err(e) => {
+            return io.fail(
+                exit::INTERNAL,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
     };
     let report = rt.block_on(async {
         let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver::new(cfg.timeouts.dns));
-        let deps = Deps { resolver, now: OffsetDateTime::now_utc() };
+        let deps = Deps {
+            resolver,
+            now: OffsetDateTime::now_utc(),
+        };
         checks::run(&cfg, &deps).await
     });
     if let Err(e) = render(std::slice::from_ref(&report), &args.output, io) {
@@ -108,19 +116,26 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
 fn lab(args: &LabArgs, io: &mut Io<'_>) -> i32 {
     let scenarios = args.scenarios();
     if scenarios.is_empty() {
-        return io.fail(exit::USAGE, "no lab server matches that --product and --scenario");
+        return io.fail(
+            exit::USAGE,
+            "no lab server matches that --product and --scenario",
+        );
     }
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("preflight-lab-{}", std::process::id())));
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("preflight-lab-{}", std::process::id()))
+    });
     let mut opts = LabOptions::new(dir, OffsetDateTime::now_utc());
     opts.scenarios = scenarios;
     opts.port = args.port;
     opts.bind = args.bind;
     let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return io.fail(exit::INTERNAL, format!("cannot start the async runtime: {e}")),
+        Err(e) => {
+            return io.fail(
+                exit::INTERNAL,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
     };
     rt.block_on(async {
         let lab = match Lab::start(&opts).await {
@@ -147,7 +162,12 @@ fn closed_port() -> u16 {
 fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
     let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return io.fail(exit::INTERNAL, format!("cannot start the async runtime: {e}")),
+        Err(e) => {
+            return io.fail(
+                exit::INTERNAL,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
     };
     let dir = std::env::temp_dir().join(format!("preflight-demo-{}", std::process::id()));
     let mut opts = LabOptions::new(dir.clone(), OffsetDateTime::now_utc());
@@ -160,7 +180,8 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
         };
         let mut configs: Vec<(String, CheckConfig)> = Vec::new();
         for s in &lab.servers {
-            let target = Target::parse(&s.addr.to_string()).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let target = Target::parse(&s.addr.to_string())
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
             let cfg = CheckConfig::new(target, s.scenario.product());
             configs.push((s.scenario.about().to_string(), cfg));
         }
@@ -170,7 +191,10 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
             let target = Target::parse(&wrong).map_err(|e| std::io::Error::other(e.to_string()))?;
             let mut cfg = CheckConfig::new(target, Product::Cvp);
             cfg.alt_ports = vec![cvp.addr.port()];
-            configs.push(("the wrong port: nothing listens there, the CloudVision port answers".into(), cfg));
+            configs.push((
+                "the wrong port: nothing listens there, the CloudVision port answers".into(),
+                cfg,
+            ));
         }
         let mut reports = Vec::new();
         for (about, cfg) in &configs {
@@ -191,7 +215,10 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
         }
         Format::Table => (|| {
             let opts = table_options(&args.output, io);
-            writeln!(io.out, "preflight demo: the built-in lab on loopback, each server checked.\n")?;
+            writeln!(
+                io.out,
+                "preflight demo: the built-in lab on loopback, each server checked.\n"
+            )?;
             for (i, (about, report)) in reports.iter().enumerate() {
                 writeln!(io.out, "── {}/{}: {about}", i + 1, reports.len())?;
                 table::render_one(report, opts, io.out)?;

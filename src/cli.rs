@@ -80,7 +80,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub tls_timeout: Option<Duration>,
     /// Other ports to probe when the target's port does not answer [default: the product's other ports].
-    #[arg(long, value_name = "PORT,...", value_delimiter = ',', conflicts_with = "no_alt_ports")]
+    #[arg(
+        long,
+        value_name = "PORT,...",
+        value_delimiter = ',',
+        conflicts_with = "no_alt_ports"
+    )]
     pub alt_ports: Option<Vec<u16>>,
     /// Probe no other port.
     #[arg(long)]
@@ -150,7 +155,11 @@ impl CheckArgs {
             }
         }
         let base = match self.timeout {
-            Some(t) => Timeouts { dns: t, connect: t, tls: t },
+            Some(t) => Timeouts {
+                dns: t,
+                connect: t,
+                tls: t,
+            },
             None => Timeouts::default(),
         };
         cfg.timeouts = Timeouts {
@@ -211,11 +220,21 @@ mod tests {
 
     #[test]
     fn bad_flags_are_usage_errors() {
-        assert!(check_args(&["h", "--timeout", "soon"]).unwrap_err().contains("like 2s"));
-        assert!(check_args(&["h", "--sni", "10.0.0.1"]).unwrap_err().contains("not a DNS name"));
-        assert!(check_args(&["h", "--resolve", "x"]).unwrap_err().contains("HOST:PORT:ADDR"));
-        assert!(check_args(&["h", "--at", "yesterday"]).unwrap_err().contains("RFC 3339"));
-        assert!(check_args(&["h:99999"]).unwrap_err().contains("out of range"));
+        assert!(check_args(&["h", "--timeout", "soon"])
+            .unwrap_err()
+            .contains("like 2s"));
+        assert!(check_args(&["h", "--sni", "10.0.0.1"])
+            .unwrap_err()
+            .contains("not a DNS name"));
+        assert!(check_args(&["h", "--resolve", "x"])
+            .unwrap_err()
+            .contains("HOST:PORT:ADDR"));
+        assert!(check_args(&["h", "--at", "yesterday"])
+            .unwrap_err()
+            .contains("RFC 3339"));
+        assert!(check_args(&["h:99999"])
+            .unwrap_err()
+            .contains("out of range"));
     }
 
     #[test]

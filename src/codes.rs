@@ -123,7 +123,11 @@ mod tests {
         for code in Code::ALL {
             let name = code.as_str();
             assert!(seen.insert(name), "duplicate code {name}");
-            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{name}"
+            );
             let json = serde_json::to_string(code).expect("serialize");
             let back: Code = serde_json::from_str(&json).expect("deserialize");
             assert_eq!(back, *code);

@@ -36,8 +36,14 @@ pub struct ResolveOverride {
 
 impl ResolveOverride {
     pub fn parse(s: &str) -> Result<ResolveOverride, String> {
-        let bad = |why: &str| format!("--resolve `{s}`: {why}; write HOST:PORT:ADDR, like cvp.example.com:443:10.0.0.5");
-        let (host, rest) = s.split_once(':').ok_or_else(|| bad("no `:` after the host"))?;
+        let bad = |why: &str| {
+            format!(
+                "--resolve `{s}`: {why}; write HOST:PORT:ADDR, like cvp.example.com:443:10.0.0.5"
+            )
+        };
+        let (host, rest) = s
+            .split_once(':')
+            .ok_or_else(|| bad("no `:` after the host"))?;
         let (port, addrs) = rest
             .split_once(':')
             .ok_or_else(|| bad("no `:` between the port and the address"))?;
@@ -58,7 +64,10 @@ impl ResolveOverride {
             .split(',')
             .map(|a| {
                 let a = a.trim();
-                let a = a.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(a);
+                let a = a
+                    .strip_prefix('[')
+                    .and_then(|x| x.strip_suffix(']'))
+                    .unwrap_or(a);
                 a.parse::<IpAddr>()
                     .map_err(|_| bad(&format!("`{a}` is not an IP address")))
             })

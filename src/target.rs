@@ -116,12 +116,14 @@ impl Target {
 
     pub fn parse(input: &str) -> Result<Target, TargetError> {
         let err = |reason: &str| TargetError {
-            input: input.to_string(),
+            input: redact_userinfo(input),
             reason: reason.to_string(),
         };
         let trimmed = input.trim();
         if trimmed.is_empty() {
-            return Err(err("it is empty; give a host name, an address, or https://host:port/path"));
+            return Err(err(
+                "it is empty; give a host name, an address, or https://host:port/path",
+            ));
         }
         if trimmed.chars().any(char::is_whitespace) {
             return Err(err("it contains white space"));
@@ -142,7 +144,12 @@ impl Target {
             None => (rest, None),
         };
         let path = path
-            .map(|p| p.split(['?', '#']).next().unwrap_or("").trim_end_matches('/'))
+            .map(|p| {
+                p.split(['?', '#'])
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+            })
             .filter(|p| !p.is_empty())
             .map(str::to_string);
         if authority.contains('@') {
@@ -169,6 +176,19 @@ impl Target {
             port,
             path,
         })
+    }
+}
+
+/// `https://user:pass@host/x` → `https://***@host/x`: an error message must not repeat a password.
+fn redact_userinfo(input: &str) -> String {
+    let (scheme, rest) = match input.find("://") {
+        Some(i) => input.split_at(i + 3),
+        None => ("", input),
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => input.to_string(),
     }
 }
 
@@ -250,8 +270,13 @@ fn parse_host(h: &str) -> Result<Host, String> {
             return Err(format!("the label `{label}` starts or ends with `-`"));
         }
     }
-    if name.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit())) {
-        return Err(format!("`{h}` looks like an IPv4 address but is not a valid one"));
+    if name
+        .split('.')
+        .all(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(format!(
+            "`{h}` looks like an IPv4 address but is not a valid one"
+        ));
     }
     Ok(Host::Name(name.to_ascii_lowercase()))
 }
@@ -278,7 +303,12 @@ mod tests {
         let cases: &[(&str, Host, Option<u16>, Option<&str>)] = &[
             ("cvp1.example.com", name("cvp1.example.com"), None, None),
             ("CVP1.Example.COM.", name("cvp1.example.com"), None, None),
-            ("cvp1.example.com:8443", name("cvp1.example.com"), Some(8443), None),
+            (
+                "cvp1.example.com:8443",
+                name("cvp1.example.com"),
+                Some(8443),
+                None,
+            ),
             ("localhost", name("localhost"), None, None),
             ("10.0.0.5", ip("10.0.0.5"), None, None),
             ("10.0.0.5:8083", ip("10.0.0.5"), Some(8083), None),
@@ -286,8 +316,18 @@ mod tests {
             ("fd00::5", ip("fd00::5"), None, None),
             ("[::1]", ip("::1"), None, None),
             ("[fd00::5]:8443", ip("fd00::5"), Some(8443), None),
-            ("https://console.example.com:8083", name("console.example.com"), Some(8083), None),
-            ("https://console.example.com/", name("console.example.com"), None, None),
+            (
+                "https://console.example.com:8083",
+                name("console.example.com"),
+                Some(8083),
+                None,
+            ),
+            (
+                "https://console.example.com/",
+                name("console.example.com"),
+                None,
+                None,
+            ),
             (
                 "https://us-east1.cloud.twistlock.com/us-1-123456789",
                 name("us-east1.cloud.twistlock.com"),
@@ -300,12 +340,21 @@ mod tests {
                 Some(9443),
                 Some("/tenant/x"),
             ),
-            ("host_with_underscore.local:1", name("host_with_underscore.local"), Some(1), None),
+            (
+                "host_with_underscore.local:1",
+                name("host_with_underscore.local"),
+                Some(1),
+                None,
+            ),
             ("h:65535", name("h"), Some(65535), None),
         ];
         for (input, host, port, path) in cases {
             let got = ok(input);
-            assert_eq!(got, (host.clone(), *port, path.map(str::to_string)), "{input}");
+            assert_eq!(
+                got,
+                (host.clone(), *port, path.map(str::to_string)),
+                "{input}"
+            );
         }
     }
 
@@ -344,8 +393,14 @@ mod tests {
                 "{input:?}: got `{e}`, want it to mention `{want}`"
             );
         }
+        let e = Target::parse("https://admin:hunter2@cvp/x").expect_err("userinfo");
+        assert_eq!(e.input, "https://***@cvp/x");
+        assert!(!e.to_string().contains("hunter2"));
         let long = format!("{}.com", "a".repeat(64));
-        assert!(Target::parse(&long).expect_err("long").reason.contains("63"));
+        assert!(Target::parse(&long)
+            .expect_err("long")
+            .reason
+            .contains("63"));
     }
 
     #[test]

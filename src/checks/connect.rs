@@ -66,7 +66,10 @@ fn classify(e: &io::Error) -> TcpError {
 }
 
 /// One connection attempt under a deadline.
-pub async fn connect_one(addr: SocketAddr, timeout: Duration) -> (Result<TcpStream, TcpError>, Duration) {
+pub async fn connect_one(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> (Result<TcpStream, TcpError>, Duration) {
     let start = Instant::now();
     let result = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => {

@@ -99,7 +99,11 @@ struct Tap<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &poll {
@@ -113,7 +117,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -142,7 +150,10 @@ fn client_config(slot: &Slot) -> Result<ClientConfig, rustls::Error> {
 
 /// `HandshakeFailure` → `handshake_failure (40)`.
 pub fn alert_name(a: AlertDescription) -> String {
-    let camel = a.as_str().map(str::to_string).unwrap_or_else(|| "unknown".to_string());
+    let camel = a
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| "unknown".to_string());
     let mut snake = String::new();
     for (i, ch) in camel.chars().enumerate() {
         if ch.is_ascii_uppercase() {
@@ -158,9 +169,20 @@ pub fn alert_name(a: AlertDescription) -> String {
 }
 
 fn printable(bytes: &[u8]) -> String {
-    let line: Vec<u8> = bytes.iter().copied().take_while(|b| *b != b'\r' && *b != b'\n').take(60).collect();
+    let line: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .take_while(|b| *b != b'\r' && *b != b'\n')
+        .take(60)
+        .collect();
     line.iter()
-        .map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' })
+        .map(|b| {
+            if b.is_ascii_graphic() || *b == b' ' {
+                *b as char
+            } else {
+                '.'
+            }
+        })
         .collect()
 }
 
@@ -189,7 +211,8 @@ fn looks_like_tls(seen: &[u8]) -> bool {
 }
 
 fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
@@ -197,7 +220,9 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
         return TlsFailure::NotTls(printable(seen));
     }
     match rustls_error(e) {
-        Some(rustls::Error::PeerIncompatible(rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13))
+        Some(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13,
+        ))
         | Some(rustls::Error::AlertReceived(AlertDescription::ProtocolVersion)) => {
             TlsFailure::LegacyOnly(legacy_version(seen))
         }
@@ -213,17 +238,21 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
         )) if captured.client_cert_requested => TlsFailure::ClientCertRequired,
         Some(rustls::Error::AlertReceived(a)) => TlsFailure::Alert(*a),
         Some(rustls::Error::NoCertificatesPresented) => TlsFailure::EmptyChain,
-        Some(rustls::Error::InvalidMessage(_)) if seen.len() >= 5 => TlsFailure::NotTls(printable(seen)),
+        Some(rustls::Error::InvalidMessage(_)) if seen.len() >= 5 => {
+            TlsFailure::NotTls(printable(seen))
+        }
         Some(other) => TlsFailure::Other(format!("{other}")),
         None => match e.kind() {
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
                 if seen.is_empty() =>
             {
                 TlsFailure::Closed
             }
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
-                TlsFailure::Other("the server closed the connection in the middle of the handshake".into())
-            }
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => TlsFailure::Other(
+                "the server closed the connection in the middle of the handshake".into(),
+            ),
             _ => TlsFailure::Other(e.to_string()),
         },
     }
@@ -231,7 +260,11 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
 
 /// Runs one handshake over `stream`, bounded by `timeout`. `server_name` is what SNI carries (an address
 /// sends none).
-pub async fn handshake(stream: TcpStream, server_name: ServerName<'static>, timeout: Duration) -> Handshake {
+pub async fn handshake(
+    stream: TcpStream,
+    server_name: ServerName<'static>,
+    timeout: Duration,
+) -> Handshake {
     let slot: Slot = Arc::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sni = match &server_name {
@@ -240,24 +273,36 @@ pub async fn handshake(stream: TcpStream, server_name: ServerName<'static>, time
     };
     let start = Instant::now();
     let outcome = match client_config(&slot) {
-        Err(e) => Err(TlsFailure::Other(format!("could not build the TLS client: {e}"))),
+        Err(e) => Err(TlsFailure::Other(format!(
+            "could not build the TLS client: {e}"
+        ))),
         Ok(config) => {
             let connector = TlsConnector::from(Arc::new(config));
-            let tap = Tap { inner: stream, seen: seen.clone() };
+            let tap = Tap {
+                inner: stream,
+                seen: seen.clone(),
+            };
             let attempt = async {
                 let mut tls = connector.connect(server_name, tap).await?;
-                let requested = slot.lock().unwrap_or_else(|e| e.into_inner()).client_cert_requested;
+                let requested = slot
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .client_cert_requested;
                 if requested {
                     // TLS 1.3 servers judge the client's (empty) certificate after the handshake: listen
                     // briefly for their verdict.
                     let mut buf = [0u8; 1];
-                    match tokio::time::timeout(timeout.min(Duration::from_secs(1)), tls.read(&mut buf)).await {
+                    match tokio::time::timeout(
+                        timeout.min(Duration::from_secs(1)),
+                        tls.read(&mut buf),
+                    )
+                    .await
+                    {
                         Ok(Err(e)) => return Err(e),
                         Ok(Ok(0)) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::Other,
-                                rustls::Error::AlertReceived(AlertDescription::CertificateRequired),
-                            ))
+                            return Err(io::Error::other(rustls::Error::AlertReceived(
+                                AlertDescription::CertificateRequired,
+                            )))
                         }
                         _ => {}
                     }
@@ -281,7 +326,9 @@ pub async fn handshake(stream: TcpStream, server_name: ServerName<'static>, time
                         .negotiated_key_exchange_group()
                         .and_then(|g| g.name().as_str())
                         .map(str::to_string),
-                    alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+                    alpn: conn
+                        .alpn_protocol()
+                        .map(|p| String::from_utf8_lossy(p).into_owned()),
                 })
             };
             match tokio::time::timeout(timeout, attempt).await {
@@ -309,7 +356,12 @@ pub async fn handshake(stream: TcpStream, server_name: ServerName<'static>, time
         }
         other => other,
     };
-    Handshake { outcome, captured, elapsed, sni }
+    Handshake {
+        outcome,
+        captured,
+        elapsed,
+        sni,
+    }
 }
 
 /// Context for writing fixes.
@@ -323,11 +375,17 @@ pub struct Where<'a> {
 
 /// Turns a handshake into the `tls.handshake` check.
 pub fn check(h: &Handshake, at: &Where<'_>) -> Check {
-    let sni_text = h.sni.clone().unwrap_or_else(|| "(none: connecting to an address)".into());
+    let sni_text = h
+        .sni
+        .clone()
+        .unwrap_or_else(|| "(none: connecting to an address)".into());
     let s_client = format!(
         "openssl s_client -connect {}{}",
         at.addr,
-        h.sni.as_ref().map(|s| format!(" -servername {s}")).unwrap_or_default()
+        h.sni
+            .as_ref()
+            .map(|s| format!(" -servername {s}"))
+            .unwrap_or_default()
     );
     let check = match &h.outcome {
         Ok(f) => {
@@ -363,14 +421,23 @@ pub fn check(h: &Handshake, at: &Where<'_>) -> Check {
         .with_elapsed(h.elapsed)
 }
 
-fn failure_text(failure: &TlsFailure, h: &Handshake, at: &Where<'_>, s_client: &str) -> (String, String) {
+fn failure_text(
+    failure: &TlsFailure,
+    h: &Handshake,
+    at: &Where<'_>,
+    s_client: &str,
+) -> (String, String) {
     let port = at.port;
     let tls_port_hint = match at.product {
         Product::Generic => "the port that serves HTTPS (often 443)".to_string(),
         p => format!(
             "the {} TLS port ({})",
             p.display_name(),
-            p.known_ports().iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+            p.known_ports()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
         ),
     };
     match failure {
@@ -443,7 +510,9 @@ pub fn alpn_check(facts: &TlsFacts, product: Product, port: u16) -> Option<Check
     let check = match facts.alpn.as_deref() {
         Some("h2") => Check::pass(ALPN_ID, "the server negotiates ALPN h2, which gRPC needs"),
         other => {
-            let got = other.map(|p| format!("`{p}`")).unwrap_or_else(|| "no protocol".into());
+            let got = other
+                .map(|p| format!("`{p}`"))
+                .unwrap_or_else(|| "no protocol".into());
             Check::new(
                 ALPN_ID,
                 Status::Fail,
@@ -462,8 +531,14 @@ mod tests {
 
     #[test]
     fn alert_names_are_snake_case_with_number() {
-        assert_eq!(alert_name(AlertDescription::HandshakeFailure), "handshake_failure (40)");
-        assert_eq!(alert_name(AlertDescription::CertificateRequired), "certificate_required (116)");
+        assert_eq!(
+            alert_name(AlertDescription::HandshakeFailure),
+            "handshake_failure (40)"
+        );
+        assert_eq!(
+            alert_name(AlertDescription::CertificateRequired),
+            "certificate_required (116)"
+        );
     }
 
     #[test]
@@ -472,7 +547,10 @@ mod tests {
         assert!(!looks_like_tls(b"SSH-2.0-OpenSSH_9.2"));
         assert!(looks_like_tls(&[0x16, 0x03, 0x03]));
         assert!(looks_like_tls(&[0x15, 0x03, 0x01, 0, 2, 2, 70]));
-        assert_eq!(printable(b"HTTP/1.1 400 Bad Request\r\nServer: x"), "HTTP/1.1 400 Bad Request");
+        assert_eq!(
+            printable(b"HTTP/1.1 400 Bad Request\r\nServer: x"),
+            "HTTP/1.1 400 Bad Request"
+        );
         assert_eq!(printable(&[0x41, 0x00, 0x42]), "A.B");
     }
 
@@ -480,7 +558,10 @@ mod tests {
     fn legacy_versions_read_from_server_hello_or_alert() {
         let hello = [0x16, 3, 1, 0, 50, 0x02, 0, 0, 46, 3, 1];
         assert_eq!(legacy_version(&hello).as_deref(), Some("TLS 1.0"));
-        assert_eq!(legacy_version(&[0x15, 3, 2, 0, 2, 2, 70]).as_deref(), Some("TLS 1.1"));
+        assert_eq!(
+            legacy_version(&[0x15, 3, 2, 0, 2, 2, 70]).as_deref(),
+            Some("TLS 1.1")
+        );
         assert_eq!(legacy_version(&[0x15, 3, 3, 0, 2, 2, 70]), None);
     }
 }

@@ -58,9 +58,21 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
     checks.push(dns);
 
     if addrs.is_empty() {
-        checks.push(Check::skip(connect::ID, resolve::ID, "no address to connect to"));
-        checks.push(Check::skip(handshake::ID, resolve::ID, "no address to connect to"));
-        checks.push(Check::skip(inspect::ID, resolve::ID, "no certificate without a handshake"));
+        checks.push(Check::skip(
+            connect::ID,
+            resolve::ID,
+            "no address to connect to",
+        ));
+        checks.push(Check::skip(
+            handshake::ID,
+            resolve::ID,
+            "no address to connect to",
+        ));
+        checks.push(Check::skip(
+            inspect::ID,
+            resolve::ID,
+            "no certificate without a handshake",
+        ));
     } else {
         // The product's other ports are probed at the same time, so a dead port costs no extra wait.
         let alternates: Vec<_> = cfg
@@ -79,7 +91,11 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                 }
                 checks.push(with_alternatives(connected.check, cfg, &answers));
                 checks.push(Check::skip(handshake::ID, connect::ID, "no TCP connection"));
-                checks.push(Check::skip(inspect::ID, connect::ID, "no certificate without a handshake"));
+                checks.push(Check::skip(
+                    inspect::ID,
+                    connect::ID,
+                    "no certificate without a handshake",
+                ));
             }
             Some((addr, stream)) => {
                 for h in &alternates {
@@ -100,7 +116,11 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     checks.extend(handshake::alpn_check(facts, cfg.product, cfg.port));
                 }
                 if hs.captured.chain.is_empty() && hs.outcome.is_err() {
-                    checks.push(Check::skip(inspect::ID, handshake::ID, "the server sent no certificate before the handshake failed"));
+                    checks.push(Check::skip(
+                        inspect::ID,
+                        handshake::ID,
+                        "the server sent no certificate before the handshake failed",
+                    ));
                 } else {
                     let (chain_check, facts) = inspect::run(&hs.captured.chain, judged_at);
                     checks.push(chain_check);
@@ -137,7 +157,11 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
 }
 
 /// Adds what the other known ports answered to a failed `tcp.connect`, and points the fix at one that works.
-fn with_alternatives(mut check: Check, cfg: &CheckConfig, answers: &[(u16, ports::PortAnswer)]) -> Check {
+fn with_alternatives(
+    mut check: Check,
+    cfg: &CheckConfig,
+    answers: &[(u16, ports::PortAnswer)],
+) -> Check {
     if answers.is_empty() {
         return check;
     }
@@ -172,7 +196,10 @@ fn with_alternatives(mut check: Check, cfg: &CheckConfig, answers: &[(u16, ports
             ));
         }
         None => {
-            check.summary = format!("{}; the other known ports ({others}) do not answer TLS either", check.summary);
+            check.summary = format!(
+                "{}; the other known ports ({others}) do not answer TLS either",
+                check.summary
+            );
         }
     }
     check

@@ -21,7 +21,12 @@ pub enum PortAnswer {
 }
 
 /// Connect and handshake on `port`, under the same deadlines as the main check.
-pub async fn probe(ip: IpAddr, port: u16, name: ServerName<'static>, timeouts: Timeouts) -> (u16, PortAnswer) {
+pub async fn probe(
+    ip: IpAddr,
+    port: u16,
+    name: ServerName<'static>,
+    timeouts: Timeouts,
+) -> (u16, PortAnswer) {
     let addr = SocketAddr::new(ip, port);
     let (tcp, _) = connect_one(addr, timeouts.connect).await;
     let answer = match tcp {
@@ -29,7 +34,9 @@ pub async fn probe(ip: IpAddr, port: u16, name: ServerName<'static>, timeouts: T
         Ok(stream) => match handshake(stream, name, timeouts.tls).await.outcome {
             Ok(f) => PortAnswer::Tls(f.protocol),
             // A server that demands a client certificate still answers TLS.
-            Err(TlsFailure::ClientCertRequired) => PortAnswer::Tls("TLS (client certificate required)".into()),
+            Err(TlsFailure::ClientCertRequired) => {
+                PortAnswer::Tls("TLS (client certificate required)".into())
+            }
             Err(f) => PortAnswer::NotTls(f),
         },
     };

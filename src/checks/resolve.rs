@@ -27,7 +27,8 @@ pub enum DnsError {
     Other(String),
 }
 
-pub type LookupFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, DnsError>> + Send + 'a>>;
+pub type LookupFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, DnsError>> + Send + 'a>>;
 
 /// A name resolver. The system one uses hickory; tests inject their own.
 pub trait Resolver: Send + Sync {
@@ -45,23 +46,30 @@ pub struct SystemResolver {
 impl SystemResolver {
     /// Reads the system configuration; without one, only `/etc/hosts` can answer.
     pub fn new(timeout: Duration) -> SystemResolver {
-        let (config, mut opts, description) = match hickory_resolver::system_conf::read_system_conf() {
-            Ok((config, opts)) => {
-                let servers: Vec<String> = config
-                    .name_servers()
-                    .iter()
-                    .map(|ns| ns.socket_addr.ip().to_string())
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                (config, opts, format!("system resolver ({})", servers.join(", ")))
-            }
-            Err(e) => (
-                ResolverConfig::new(),
-                Default::default(),
-                format!("/etc/hosts only: the system resolver configuration is unreadable ({e})"),
-            ),
-        };
+        let (config, mut opts, description) =
+            match hickory_resolver::system_conf::read_system_conf() {
+                Ok((config, opts)) => {
+                    let servers: Vec<String> = config
+                        .name_servers()
+                        .iter()
+                        .map(|ns| ns.socket_addr.ip().to_string())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    (
+                        config,
+                        opts,
+                        format!("system resolver ({})", servers.join(", ")),
+                    )
+                }
+                Err(e) => (
+                    ResolverConfig::new(),
+                    Default::default(),
+                    format!(
+                        "/etc/hosts only: the system resolver configuration is unreadable ({e})"
+                    ),
+                ),
+            };
         opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
         opts.timeout = timeout;
         opts.attempts = 1;
@@ -122,7 +130,10 @@ pub async fn run(cfg: &CheckConfig, resolver: &dyn Resolver) -> (Check, Vec<IpAd
         let list: Vec<String> = o.addrs.iter().map(ToString::to_string).collect();
         let check = Check::pass(
             ID,
-            format!("{name} → {} (from --resolve; DNS not consulted)", list.join(", ")),
+            format!(
+                "{name} → {} (from --resolve; DNS not consulted)",
+                list.join(", ")
+            ),
         )
         .with_fact("addresses", list)
         .with_fact("source", "--resolve");

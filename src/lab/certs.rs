@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
@@ -34,7 +34,13 @@ fn issued(cert: rcgen::Certificate, key: &KeyPair) -> Issued {
 }
 
 /// Validity starting one day before `at` (clock skew) and lasting `days`.
-fn params(cn: &str, org: Option<&str>, sans: &[&str], at: OffsetDateTime, days: i64) -> Result<CertificateParams, rcgen::Error> {
+fn params(
+    cn: &str,
+    org: Option<&str>,
+    sans: &[&str],
+    at: OffsetDateTime,
+    days: i64,
+) -> Result<CertificateParams, rcgen::Error> {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     if let Some(o) = org {
@@ -52,7 +58,8 @@ fn params(cn: &str, org: Option<&str>, sans: &[&str], at: OffsetDateTime, days: 
     p.not_before = at - Duration::days(1);
     p.not_after = at + Duration::days(days);
     // A fixed serial derived from the name keeps certificates made at the same time comparable.
-    let mut serial: Vec<u8> = ring::digest::digest(&ring::digest::SHA256, cn.as_bytes()).as_ref()[..16].to_vec();
+    let mut serial: Vec<u8> =
+        ring::digest::digest(&ring::digest::SHA256, cn.as_bytes()).as_ref()[..16].to_vec();
     serial[0] &= 0x7f;
     p.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     Ok(p)
@@ -60,13 +67,20 @@ fn params(cn: &str, org: Option<&str>, sans: &[&str], at: OffsetDateTime, days: 
 
 fn server_usage(p: &mut CertificateParams) {
     p.is_ca = IsCa::ExplicitNoCa;
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
 }
 
 fn ca_usage(p: &mut CertificateParams) {
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
 }
 
 /// The names every lab server certificate carries, so `--ca` works by name or by loopback address.
@@ -94,7 +108,10 @@ pub fn ca(cn: &str, org: &str, at: OffsetDateTime, days: i64) -> Result<Ca, rcge
     ca_usage(&mut p);
     let cert = p.self_signed(&key)?;
     let cert = issued(cert, &key);
-    Ok(Ca { cert, issuer: Issuer::new(p, key) })
+    Ok(Ca {
+        cert,
+        issuer: Issuer::new(p, key),
+    })
 }
 
 impl Ca {
@@ -105,6 +122,7 @@ impl Ca {
         sans.extend(LAB_SANS);
         let mut p = params(cn, None, &sans, at, days)?;
         server_usage(&mut p);
+        p.use_authority_key_identifier_extension = true;
         Ok(issued(p.signed_by(&key, &self.issuer)?, &key))
     }
 
@@ -115,6 +133,7 @@ impl Ca {
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        p.use_authority_key_identifier_extension = true;
         Ok(issued(p.signed_by(&key, &self.issuer)?, &key))
     }
 }

@@ -75,8 +75,12 @@ impl Scenario {
 
     pub fn about(self) -> &'static str {
         match self {
-            Scenario::Cvp => "CloudVision-like: self-signed certificate (like /etc/nginx/cvp.crt), ALPN h2",
-            Scenario::Prisma => "Prisma-like: Console CA (O=Twistlock) signs the server certificate",
+            Scenario::Cvp => {
+                "CloudVision-like: self-signed certificate (like /etc/nginx/cvp.crt), ALPN h2"
+            }
+            Scenario::Prisma => {
+                "Prisma-like: Console CA (O=Twistlock) signs the server certificate"
+            }
             Scenario::Plaintext => "plain HTTP on the port (not TLS)",
             Scenario::Silent => "accepts TCP and never answers (a black hole after connect)",
             Scenario::Mtls => "TLS that demands a client certificate",
@@ -142,20 +146,33 @@ pub enum LabError {
     #[error("cannot make lab certificates: {0}")]
     Certs(#[from] rcgen::Error),
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot configure TLS: {0}")]
     Tls(String),
 }
 
 fn write(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, LabError> {
     let path = dir.join(name);
-    std::fs::write(&path, contents).map_err(|source| LabError::Write { path: path.clone(), source })?;
+    std::fs::write(&path, contents).map_err(|source| LabError::Write {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }
 
-fn tls_config(chain: Vec<rustls::pki_types::CertificateDer<'static>>, key: &Issued, client_ca: Option<&Issued>) -> Result<Arc<ServerConfig>, LabError> {
+fn tls_config(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: &Issued,
+    client_ca: Option<&Issued>,
+) -> Result<Arc<ServerConfig>, LabError> {
     let provider = crate::checks::handshake::provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -164,7 +181,9 @@ fn tls_config(chain: Vec<rustls::pki_types::CertificateDer<'static>>, key: &Issu
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = RootCertStore::empty();
-            roots.add(ca.der.clone()).map_err(|e| LabError::Tls(e.to_string()))?;
+            roots
+                .add(ca.der.clone())
+                .map_err(|e| LabError::Tls(e.to_string()))?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| LabError::Tls(e.to_string()))?;
@@ -181,7 +200,10 @@ fn tls_config(chain: Vec<rustls::pki_types::CertificateDer<'static>>, key: &Issu
 impl Lab {
     /// Makes the certificates, writes them to `opts.dir`, and starts every server.
     pub async fn start(opts: &LabOptions) -> Result<Lab, LabError> {
-        std::fs::create_dir_all(&opts.dir).map_err(|source| LabError::Write { path: opts.dir.clone(), source })?;
+        std::fs::create_dir_all(&opts.dir).map_err(|source| LabError::Write {
+            path: opts.dir.clone(),
+            source,
+        })?;
         let at = opts.issued_at;
         let cvp = certs::self_signed_server("cvp.preflight.lab", at)?;
         let console_ca = certs::ca("Twistlock", "Twistlock", at, 3 * 365)?;
@@ -202,27 +224,68 @@ impl Lab {
         let mut servers = Vec::new();
         let mut tasks = Vec::new();
         for (i, scenario) in opts.scenarios.iter().enumerate() {
-            let port = if opts.port == 0 { 0 } else { opts.port.saturating_add(i as u16) };
+            let port = if opts.port == 0 {
+                0
+            } else {
+                opts.port.saturating_add(i as u16)
+            };
             let addr = SocketAddr::new(opts.bind, port);
-            let listener = TcpListener::bind(addr).await.map_err(|source| LabError::Bind { addr, source })?;
-            let addr = listener.local_addr().map_err(|source| LabError::Bind { addr, source })?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| LabError::Bind { addr, source })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|source| LabError::Bind { addr, source })?;
             let (task, trust_file) = match scenario {
-                Scenario::Cvp => (serve_tls(listener, tls_config(vec![cvp.der.clone()], &cvp, None)?, "cvp"), Some(cvp_file.clone())),
+                Scenario::Cvp => (
+                    serve_tls(
+                        listener,
+                        tls_config(vec![cvp.der.clone()], &cvp, None)?,
+                        "cvp",
+                    ),
+                    Some(cvp_file.clone()),
+                ),
                 Scenario::Prisma => (
-                    serve_tls(listener, tls_config(vec![console.der.clone(), console_ca.cert.der.clone()], &console, None)?, "prisma"),
+                    serve_tls(
+                        listener,
+                        tls_config(
+                            vec![console.der.clone(), console_ca.cert.der.clone()],
+                            &console,
+                            None,
+                        )?,
+                        "prisma",
+                    ),
                     Some(console_ca_file.clone()),
                 ),
                 Scenario::Mtls => (
-                    serve_tls(listener, tls_config(vec![mtls_server.der.clone()], &mtls_server, Some(&client_ca.cert))?, "mtls"),
+                    serve_tls(
+                        listener,
+                        tls_config(
+                            vec![mtls_server.der.clone()],
+                            &mtls_server,
+                            Some(&client_ca.cert),
+                        )?,
+                        "mtls",
+                    ),
                     Some(mtls_file.clone()),
                 ),
                 Scenario::Plaintext => (tokio::spawn(serve_plaintext(listener)), None),
                 Scenario::Silent => (tokio::spawn(serve_silent(listener)), None),
             };
             tasks.push(task);
-            servers.push(LabServer { scenario: *scenario, addr, trust_file });
+            servers.push(LabServer {
+                scenario: *scenario,
+                addr,
+                trust_file,
+            });
         }
-        let lab = Lab { servers, dir: dir.clone(), client_cert, client_key, tasks };
+        let lab = Lab {
+            servers,
+            dir: dir.clone(),
+            client_cert,
+            client_key,
+            tasks,
+        };
         let index = serde_json::to_string_pretty(&lab.servers).unwrap_or_default();
         write(dir, "lab.json", &index)?;
         Ok(lab)
@@ -234,10 +297,23 @@ impl Lab {
 
     /// What `preflight lab` prints: each server, what it shows, and a command to check it.
     pub fn describe(&self) -> String {
-        let mut out = format!("preflight lab: {} servers; certificates in {}\n\n", self.servers.len(), self.dir.display());
+        let mut out = format!(
+            "preflight lab: {} servers; certificates in {}\n\n",
+            self.servers.len(),
+            self.dir.display()
+        );
         for s in &self.servers {
-            out.push_str(&format!("  {:<10} https://{}  {}\n", s.scenario.name(), s.addr, s.scenario.about()));
-            let mut cmd = format!("preflight check {} --product {}", s.addr, s.scenario.product().as_str());
+            out.push_str(&format!(
+                "  {:<10} https://{}  {}\n",
+                s.scenario.name(),
+                s.addr,
+                s.scenario.about()
+            ));
+            let mut cmd = format!(
+                "preflight check {} --product {}",
+                s.addr,
+                s.scenario.product().as_str()
+            );
             out.push_str(&format!("             {cmd}\n"));
             if let Some(f) = &s.trust_file {
                 cmd.push_str(&format!(" --ca {}", f.display()));
@@ -254,25 +330,38 @@ impl Lab {
     }
 }
 
-fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, name: &'static str) -> JoinHandle<()> {
+fn serve_tls(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    name: &'static str,
+) -> JoinHandle<()> {
     let acceptor = TlsAcceptor::from(config);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(Ok(tls)) = tokio::time::timeout(CLIENT_DEADLINE, acceptor.accept(stream)).await else {
+                let Ok(Ok(tls)) =
+                    tokio::time::timeout(CLIENT_DEADLINE, acceptor.accept(stream)).await
+                else {
                     return;
                 };
-                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| async move {
-                    let body = format!("{{\"lab\":\"{name}\",\"path\":\"{}\"}}\n", req.uri().path().escape_default());
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(body)))
-                            .unwrap_or_default(),
-                    )
-                });
+                let service = hyper::service::service_fn(
+                    move |req: Request<hyper::body::Incoming>| async move {
+                        let body = format!(
+                            "{{\"lab\":\"{name}\",\"path\":\"{}\"}}\n",
+                            req.uri().path().escape_default()
+                        );
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from(body)))
+                                .unwrap_or_default(),
+                        )
+                    },
+                );
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 let _ = tokio::time::timeout(
                     Duration::from_secs(60),
@@ -286,11 +375,14 @@ fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, name: &'static st
 
 async fn serve_plaintext(listener: TcpListener) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let _ = tokio::time::timeout(CLIENT_DEADLINE, stream.read(&mut buf)).await;
-            let body = "<html><body>400 The plain HTTP request was sent to HTTPS port</body></html>\n";
+            let body =
+                "<html><body>400 The plain HTTP request was sent to HTTPS port</body></html>\n";
             let reply = format!(
                 "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
@@ -303,7 +395,9 @@ async fn serve_plaintext(listener: TcpListener) {
 
 async fn serve_silent(listener: TcpListener) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(hold(stream));
     }
 }

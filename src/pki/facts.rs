@@ -67,7 +67,10 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
 
 fn rfc3339(ts: i64) -> (String, Option<OffsetDateTime>) {
     match OffsetDateTime::from_unix_timestamp(ts) {
-        Ok(t) => (t.format(&Rfc3339).unwrap_or_else(|_| ts.to_string()), Some(t)),
+        Ok(t) => (
+            t.format(&Rfc3339).unwrap_or_else(|_| ts.to_string()),
+            Some(t),
+        ),
         Err(_) => (format!("(unix time {ts})"), None),
     }
 }
@@ -81,7 +84,10 @@ fn oid_name(registry: &OidRegistry, oid: &Oid) -> String {
 
 fn rsa_bits(modulus: &[u8]) -> u32 {
     let trimmed: &[u8] = {
-        let start = modulus.iter().position(|b| *b != 0).unwrap_or(modulus.len());
+        let start = modulus
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(modulus.len());
         &modulus[start..]
     };
     match trimmed.first() {

@@ -85,8 +85,13 @@ impl Check {
 
     /// A check that could not run because `because` (a check id) did not succeed.
     pub fn skip(id: &str, because: &str, what: &str) -> Check {
-        Check::new(id, Status::Skip, Code::Skipped, format!("not run: {what} ({because} did not pass)"))
-            .with_fact("blocked_by", because)
+        Check::new(
+            id,
+            Status::Skip,
+            Code::Skipped,
+            format!("not run: {what} ({because} did not pass)"),
+        )
+        .with_fact("blocked_by", because)
     }
 
     pub fn with_fix(mut self, fix: impl Into<String>) -> Check {
@@ -156,7 +161,12 @@ pub struct Report {
 impl Report {
     /// Derives `verdict` and `first_fix` from the checks.
     pub fn finish(&mut self) {
-        let worst = self.checks.iter().map(|c| c.status).max().unwrap_or(Status::Pass);
+        let worst = self
+            .checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(Status::Pass);
         self.verdict = match worst {
             Status::Fail | Status::Error => Verdict::Fail,
             Status::Warn => Verdict::Warn,

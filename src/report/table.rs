@@ -17,7 +17,10 @@ pub struct TableOptions {
 
 impl Default for TableOptions {
     fn default() -> Self {
-        TableOptions { color: false, width: Some(110) }
+        TableOptions {
+            color: false,
+            width: Some(110),
+        }
     }
 }
 
@@ -93,7 +96,11 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
                 text.push_str(&format!("\ncode: {}", c.code));
             }
         }
-        table.add_row(vec![status_cell(c.status, opts.color), Cell::new(&c.id), Cell::new(text)]);
+        table.add_row(vec![
+            status_cell(c.status, opts.color),
+            Cell::new(&c.id),
+            Cell::new(text),
+        ]);
     }
     writeln!(out, "{table}")?;
 
@@ -117,7 +124,12 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
         count(Status::Fail) + count(Status::Error),
         count(Status::Skip)
     );
-    writeln!(out, "\nVerdict: {} ({tally}) in {} ms", paint(word, code, opts.color), r.elapsed_ms)?;
+    writeln!(
+        out,
+        "\nVerdict: {} ({tally}) in {} ms",
+        paint(word, code, opts.color),
+        r.elapsed_ms
+    )?;
     if let Some(fix) = &r.first_fix {
         writeln!(out, "First fix: {fix}")?;
     }
@@ -126,7 +138,13 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
 
 fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
     let mut table = new_table(opts);
-    let role = if f.index == 0 { "leaf" } else if f.self_signed { "root" } else { "intermediate" };
+    let role = if f.index == 0 {
+        "leaf"
+    } else if f.self_signed {
+        "root"
+    } else {
+        "intermediate"
+    };
     let title = format!("#{} {role}", f.index);
     let mut rows: Vec<(&str, String)> = Vec::new();
     if let Some(err) = &f.parse_error {
@@ -143,12 +161,30 @@ fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
         } else {
             format!("{} days left", f.days_left)
         };
-        rows.push(("valid", format!("{} → {} ({left})", f.not_before, f.not_after)));
+        rows.push((
+            "valid",
+            format!("{} → {} ({left})", f.not_before, f.not_after),
+        ));
         let sans = f.san_list();
-        rows.push(("SANs", if sans.is_empty() { "(none: clients that ignore the CN will reject this certificate)".to_string() } else { sans.join(", ") }));
-        rows.push(("key", format!("{}, signed {}", f.key_description(), f.signature_algorithm)));
+        rows.push((
+            "SANs",
+            if sans.is_empty() {
+                "(none: clients that ignore the CN will reject this certificate)".to_string()
+            } else {
+                sans.join(", ")
+            },
+        ));
+        rows.push((
+            "key",
+            format!("{}, signed {}", f.key_description(), f.signature_algorithm),
+        ));
         let ca = match f.is_ca {
-            Some(true) => format!("CA{}", f.path_len.map(|p| format!(", path length {p}")).unwrap_or_default()),
+            Some(true) => format!(
+                "CA{}",
+                f.path_len
+                    .map(|p| format!(", path length {p}"))
+                    .unwrap_or_default()
+            ),
             Some(false) => "not a CA".to_string(),
             None => "no basic constraints".to_string(),
         };

@@ -1,0 +1,218 @@
+//! Shared helpers for the integration tests: the lab in a background runtime, `openssl s_server` as an
+//! independent peer, odd listeners, and running the binary.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use preflight::lab::{Lab, LabOptions, Scenario};
+use serde_json::Value;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+/// The time every test certificate is issued at, and the time tests judge at.
+pub const ISSUED_AT: OffsetDateTime = datetime!(2026-01-15 00:00:00 UTC);
+pub const JUDGE_AT: &str = "2026-06-01T00:00:00Z";
+
+/// A lab running on its own runtime thread; stops when dropped.
+pub struct RunningLab {
+    pub servers: Vec<preflight::lab::LabServer>,
+    pub dir: tempfile::TempDir,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl RunningLab {
+    pub fn start(scenarios: &[Scenario]) -> RunningLab {
+        Self::start_on(scenarios, "127.0.0.1".parse().unwrap())
+    }
+
+    pub fn start_on(scenarios: &[Scenario], bind: std::net::IpAddr) -> RunningLab {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = LabOptions::new(dir.path().to_path_buf(), ISSUED_AT);
+        opts.scenarios = scenarios.to_vec();
+        opts.bind = bind;
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let lab = Lab::start(&opts).await.unwrap();
+                ready_tx
+                    .send((
+                        lab.servers.clone(),
+                        lab.client_cert.clone(),
+                        lab.client_key.clone(),
+                    ))
+                    .unwrap();
+                let _ = stop_rx.await;
+                drop(lab);
+            });
+        });
+        let (servers, client_cert, client_key) =
+            ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        RunningLab {
+            servers,
+            dir,
+            client_cert,
+            client_key,
+            stop: Some(stop_tx),
+        }
+    }
+
+    pub fn addr(&self, s: Scenario) -> SocketAddr {
+        self.servers.iter().find(|x| x.scenario == s).unwrap().addr
+    }
+
+    pub fn trust_file(&self, s: Scenario) -> PathBuf {
+        self.servers
+            .iter()
+            .find(|x| x.scenario == s)
+            .unwrap()
+            .trust_file
+            .clone()
+            .unwrap()
+    }
+}
+
+impl Drop for RunningLab {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The binary under test.
+pub fn preflight() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `preflight check ARGS --format json --at JUDGE_AT`; returns (exit code, report).
+pub fn check_json(args: &[&str]) -> (i32, Value) {
+    let out = preflight()
+        .arg("check")
+        .args(args)
+        .args(["--format", "json", "--at", JUDGE_AT])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), report)
+}
+
+/// The check with this id.
+pub fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+/// (status, code) of a check.
+pub fn outcome(report: &Value, id: &str) -> (String, String) {
+    let c = check(report, id);
+    (
+        c["status"].as_str().unwrap().to_string(),
+        c["code"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A loopback port nothing listens on.
+pub fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `openssl s_server`, killed on drop. Its stdin stays open (it quits on EOF).
+pub struct OpensslServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl OpensslServer {
+    /// Starts `openssl s_server -accept 127.0.0.1:0 ARGS` and waits for its `ACCEPT` line.
+    pub fn start(args: &[&str]) -> OpensslServer {
+        Self::start_env(args, &[])
+    }
+
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> OpensslServer {
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-accept", "127.0.0.1:0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl is installed");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(addr) = line.strip_prefix("ACCEPT ") {
+                    let port = addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("s_server printed ACCEPT");
+        OpensslServer { child, port }
+    }
+
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `openssl x509 -noout -fingerprint -sha256 -in FILE`, as `AB:CD:...`.
+pub fn openssl_fingerprint(pem: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(pem)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.trim().split('=').nth(1).unwrap().to_string()
+}
+
+/// Writes a certificate and key made at ISSUED_AT; returns (cert path, key path).
+pub fn write_self_signed(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    let issued = preflight::lab::certs::self_signed_server(cn, ISSUED_AT).unwrap();
+    let cert = dir.join(format!("{cn}.crt"));
+    let key = dir.join(format!("{cn}.key"));
+    std::fs::write(&cert, &issued.cert_pem).unwrap();
+    std::fs::write(&key, &issued.key_pem).unwrap();
+    (cert, key)
+}

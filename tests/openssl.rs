@@ -1,0 +1,201 @@
+//! The binary against `openssl s_server`: a TLS peer nobody here wrote.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+
+#[test]
+fn tls12_server_facts_and_fingerprint_match_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "s-server.test");
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-tls1_2",
+    ]);
+    let (code, r) = check_json(&[&server.target()]);
+    assert_eq!(code, 0, "{r:#}");
+    let hs = &check(&r, "tls.handshake")["facts"];
+    assert_eq!(hs["protocol"], "TLS 1.2");
+    assert!(
+        hs["cipher_suite"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS_ECDHE_ECDSA_WITH_"),
+        "{hs:#}"
+    );
+    assert!(
+        hs["alpn"].is_null(),
+        "s_server without -alpn negotiates none"
+    );
+    let leaf = &r["certificates"][0];
+    assert_eq!(leaf["subject"], "CN=s-server.test");
+    assert_eq!(leaf["sha256"], openssl_fingerprint(&cert));
+}
+
+#[test]
+fn alpn_missing_fails_for_cloudvision() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "cvp.test");
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+    ]);
+    let (code, r) = check_json(&[&server.target(), "--product", "cvp"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(outcome(&r, "tls.handshake"), ("pass".into(), "ok".into()));
+    assert_eq!(
+        outcome(&r, "tls.alpn"),
+        ("fail".into(), "alpn_h2_missing".into())
+    );
+    assert!(check(&r, "tls.alpn")["fix"]
+        .as_str()
+        .unwrap()
+        .contains("http2"));
+
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-alpn",
+        "h2",
+    ]);
+    let (code, r) = check_json(&[&server.target(), "--product", "cvp"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(check(&r, "tls.alpn")["facts"]["alpn"], "h2");
+}
+
+#[test]
+fn legacy_tls10_server_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "legacy.test");
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-tls1",
+        "-cipher",
+        "ALL:@SECLEVEL=0",
+    ]);
+    let (code, r) = check_json(&[&server.target()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        outcome(&r, "tls.handshake"),
+        ("fail".into(), "legacy_tls_only".into())
+    );
+    let c = check(&r, "tls.handshake");
+    assert!(c["summary"].as_str().unwrap().contains("TLS 1.0"), "{c:#}");
+    assert!(c["fix"]
+        .as_str()
+        .unwrap()
+        .contains("ssl_protocols TLSv1.2 TLSv1.3"));
+}
+
+#[test]
+fn client_certificate_required_tls13_and_tls12() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "mtls.test");
+    for version in ["-tls1_3", "-tls1_2"] {
+        let server = OpensslServer::start(&[
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-Verify",
+            "1",
+            "-CAfile",
+            cert.to_str().unwrap(),
+            version,
+        ]);
+        let (code, r) = check_json(&[&server.target()]);
+        assert_eq!(code, 1, "{version}: {r:#}");
+        assert_eq!(
+            outcome(&r, "tls.handshake"),
+            ("fail".into(), "client_cert_required".into()),
+            "{version}"
+        );
+        let facts = &check(&r, "tls.handshake")["facts"];
+        assert_eq!(
+            facts["client_cert_issuers"],
+            serde_json::json!(["CN=mtls.test"]),
+            "{version}"
+        );
+        assert_eq!(
+            r["certificates"][0]["subject"], "CN=mtls.test",
+            "{version}: the chain is kept"
+        );
+    }
+}
+
+#[test]
+fn optional_client_certificate_passes_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "optional.test");
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-verify",
+        "1",
+    ]);
+    let (code, r) = check_json(&[&server.target()]);
+    assert_eq!(code, 0, "{r:#}");
+    let c = check(&r, "tls.handshake");
+    assert_eq!(c["facts"]["client_cert_requested"], true);
+    assert!(c["summary"]
+        .as_str()
+        .unwrap()
+        .contains("optional client certificate"));
+}
+
+#[test]
+fn rsa_key_size_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("rsa.key");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:3072",
+            "-out",
+        ])
+        .arg(&key_path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let key_pem = std::fs::read_to_string(&key_path).unwrap();
+    let key = rcgen::KeyPair::from_pem(&key_pem).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["rsa.test".to_string()]).unwrap();
+    params.not_before = ISSUED_AT;
+    params.not_after = ISSUED_AT + time::Duration::days(90);
+    let cert = params.self_signed(&key).unwrap();
+    let cert_path = dir.path().join("rsa.crt");
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert_path.to_str().unwrap(),
+        "-key",
+        key_path.to_str().unwrap(),
+    ]);
+    let (code, r) = check_json(&[&server.target()]);
+    assert_eq!(code, 0, "{r:#}");
+    let leaf = &r["certificates"][0];
+    assert_eq!(leaf["key_type"], "RSA");
+    assert_eq!(leaf["key_bits"], 3072);
+    assert_eq!(leaf["signature_algorithm"], "sha256WithRSAEncryption");
+    // Valid until 2026-04-15, judged at 2026-06-01: expired 47 days before.
+    assert_eq!(leaf["days_left"], -47);
+    assert_eq!(leaf["sha256"], openssl_fingerprint(&cert_path));
+}

@@ -40,6 +40,14 @@ impl Io<'_> {
         let _ = writeln!(self.err, "preflight: {msg}");
         code
     }
+
+    /// A report that could not be written: silent when the reader went away (`| head`), like other tools.
+    fn write_failed(&mut self, e: &std::io::Error, otherwise: i32) -> i32 {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return otherwise;
+        }
+        self.fail(exit::INTERNAL, format!("cannot write the report: {e}"))
+    }
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -103,13 +111,14 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         };
         checks::run(&cfg, &deps).await
     });
-    if let Err(e) = render(std::slice::from_ref(&report), &args.output, io) {
-        return io.fail(exit::INTERNAL, format!("cannot write the report: {e}"));
-    }
-    if report.failed() {
+    let code = if report.failed() {
         exit::FAILED
     } else {
         exit::OK
+    };
+    match render(std::slice::from_ref(&report), &args.output, io) {
+        Ok(()) => code,
+        Err(e) => io.write_failed(&e, code),
     }
 }
 
@@ -229,7 +238,7 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
     };
     match written {
         Ok(()) => exit::OK,
-        Err(e) => io.fail(exit::INTERNAL, format!("cannot write the report: {e}")),
+        Err(e) => io.write_failed(&e, exit::OK),
     }
 }
 

@@ -274,3 +274,56 @@ fn colour_always_paints() {
         .unwrap();
     assert!(String::from_utf8(out.stdout).unwrap().contains("\x1b["));
 }
+
+#[test]
+fn black_holed_port_times_out_and_other_ports_are_probed_meanwhile() {
+    let hole = black_hole();
+    let lab = RunningLab::start(&[Scenario::Cvp]);
+    let good = lab.addr(Scenario::Cvp).port();
+    let start = Instant::now();
+    let (code, r) = check_json(&[
+        &format!("127.0.0.1:{}", hole.port),
+        "--product",
+        "cvp",
+        "--connect-timeout",
+        "1s",
+        "--alt-ports",
+        &good.to_string(),
+    ]);
+    let took = start.elapsed();
+    assert_eq!(code, 1);
+    assert_eq!(
+        outcome(&r, "tcp.connect"),
+        ("fail".into(), "tcp_timeout".into())
+    );
+    let c = check(&r, "tcp.connect");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1.0 s"),
+        "{c:#}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("use port {good}")),
+        "{c:#}"
+    );
+    // The other port was probed while the first one was timing out, not after.
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
+#[test]
+fn localhost_resolves_through_the_system_resolver() {
+    let lab = RunningLab::start(&[Scenario::Cvp]);
+    let port = lab.addr(Scenario::Cvp).port();
+    let (_, r) = check_json(&[&format!("localhost:{port}"), "--product", "cvp"]);
+    let dns = check(&r, "dns.resolve");
+    assert_eq!(dns["status"], "pass", "{dns:#}");
+    let addrs = dns["facts"]["addresses"].as_array().unwrap();
+    assert!(addrs.iter().any(|a| a == "127.0.0.1"), "{dns:#}");
+    assert_eq!(outcome(&r, "tls.handshake"), ("pass".into(), "ok".into()));
+    assert_eq!(r["target"]["sni"], "localhost");
+}

@@ -141,7 +141,7 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
                 format!("{addr} connected, but {}", failed.join("; ")),
             )
             .with_fix(format!(
-                "Clients that try the failing address first will stall or fail: fix the service or firewall for {}, or remove that DNS record",
+                "Clients that try the failing address first stall or fail: make the service listen on {} too (or open the firewall for it), or remove that address from DNS or /etc/hosts",
                 errors.iter().map(|(a, _)| a.ip().to_string()).collect::<Vec<_>>().join(", ")
             ));
             (check, None)
@@ -171,5 +171,38 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
         check: check.with_fact("attempts", per_addr).with_elapsed(elapsed),
         stream,
         error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_told_apart() {
+        let e = |kind| classify(&io::Error::from(kind));
+        assert_eq!(e(io::ErrorKind::ConnectionRefused), TcpError::Refused);
+        assert_eq!(e(io::ErrorKind::TimedOut), TcpError::Timeout);
+        assert!(matches!(
+            e(io::ErrorKind::HostUnreachable),
+            TcpError::Unreachable(_)
+        ));
+        assert!(matches!(
+            e(io::ErrorKind::NetworkUnreachable),
+            TcpError::Unreachable(_)
+        ));
+        assert!(matches!(
+            e(io::ErrorKind::AddrNotAvailable),
+            TcpError::Unreachable(_)
+        ));
+        let other = classify(&io::Error::from_raw_os_error(24));
+        match other {
+            TcpError::Other(words) => assert!(!words.contains("os error"), "{words}"),
+            x => panic!("{x:?}"),
+        }
+        assert_eq!(
+            TcpError::Unreachable("x".into()).code(),
+            Code::TcpUnreachable
+        );
     }
 }

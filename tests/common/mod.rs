@@ -216,3 +216,28 @@ pub fn write_self_signed(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
     std::fs::write(&key, &issued.key_pem).unwrap();
     (cert, key)
 }
+
+/// A loopback port whose accept queue is full: new connections get no SYN-ACK, like a firewall that drops
+/// packets. Keep the guard alive while testing.
+pub struct BlackHole {
+    _listener: socket2::Socket,
+    _filler: std::net::TcpStream,
+    pub port: u16,
+}
+
+pub fn black_hole() -> BlackHole {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let port = listener.local_addr().unwrap().as_socket().unwrap().port();
+    // With a backlog of 0 the queue holds one connection that is never accepted; the next SYN is dropped.
+    let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    BlackHole {
+        _listener: listener,
+        _filler: filler,
+        port,
+    }
+}

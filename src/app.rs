@@ -9,9 +9,13 @@ use time::OffsetDateTime;
 
 use crate::checks::resolve::{Resolver, SystemResolver};
 use crate::checks::{self, Deps};
-use crate::cli::{CheckArgs, ColorChoice, Command, DemoArgs, LabArgs, OutputArgs};
+use crate::cli::{
+    ChainArgs, CheckArgs, ColorChoice, Command, DemoArgs, LabArgs, OutputArgs, TrustArgs,
+    VerifyArgs,
+};
 use crate::config::CheckConfig;
 use crate::lab::{Lab, LabOptions, Scenario};
+use crate::pki::sources::TrustSources;
 use crate::report::table::TableOptions;
 use crate::report::{json, table, Format, Report};
 use crate::target::{Product, Target};
@@ -60,6 +64,8 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 pub fn run(command: Command, io: &mut Io<'_>) -> i32 {
     match command {
         Command::Check(args) => check(&args, io),
+        Command::Chain(args) => chain(&args, io),
+        Command::Verify(args) => verify(&args, io),
         Command::Lab(args) => lab(&args, io),
         Command::Demo(args) => demo(&args, io),
         Command::Codes => {
@@ -79,6 +85,7 @@ fn table_options(o: &OutputArgs, io: &Io<'_>) -> TableOptions {
     TableOptions {
         color,
         width: if io.out_is_terminal { None } else { Some(110) },
+        certificates: true,
     }
 }
 
@@ -94,23 +101,152 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Ok(c) => c,
         Err(e) => return io.fail(exit::USAGE, e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            return io.fail(
-                exit::INTERNAL,
-                format!("cannot start the async runtime: {e}"),
-            )
-        }
+    let trust = match load_trust(&args.trust) {
+        Ok(t) => t,
+        Err(e) => return io.fail(exit::USAGE, e),
     };
-    let report = rt.block_on(async {
+    let report = match run_one(&cfg, trust) {
+        Ok(r) => r,
+        Err(e) => return io.fail(exit::INTERNAL, e),
+    };
+    let code = if report.failed() {
+        exit::FAILED
+    } else {
+        exit::OK
+    };
+    match render(std::slice::from_ref(&report), &args.output, io) {
+        Ok(()) => code,
+        Err(e) => io.write_failed(&e, code),
+    }
+}
+
+fn load_trust(args: &TrustArgs) -> Result<Arc<TrustSources>, String> {
+    TrustSources::load(&args.ca, &args.pin_sha256)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Checks one target on a fresh runtime with the system resolver.
+fn run_one(cfg: &CheckConfig, trust: Arc<TrustSources>) -> Result<Report, String> {
+    let rt = runtime().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    Ok(rt.block_on(async {
         let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver::new(cfg.timeouts.dns));
         let deps = Deps {
             resolver,
+            trust,
             now: OffsetDateTime::now_utc(),
         };
-        checks::run(&cfg, &deps).await
-    });
+        checks::run(cfg, &deps).await
+    }))
+}
+
+fn chain(args: &ChainArgs, io: &mut Io<'_>) -> i32 {
+    let cfg = match args.connect.to_config() {
+        Ok(c) => c,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
+    // No trust judgement here: the point is to look at what the server sends.
+    let report = match run_one(&cfg, Arc::new(TrustSources::default())) {
+        Ok(r) => r,
+        Err(e) => return io.fail(exit::INTERNAL, e),
+    };
+    if report.certificates.is_empty() {
+        let why = report
+            .checks
+            .iter()
+            .find(|c| c.status.is_failure())
+            .map(|c| format!("{} ({}): {}", c.id, c.code, c.summary))
+            .unwrap_or_else(|| "the server sent no certificate".into());
+        let fix = report
+            .first_fix
+            .clone()
+            .map(|f| format!("\nfix: {f}"))
+            .unwrap_or_default();
+        return io.fail(
+            exit::FAILED,
+            format!(
+                "no chain from {}: {why}{fix}",
+                cfg.target.authority(cfg.port)
+            ),
+        );
+    }
+    let pem: String = report.certificates.iter().map(|c| c.pem.clone()).collect();
+    if let Some(path) = &args.save {
+        if let Err(e) = std::fs::write(path, &pem) {
+            return io.fail(exit::USAGE, format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    match write_chain(&report, args.save.as_deref(), io.out) {
+        Ok(()) => exit::OK,
+        Err(e) => io.write_failed(&e, exit::OK),
+    }
+}
+
+fn write_chain(
+    report: &Report,
+    saved: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let t = &report.target;
+    writeln!(
+        out,
+        "# The chain {}:{} sent, leaf first ({} certificates).",
+        t.host,
+        t.port.unwrap_or(0),
+        report.certificates.len()
+    )?;
+    for c in &report.certificates {
+        writeln!(
+            out,
+            "#\n# #{} {}\n#    issuer  {}\n#    SHA-256 {}",
+            c.index, c.subject, c.issuer, c.sha256
+        )?;
+    }
+    let leaf = &report.certificates[0];
+    let file = if report.target.product == Product::Cvp {
+        "/etc/nginx/cvp.crt"
+    } else {
+        "<the server's certificate file>"
+    };
+    writeln!(out, "#\n# Before trusting it, compare on the server itself (trust on first use, done with a check):")?;
+    writeln!(
+        out,
+        "#    openssl x509 -noout -fingerprint -sha256 -in {file}"
+    )?;
+    writeln!(out, "# must print SHA256 Fingerprint={}", leaf.sha256)?;
+    if let Some(p) = saved {
+        writeln!(
+            out,
+            "# Saved to {}; then: preflight check {}:{} --ca {}",
+            p.display(),
+            t.host,
+            t.port.unwrap_or(0),
+            p.display()
+        )?;
+    }
+    for c in &report.certificates {
+        out.write_all(c.pem.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn verify(args: &VerifyArgs, io: &mut Io<'_>) -> i32 {
+    let chain = match crate::pki::sources::read_certificates(&args.chain) {
+        Ok(c) => c,
+        Err(e) => return io.fail(exit::USAGE, e.to_string().replacen("--ca", "--chain", 1)),
+    };
+    let trust = match load_trust(&args.trust) {
+        Ok(t) => t,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
+    let input = checks::OfflineInput {
+        label: args.chain.display().to_string(),
+        chain: &chain,
+        name: args.name.clone(),
+        product: args.product,
+        warn_days: i64::from(args.trust.warn_days),
+    };
+    let report = checks::verify_offline(&input, &trust, OffsetDateTime::now_utc(), args.trust.at);
     let code = if report.failed() {
         exit::FAILED
     } else {
@@ -181,41 +317,11 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
     let dir = std::env::temp_dir().join(format!("preflight-demo-{}", std::process::id()));
     let mut opts = LabOptions::new(dir.clone(), OffsetDateTime::now_utc());
     opts.scenarios = vec![Scenario::Cvp, Scenario::Prisma, Scenario::Plaintext];
-    let outcome = rt.block_on(async {
-        let lab = Lab::start(&opts).await?;
-        let deps = Deps {
-            resolver: Arc::new(crate::checks::resolve::StaticResolver { answers: vec![] }),
-            now: OffsetDateTime::now_utc(),
-        };
-        let mut configs: Vec<(String, CheckConfig)> = Vec::new();
-        for s in &lab.servers {
-            let target = Target::parse(&s.addr.to_string())
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            let cfg = CheckConfig::new(target, s.scenario.product());
-            configs.push((s.scenario.about().to_string(), cfg));
-        }
-        // An operator on the wrong port: nothing listens there, and the CloudVision port answers instead.
-        if let Some(cvp) = lab.server(Scenario::Cvp) {
-            let wrong = format!("127.0.0.1:{}", closed_port());
-            let target = Target::parse(&wrong).map_err(|e| std::io::Error::other(e.to_string()))?;
-            let mut cfg = CheckConfig::new(target, Product::Cvp);
-            cfg.alt_ports = vec![cvp.addr.port()];
-            configs.push((
-                "the wrong port: nothing listens there, the CloudVision port answers".into(),
-                cfg,
-            ));
-        }
-        let mut reports = Vec::new();
-        for (about, cfg) in &configs {
-            reports.push((about.clone(), checks::run(cfg, &deps).await));
-        }
-        drop(lab);
-        Ok::<_, Box<dyn std::error::Error>>(reports)
-    });
+    let outcome = rt.block_on(demo_reports(&opts));
     let _ = std::fs::remove_dir_all(&dir);
     let reports = match outcome {
         Ok(r) => r,
-        Err(e) => return io.fail(exit::INTERNAL, format!("the demo lab could not start: {e}")),
+        Err(e) => return io.fail(exit::INTERNAL, format!("the demo could not run: {e}")),
     };
     let written = match args.output.format {
         Format::Json => {
@@ -228,9 +334,22 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
                 io.out,
                 "preflight demo: the built-in lab on loopback, each server checked.\n"
             )?;
+            let mut shown = std::collections::HashSet::new();
             for (i, (about, report)) in reports.iter().enumerate() {
                 writeln!(io.out, "── {}/{}: {about}", i + 1, reports.len())?;
-                table::render_one(report, opts, io.out)?;
+                // Each chain's details once: the second look at the same server shows only what changed.
+                let first_time = report
+                    .certificates
+                    .first()
+                    .is_some_and(|c| shown.insert(c.sha256.clone()));
+                table::render_one(
+                    report,
+                    table::TableOptions {
+                        certificates: first_time,
+                        ..opts
+                    },
+                    io.out,
+                )?;
                 writeln!(io.out)?;
             }
             writeln!(io.out, "Try it yourself: `preflight lab` runs these servers until Ctrl-C and prints a check command for each.")
@@ -240,6 +359,75 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
         Ok(()) => exit::OK,
         Err(e) => io.write_failed(&e, exit::OK),
     }
+}
+
+/// The demo's story: a self-signed console failing, then trusted with its own certificate; a private-CA
+/// console trusted through its CA; plain text on a TLS port; the wrong port.
+async fn demo_reports(
+    opts: &LabOptions,
+) -> Result<Vec<(String, Report)>, Box<dyn std::error::Error>> {
+    let lab = Lab::start(opts).await?;
+    let resolver: Arc<dyn Resolver> =
+        Arc::new(crate::checks::resolve::StaticResolver { answers: vec![] });
+    let now = OffsetDateTime::now_utc();
+    let defaults = Arc::new(TrustSources::load(&[], &[])?);
+    let mut runs: Vec<(String, CheckConfig, Arc<TrustSources>)> = Vec::new();
+    let target_of =
+        |addr: std::net::SocketAddr| Target::parse(&addr.to_string()).map_err(|e| e.to_string());
+    if let Some(cvp) = lab.server(Scenario::Cvp) {
+        let cfg = CheckConfig::new(target_of(cvp.addr)?, Product::Cvp);
+        runs.push((
+            "a CloudVision-like node with its self-signed certificate, checked with no --ca".into(),
+            cfg.clone(),
+            defaults.clone(),
+        ));
+        if let Some(file) = &cvp.trust_file {
+            let trusted = Arc::new(TrustSources::load(std::slice::from_ref(file), &[])?);
+            runs.push(("the same node with --ca cvp.crt (the lab's copy of /etc/nginx/cvp.crt): the fix applied".into(), cfg, trusted));
+        }
+    }
+    if let Some(prisma) = lab.server(Scenario::Prisma) {
+        let cfg = CheckConfig::new(target_of(prisma.addr)?, Product::Prisma);
+        let sources = match &prisma.trust_file {
+            Some(f) => Arc::new(TrustSources::load(std::slice::from_ref(f), &[])?),
+            None => defaults.clone(),
+        };
+        runs.push((
+            "a Prisma-like Console whose CA (O=Twistlock) is passed with --ca".into(),
+            cfg,
+            sources,
+        ));
+    }
+    if let Some(plain) = lab.server(Scenario::Plaintext) {
+        let cfg = CheckConfig::new(target_of(plain.addr)?, Product::Generic);
+        runs.push((
+            "plain HTTP on the port: not TLS".into(),
+            cfg,
+            defaults.clone(),
+        ));
+    }
+    // An operator on the wrong port: nothing listens there, and the CloudVision port answers instead.
+    if let Some(cvp) = lab.server(Scenario::Cvp) {
+        let wrong: std::net::SocketAddr = ([127, 0, 0, 1], closed_port()).into();
+        let mut cfg = CheckConfig::new(target_of(wrong)?, Product::Cvp);
+        cfg.alt_ports = vec![cvp.addr.port()];
+        runs.push((
+            "the wrong port: nothing listens there, the CloudVision port answers".into(),
+            cfg,
+            defaults.clone(),
+        ));
+    }
+    let mut reports = Vec::new();
+    for (about, cfg, trust) in runs {
+        let deps = Deps {
+            resolver: resolver.clone(),
+            trust,
+            now,
+        };
+        reports.push((about, checks::run(&cfg, &deps).await));
+    }
+    drop(lab);
+    Ok(reports)
 }
 
 /// Whether stdout is a terminal (for `Io::out_is_terminal`).

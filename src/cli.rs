@@ -27,8 +27,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check one target: resolve, connect, handshake, and read its certificate chain.
+    /// Check one target: resolve, connect, handshake, read the chain, judge it against every trust source.
     Check(CheckArgs),
+    /// Print (and save) the certificate chain a server sends, with fingerprints to compare on the server.
+    Chain(ChainArgs),
+    /// Judge a chain file offline, with the same checks, codes and exit codes as `check`.
+    Verify(VerifyArgs),
     /// Run the built-in lab: real TLS servers on loopback that look like each product, and broken ones.
     Lab(LabArgs),
     /// Start the lab in-process and check each of its servers: the whole tool in a few seconds.
@@ -55,10 +59,10 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub struct ConnectArgs {
     /// host, host:port, [v6]:port, an address, or https://host:port/path.
     pub target: String,
-    /// The product behind the target: decides the default port and the other ports tried.
+    /// The product behind the target: decides the default port, the other ports tried, and product fixes.
     #[arg(long, value_enum, default_value_t = Product::Generic)]
     pub product: Product,
     /// HOST:PORT:ADDR[,ADDR]: use these addresses for HOST (as curl); the name still goes in SNI.
@@ -90,9 +94,57 @@ pub struct CheckArgs {
     /// Probe no other port.
     #[arg(long)]
     pub no_alt_ports: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Trust these CA certificates too: a PEM bundle, a DER file or a folder; a self-signed server
+    /// certificate (a copy of /etc/nginx/cvp.crt) works as well. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+    /// Trust a chain that contains a certificate with this SHA-256 fingerprint (hex; colons allowed). Repeatable.
+    #[arg(long = "pin-sha256", value_name = "HEX")]
+    pub pin_sha256: Vec<String>,
+    /// Warn when a certificate on the path expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub warn_days: u32,
     /// Judge certificate dates at this time (RFC 3339) instead of now.
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Write the chain as sent (PEM, leaf first) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The chain to judge: PEM (leaf first), or DER for a single certificate.
+    #[arg(long, value_name = "FILE")]
+    pub chain: PathBuf,
+    /// The name or address clients will ask for (checked against the SANs); without it, names are not checked.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The product the chain belongs to, for product-specific fixes.
+    #[arg(long, value_enum, default_value_t = Product::Generic)]
+    pub product: Product,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -133,8 +185,8 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-impl CheckArgs {
-    /// Stage 2: a validated configuration.
+impl ConnectArgs {
+    /// Stage 2: a validated configuration (trust options at their defaults).
     pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
         let target = Target::parse(&self.target).map_err(|e| UsageError(e.to_string()))?;
         let mut cfg = CheckConfig::new(target, self.product);
@@ -175,7 +227,15 @@ impl CheckArgs {
             }
             cfg.alt_ports = ports.iter().copied().filter(|p| *p != cfg.port).collect();
         }
-        cfg.at = self.at;
+        Ok(cfg)
+    }
+}
+
+impl CheckArgs {
+    pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
+        let mut cfg = self.connect.to_config()?;
+        cfg.at = self.trust.at;
+        cfg.warn_days = i64::from(self.trust.warn_days);
         Ok(cfg)
     }
 }

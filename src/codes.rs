@@ -70,6 +70,41 @@ codes! {
     AlpnH2Missing => "alpn_h2_missing",
         "The server did not negotiate HTTP/2 (ALPN h2), which every gRPC client needs.",
         "Enable HTTP/2 on whatever terminates TLS (nginx: `listen 443 ssl http2;`, or the load balancer's HTTP/2 setting).";
+    Expired => "expired", "A certificate in the chain is past its notAfter date.",
+        "Renew it; if the date looks wrong, check this machine's clock.";
+    NotYetValid => "not_yet_valid", "A certificate's notBefore date is in the future (or this machine's clock is behind).",
+        "Check the clock (`date -u`, NTP); or wait, or install the current certificate.";
+    NameMismatch => "name_mismatch",
+        "The certificate does not list the name or address the client asked for (the CN is ignored; an address needs an IP SAN).",
+        "Connect with a name the certificate lists, or reissue it with the name (or `IP:` address) in subjectAltName.";
+    UnknownIssuer => "unknown_issuer", "The chain leads to a CA this trust source does not contain.",
+        "Pass the CA with `--ca` (Python `verify=`, `curl --cacert`), or add it to the store.";
+    SelfSigned => "self_signed", "The server presents a self-signed certificate that this trust source does not contain.",
+        "Fetch the certificate safely (CloudVision: `/etc/nginx/cvp.crt` on the node), compare its SHA-256, and pass it with `--ca` or `--pin-sha256`.";
+    IncompleteChain => "incomplete_chain", "The server does not send the intermediate certificate that signed its certificate.",
+        "On the server, append the intermediate to the certificate file (nginx: the file `ssl_certificate` names).";
+    CaUsedAsLeaf => "ca_used_as_leaf", "The server's own certificate is a CA certificate (CA:TRUE); strict clients refuse it.",
+        "Regenerate the server certificate with `basicConstraints=critical,CA:FALSE` and `extendedKeyUsage=serverAuth`.";
+    MissingServerAuthEku => "missing_server_auth_eku", "The certificate's extended key usage does not allow a TLS server (no serverAuth).",
+        "Reissue it with extended key usage serverAuth.";
+    WeakSignature => "weak_signature", "A certificate is signed with SHA-1 or MD5, which clients refuse.",
+        "Reissue it signed with SHA-256.";
+    WeakKey => "weak_key", "A certificate on the path has an RSA key under 2048 bits.",
+        "Reissue it with RSA 2048+ or ECDSA P-256.";
+    BadSignature => "bad_signature", "A certificate's signature does not verify with its issuer's key.",
+        "Re-export the certificate and chain from the CA that issued them; compare the CA's fingerprint with your `--ca` file.";
+    PinMismatch => "pin_mismatch", "No certificate in the chain has the pinned SHA-256 fingerprint.",
+        "If the server's certificate was replaced legitimately, verify the new one out of band and update the pin.";
+    Other => "other", "The chain is invalid for another reason; the summary says which.",
+        "Read the summary; compare with `openssl verify`.";
+    ExpiringSoon => "expiring_soon", "A certificate on the path expires within the warning window (default 30 days, `--warn-days`).",
+        "Renew it before it expires.";
+    ChainOutOfOrder => "chain_out_of_order", "The server sends its chain out of order; some clients fail on that.",
+        "Order the certificate file leaf first, then each issuer in turn.";
+    UnrelatedCertificate => "unrelated_certificate", "The server sends certificates that do not belong to its chain.",
+        "Remove the leftover certificates from the server's certificate file.";
+    LongValidity => "long_validity", "The server certificate is valid for more than 825 days; Apple platforms and browsers refuse it.",
+        "Reissue it for at most 825 days if Apple clients or browsers must connect.";
     EmptyChain => "empty_chain", "The server completed the handshake without sending a certificate.",
         "Configure a certificate on the server (nginx: `ssl_certificate`).";
     CertUnparsable => "cert_unparsable", "A certificate the server sent is not valid X.509 DER.",

@@ -99,6 +99,8 @@ pub struct CheckConfig {
     pub timeouts: Timeouts,
     /// Judge certificate dates at this time instead of now.
     pub at: Option<OffsetDateTime>,
+    /// Warn when a certificate on the path expires within this many days.
+    pub warn_days: i64,
 }
 
 impl CheckConfig {
@@ -120,6 +122,7 @@ impl CheckConfig {
             alt_ports,
             timeouts: Timeouts::default(),
             at: None,
+            warn_days: 30,
         }
     }
 }

@@ -105,5 +105,21 @@ fn demo_checks_the_lab() {
     let (code, out, _) = run(&["demo", "--format", "json"]);
     assert_eq!(code, 0);
     let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(reports.as_array().unwrap().len(), 4);
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 5);
+    // The self-signed node fails without --ca, with the CloudVision fix, then passes with it.
+    assert_eq!(reports[0]["verdict"], "fail");
+    let first_fix = reports[0]["first_fix"].as_str().unwrap();
+    assert!(
+        first_fix.contains("/etc/nginx/cvp.crt") && first_fix.contains("--ca cvp.crt"),
+        "{first_fix}"
+    );
+    let custom = reports[1]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "trust.custom")
+        .unwrap();
+    assert_eq!(custom["status"], "pass");
+    assert_ne!(reports[1]["verdict"], "fail");
 }

@@ -12,10 +12,23 @@ use preflight::lab::Scenario;
 fn cvp_lab_handshake_and_chain_facts() {
     let lab = RunningLab::start(&[Scenario::Cvp]);
     let addr = lab.addr(Scenario::Cvp);
-    let (code, r) = check_json(&[&addr.to_string(), "--product", "cvp"]);
+    let ca = lab.trust_file(Scenario::Cvp);
+    let (code, r) = check_json(&[
+        &addr.to_string(),
+        "--product",
+        "cvp",
+        "--ca",
+        ca.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["schema_version"], 1);
-    assert_eq!(r["verdict"], "pass");
+    // Trusted through --ca; the default stores do not know the self-signed certificate: a warning.
+    assert_eq!(r["verdict"], "warn");
+    assert_eq!(outcome(&r, "trust.custom"), ("pass".into(), "ok".into()));
+    assert_eq!(
+        outcome(&r, "trust.mozilla"),
+        ("warn".into(), "self_signed".into())
+    );
     assert_eq!(r["target"]["product"], "cvp");
     assert_eq!(r["target"]["port"], addr.port());
     for id in [
@@ -70,8 +83,20 @@ fn cvp_lab_handshake_and_chain_facts() {
 fn prisma_lab_sends_console_ca_chain() {
     let lab = RunningLab::start(&[Scenario::Prisma]);
     let addr = lab.addr(Scenario::Prisma);
-    let (code, r) = check_json(&[&format!("https://{addr}/tenant-1"), "--product", "prisma"]);
+    let ca = lab.trust_file(Scenario::Prisma);
+    let (code, r) = check_json(&[
+        &format!("https://{addr}/tenant-1"),
+        "--product",
+        "prisma",
+        "--ca",
+        ca.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{r:#}");
+    assert_eq!(outcome(&r, "trust.custom"), ("pass".into(), "ok".into()));
+    assert_eq!(
+        outcome(&r, "trust.mozilla"),
+        ("warn".into(), "unknown_issuer".into())
+    );
     assert_eq!(r["target"]["path"], "/tenant-1");
     let certs = r["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 2);
@@ -99,14 +124,28 @@ fn prisma_lab_sends_console_ca_chain() {
 fn sni_and_resolve_keep_the_name() {
     let lab = RunningLab::start(&[Scenario::Cvp]);
     let port = lab.addr(Scenario::Cvp).port();
-    let target = format!("https://console.example.com:{port}");
-    let resolve = format!("console.example.com:{port}:127.0.0.1");
-    let (code, r) = check_json(&[&target, "--resolve", &resolve, "--sni", "other.name"]);
+    let target = format!("https://cvp.preflight.lab:{port}");
+    let resolve = format!("cvp.preflight.lab:{port}:127.0.0.1");
+    let ca = lab.trust_file(Scenario::Cvp);
+    let (code, r) = check_json(&[
+        &target,
+        "--resolve",
+        &resolve,
+        "--sni",
+        "other.name",
+        "--ca",
+        ca.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{r:#}");
+    // The name verified is the target's host, whatever SNI carries.
+    assert_eq!(
+        check(&r, "trust.custom")["facts"]["name"],
+        "cvp.preflight.lab"
+    );
     let dns = check(&r, "dns.resolve");
     assert_eq!(dns["facts"]["source"], "--resolve");
     assert_eq!(dns["facts"]["addresses"], serde_json::json!(["127.0.0.1"]));
-    assert_eq!(r["target"]["host"], "console.example.com");
+    assert_eq!(r["target"]["host"], "cvp.preflight.lab");
     assert_eq!(r["target"]["sni"], "other.name");
     assert_eq!(check(&r, "tls.handshake")["facts"]["sni"], "other.name");
 }
@@ -233,14 +272,16 @@ fn ipv6_loopback() {
     }
     let lab = RunningLab::start_on(&[Scenario::Cvp], "::1".parse().unwrap());
     let port = lab.addr(Scenario::Cvp).port();
-    let (code, r) = check_json(&[&format!("[::1]:{port}"), "--product", "cvp"]);
+    let ca = lab.trust_file(Scenario::Cvp);
+    let ca = ca.to_str().unwrap();
+    let (code, r) = check_json(&[&format!("[::1]:{port}"), "--product", "cvp", "--ca", ca]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["target"]["host"], "::1");
     assert_eq!(
         check(&r, "tcp.connect")["facts"]["attempts"][0]["address"],
         format!("[::1]:{port}")
     );
-    let (code, r) = check_json(&[&format!("https://[::1]:{port}/x")]);
+    let (code, r) = check_json(&[&format!("https://[::1]:{port}/x"), "--ca", ca]);
     assert_eq!(code, 0, "{r:#}");
 }
 

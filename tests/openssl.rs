@@ -16,7 +16,7 @@ fn tls12_server_facts_and_fingerprint_match_openssl() {
         key.to_str().unwrap(),
         "-tls1_2",
     ]);
-    let (code, r) = check_json(&[&server.target()]);
+    let (code, r) = check_json(&[&server.target(), "--ca", cert.to_str().unwrap()]);
     assert_eq!(code, 0, "{r:#}");
     let hs = &check(&r, "tls.handshake")["facts"];
     assert_eq!(hs["protocol"], "TLS 1.2");
@@ -46,7 +46,8 @@ fn alpn_missing_fails_for_cloudvision() {
         "-key",
         key.to_str().unwrap(),
     ]);
-    let (code, r) = check_json(&[&server.target(), "--product", "cvp"]);
+    let ca = cert.to_str().unwrap();
+    let (code, r) = check_json(&[&server.target(), "--product", "cvp", "--ca", ca]);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(outcome(&r, "tls.handshake"), ("pass".into(), "ok".into()));
     assert_eq!(
@@ -66,7 +67,7 @@ fn alpn_missing_fails_for_cloudvision() {
         "-alpn",
         "h2",
     ]);
-    let (code, r) = check_json(&[&server.target(), "--product", "cvp"]);
+    let (code, r) = check_json(&[&server.target(), "--product", "cvp", "--ca", ca]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(check(&r, "tls.alpn")["facts"]["alpn"], "h2");
 }
@@ -146,7 +147,7 @@ fn optional_client_certificate_passes_with_a_note() {
         "-verify",
         "1",
     ]);
-    let (code, r) = check_json(&[&server.target()]);
+    let (code, r) = check_json(&[&server.target(), "--ca", cert.to_str().unwrap()]);
     assert_eq!(code, 0, "{r:#}");
     let c = check(&r, "tls.handshake");
     assert_eq!(c["facts"]["client_cert_requested"], true);
@@ -189,8 +190,17 @@ fn rsa_key_size_is_read() {
         "-key",
         key_path.to_str().unwrap(),
     ]);
-    let (code, r) = check_json(&[&server.target()]);
-    assert_eq!(code, 0, "{r:#}");
+    let (code, r) = check_json(&[&server.target(), "--ca", cert_path.to_str().unwrap()]);
+    // The certificate expired before the judging time: trusted by --ca, but expired.
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        outcome(&r, "trust.custom"),
+        ("fail".into(), "expired".into())
+    );
+    assert!(check(&r, "trust.custom")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("expired on 2026-04-15 (47 days ago"));
     let leaf = &r["certificates"][0];
     assert_eq!(leaf["key_type"], "RSA");
     assert_eq!(leaf["key_bits"], 3072);

@@ -6,17 +6,18 @@ pub mod handshake;
 pub mod inspect;
 pub mod ports;
 pub mod resolve;
+pub mod trust;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use rustls::pki_types::ServerName;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::config::CheckConfig;
-use crate::report::model::{Report, TargetInfo, Tool, SCHEMA_VERSION};
-use crate::report::{Check, Verdict};
+use crate::pki::sources::TrustSources;
+use crate::report::model::{Report, TargetInfo};
+use crate::report::Check;
 use crate::target::Host;
 use resolve::Resolver;
 
@@ -24,6 +25,8 @@ use resolve::Resolver;
 #[derive(Clone)]
 pub struct Deps {
     pub resolver: Arc<dyn Resolver>,
+    /// Trust sources, loaded once per run.
+    pub trust: Arc<TrustSources>,
     /// The wall clock at the start of the run.
     pub now: OffsetDateTime,
 }
@@ -42,10 +45,6 @@ pub fn server_name(cfg: &CheckConfig) -> ServerName<'static> {
     }
 }
 
-fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 /// Checks one target and returns its report.
 pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
     let start = Instant::now();
@@ -53,6 +52,7 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
     let name = server_name(cfg);
     let mut checks: Vec<Check> = Vec::new();
     let mut certificates = Vec::new();
+    let mut clients = Vec::new();
 
     let (dns, addrs) = resolve::run(cfg, deps.resolver.as_ref()).await;
     checks.push(dns);
@@ -63,16 +63,12 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
             resolve::ID,
             "no address to connect to",
         ));
-        checks.push(Check::skip(
-            handshake::ID,
+        skip_rest(
+            &mut checks,
+            &deps.trust,
             resolve::ID,
             "no address to connect to",
-        ));
-        checks.push(Check::skip(
-            inspect::ID,
-            resolve::ID,
-            "no certificate without a handshake",
-        ));
+        );
     } else {
         // The product's other ports are probed at the same time, so a dead port costs no extra wait.
         let alternates: Vec<_> = cfg
@@ -90,12 +86,7 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     }
                 }
                 checks.push(with_alternatives(connected.check, cfg, &answers));
-                checks.push(Check::skip(handshake::ID, connect::ID, "no TCP connection"));
-                checks.push(Check::skip(
-                    inspect::ID,
-                    connect::ID,
-                    "no certificate without a handshake",
-                ));
+                skip_rest(&mut checks, &deps.trust, connect::ID, "no TCP connection");
             }
             Some((addr, stream)) => {
                 for h in &alternates {
@@ -103,57 +94,130 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                 }
                 checks.push(connected.check);
                 let hs = handshake::handshake(stream, name.clone(), cfg.timeouts.tls).await;
-                let host = cfg.target.host.to_string();
-                let at = handshake::Where {
-                    addr,
-                    host: &host,
-                    port: cfg.port,
-                    product: cfg.product,
-                    timeout: cfg.timeouts.tls,
-                };
-                checks.push(handshake::check(&hs, &at));
-                if let Ok(facts) = &hs.outcome {
-                    checks.extend(handshake::alpn_check(facts, cfg.product, cfg.port));
-                }
-                if hs.captured.chain.is_empty() && hs.outcome.is_err() {
-                    checks.push(Check::skip(
-                        inspect::ID,
-                        handshake::ID,
-                        "the server sent no certificate before the handshake failed",
-                    ));
-                } else {
-                    let (chain_check, facts) = inspect::run(&hs.captured.chain, judged_at);
-                    checks.push(chain_check);
-                    certificates = facts;
-                }
+                let judged = judge_handshake(cfg, deps, addr, &hs, judged_at);
+                checks.extend(judged.checks);
+                certificates = judged.certificates;
+                clients = judged.clients;
             }
         }
     }
 
-    let mut report = Report {
-        schema_version: SCHEMA_VERSION,
-        tool: Tool::default(),
-        target: TargetInfo {
-            input: cfg.target.input.clone(),
-            host: cfg.target.host.to_string(),
-            port: cfg.port,
-            path: cfg.target.path.clone(),
-            product: cfg.product,
-            sni: match &name {
-                ServerName::DnsName(d) => Some(d.as_ref().to_string()),
-                _ => None,
-            },
+    let target = TargetInfo {
+        input: cfg.target.input.clone(),
+        host: cfg.target.host.to_string(),
+        port: Some(cfg.port),
+        path: cfg.target.path.clone(),
+        product: cfg.product,
+        sni: match &name {
+            ServerName::DnsName(d) => Some(d.as_ref().to_string()),
+            _ => None,
         },
-        started_at: fmt_time(deps.now),
-        judged_at: fmt_time(judged_at),
-        verdict: Verdict::Pass,
-        first_fix: None,
+    };
+    Report::new(
+        target,
+        deps.now,
+        judged_at,
         checks,
         certificates,
-        elapsed_ms: start.elapsed().as_millis().try_into().unwrap_or(u64::MAX),
+        clients,
+        start.elapsed(),
+    )
+}
+
+/// Marks every trust source's check as skipped because `because` did not pass.
+fn skip_trust(checks: &mut Vec<Check>, trust: &TrustSources, because: &str) {
+    for s in &trust.sources {
+        checks.push(Check::skip(s.kind.check_id(), because, "no chain to judge"));
+    }
+}
+
+/// The handshake, the chain and the trust checks after a TCP connection: everything after `tcp.connect`
+/// skipped because `because` did not pass.
+fn skip_rest(checks: &mut Vec<Check>, trust: &TrustSources, because: &str, why: &str) {
+    checks.push(Check::skip(handshake::ID, because, why));
+    checks.push(Check::skip(
+        inspect::ID,
+        because,
+        "no certificate without a handshake",
+    ));
+    skip_trust(checks, trust, because);
+}
+
+/// What the handshake stage adds to a report.
+struct Judged {
+    checks: Vec<Check>,
+    certificates: Vec<crate::pki::facts::CertFacts>,
+    clients: Vec<trust::ClientAdvice>,
+}
+
+/// Turns a handshake into `tls.*`, `cert.chain` and `trust.*` checks: one captured chain, every verdict.
+fn judge_handshake(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    addr: std::net::SocketAddr,
+    hs: &handshake::Handshake,
+    judged_at: OffsetDateTime,
+) -> Judged {
+    let mut checks = Vec::new();
+    let host = cfg.target.host.to_string();
+    let at = handshake::Where {
+        addr,
+        host: &host,
+        port: cfg.port,
+        product: cfg.product,
+        timeout: cfg.timeouts.tls,
     };
-    report.finish();
-    report
+    checks.push(handshake::check(hs, &at));
+    if let Ok(facts) = &hs.outcome {
+        checks.extend(handshake::alpn_check(facts, cfg.product, cfg.port));
+    }
+    if hs.captured.chain.is_empty() {
+        checks.push(Check::skip(
+            inspect::ID,
+            handshake::ID,
+            "the server sent no certificate",
+        ));
+        skip_trust(&mut checks, &deps.trust, handshake::ID);
+        return Judged {
+            checks,
+            certificates: vec![],
+            clients: vec![],
+        };
+    }
+    let (chain_check, facts) = inspect::run(&hs.captured.chain, judged_at);
+    let chain_ok = chain_check.status == crate::report::Status::Pass;
+    checks.push(chain_check);
+    if !chain_ok {
+        skip_trust(&mut checks, &deps.trust, inspect::ID);
+        return Judged {
+            checks,
+            certificates: facts,
+            clients: vec![],
+        };
+    }
+    let alpn_h2 = match (&hs.outcome, cfg.product) {
+        (Ok(f), crate::target::Product::Cvp | crate::target::Product::Cvaas) => {
+            Some(f.alpn.as_deref() == Some("h2"))
+        }
+        _ => None,
+    };
+    let input = trust::TrustInput {
+        chain: &hs.captured.chain,
+        facts: &facts,
+        name: Some(host.clone()),
+        at: judged_at,
+        product: cfg.product,
+        authority: Some(cfg.target.authority(cfg.port)),
+        warn_days: cfg.warn_days,
+        alpn_h2,
+    };
+    let (trust_checks, clients) = trust::run(&deps.trust, &input);
+    checks.extend(trust_checks);
+    Judged {
+        checks,
+        certificates: facts,
+        clients,
+    }
 }
 
 /// Adds what the other known ports answered to a failed `tcp.connect`, and points the fix at one that works.
@@ -203,4 +267,64 @@ fn with_alternatives(
         }
     }
     check
+}
+
+/// What `preflight verify` judges: a chain from a file, offline.
+pub struct OfflineInput<'a> {
+    /// The file, as the user named it.
+    pub label: String,
+    pub chain: &'a [rustls::pki_types::CertificateDer<'static>],
+    pub name: Option<String>,
+    pub product: crate::target::Product,
+    pub warn_days: i64,
+}
+
+/// The same chain and trust checks as `run`, on a chain read from a file: no network.
+pub fn verify_offline(
+    input: &OfflineInput<'_>,
+    trust: &TrustSources,
+    now: OffsetDateTime,
+    at: Option<OffsetDateTime>,
+) -> Report {
+    let start = Instant::now();
+    let judged_at = at.unwrap_or(now);
+    let mut checks = Vec::new();
+    let (chain_check, facts) = inspect::run(input.chain, judged_at);
+    let chain_ok = chain_check.status == crate::report::Status::Pass;
+    checks.push(chain_check);
+    let mut clients = Vec::new();
+    if chain_ok {
+        let t = trust::TrustInput {
+            chain: input.chain,
+            facts: &facts,
+            name: input.name.clone(),
+            at: judged_at,
+            product: input.product,
+            authority: None,
+            warn_days: input.warn_days,
+            alpn_h2: None,
+        };
+        let (trust_checks, advice) = trust::run(trust, &t);
+        checks.extend(trust_checks);
+        clients = advice;
+    } else {
+        skip_trust(&mut checks, trust, inspect::ID);
+    }
+    let target = TargetInfo {
+        input: input.label.clone(),
+        host: input.name.clone().unwrap_or_default(),
+        port: None,
+        path: None,
+        product: input.product,
+        sni: None,
+    };
+    Report::new(
+        target,
+        now,
+        judged_at,
+        checks,
+        facts,
+        clients,
+        start.elapsed(),
+    )
 }

@@ -207,7 +207,7 @@ impl Lab {
         let at = opts.issued_at;
         let cvp = certs::self_signed_server("cvp.preflight.lab", at)?;
         let console_ca = certs::ca("Twistlock", "Twistlock", at, 3 * 365)?;
-        let console = console_ca.server("console.preflight.lab", at, 3 * 365)?;
+        let console = console_ca.server("console.preflight.lab", at, 730)?;
         let mtls_server = certs::self_signed_server("mtls.preflight.lab", at)?;
         let client_ca = certs::ca("preflight lab client CA", "preflight lab", at, 3650)?;
         let client = client_ca.client("lab-user", at, 365)?;

@@ -49,6 +49,8 @@ pub struct CertFacts {
     /// Subject equals issuer and the certificate's own key verifies its signature.
     pub self_signed: bool,
     pub parse_error: Option<String>,
+    /// The certificate as PEM, to save it or replay it with `preflight verify`.
+    pub pem: String,
 }
 
 /// Colon-separated upper-case hex: `AB:CD:...`.
@@ -58,6 +60,14 @@ pub fn colon_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// A certificate as PEM.
+pub fn to_pem(der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new("CERTIFICATE", der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 /// SHA-256 fingerprint of DER bytes, as `openssl x509 -fingerprint -sha256` prints it.
@@ -115,6 +125,7 @@ pub fn inspect(index: usize, der: &[u8], now: OffsetDateTime) -> CertFacts {
     let mut facts = CertFacts {
         index,
         sha256: sha256_fingerprint(der),
+        pem: to_pem(der),
         ..CertFacts::default()
     };
     let cert = match X509Certificate::from_der(der) {

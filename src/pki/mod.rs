@@ -3,3 +3,5 @@
 
 pub mod facts;
 pub mod recorder;
+pub mod sources;
+pub mod verify;

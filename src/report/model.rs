@@ -116,7 +116,8 @@ pub struct TargetInfo {
     /// As the user typed it.
     pub input: String,
     pub host: String,
-    pub port: u16,
+    /// `None` when judging a chain file offline.
+    pub port: Option<u16>,
     /// URL path kept from the target (a Prisma SaaS tenant path), `None` when empty.
     pub path: Option<String>,
     pub product: crate::target::Product,
@@ -155,10 +156,43 @@ pub struct Report {
     pub checks: Vec<Check>,
     /// The chain as the server sent it, leaf first.
     pub certificates: Vec<CertFacts>,
+    /// Which common clients connect with their default trust, and the one line that makes each work.
+    pub clients: Vec<crate::checks::trust::ClientAdvice>,
     pub elapsed_ms: u64,
 }
 
 impl Report {
+    /// A finished report: verdict and first fix derived from the checks.
+    pub fn new(
+        target: TargetInfo,
+        started: time::OffsetDateTime,
+        judged: time::OffsetDateTime,
+        checks: Vec<Check>,
+        certificates: Vec<CertFacts>,
+        clients: Vec<crate::checks::trust::ClientAdvice>,
+        elapsed: std::time::Duration,
+    ) -> Report {
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let mut report = Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            target,
+            started_at: fmt(started),
+            judged_at: fmt(judged),
+            verdict: Verdict::Pass,
+            first_fix: None,
+            checks,
+            certificates,
+            clients,
+            elapsed_ms: elapsed.as_millis().try_into().unwrap_or(u64::MAX),
+        };
+        report.finish();
+        report
+    }
+
     /// Derives `verdict` and `first_fix` from the checks.
     pub fn finish(&mut self) {
         let worst = self

@@ -13,6 +13,8 @@ pub struct TableOptions {
     pub color: bool,
     /// Total width to wrap to; `None` lets the table measure the terminal.
     pub width: Option<u16>,
+    /// Print the certificate details (the demo shows each chain once).
+    pub certificates: bool,
 }
 
 impl Default for TableOptions {
@@ -20,6 +22,7 @@ impl Default for TableOptions {
         TableOptions {
             color: false,
             width: Some(110),
+            certificates: true,
         }
     }
 }
@@ -74,7 +77,20 @@ pub fn render(reports: &[Report], opts: TableOptions, out: &mut dyn Write) -> io
 
 pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
     let t = &r.target;
-    let mut head = format!("{} {} · {}:{}", r.tool.name, r.tool.version, t.host, t.port);
+    let mut head = match t.port {
+        Some(port) => format!("{} {} · {}:{port}", r.tool.name, r.tool.version, t.host),
+        None => format!(
+            "{} {} · verify {} as {}",
+            r.tool.name,
+            r.tool.version,
+            t.input,
+            if t.host.is_empty() {
+                "(no name)"
+            } else {
+                &t.host
+            }
+        ),
+    };
     if let Some(p) = &t.path {
         head.push_str(p);
     }
@@ -104,11 +120,40 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
     }
     writeln!(out, "{table}")?;
 
-    if !r.certificates.is_empty() {
+    if opts.certificates && !r.certificates.is_empty() {
         writeln!(out, "\nCertificates, as sent (leaf first):")?;
         for f in &r.certificates {
             writeln!(out, "{}", cert_table(f, opts))?;
         }
+    }
+
+    if !r.clients.is_empty() {
+        writeln!(out, "\nWhich clients will work:")?;
+        let mut table = new_table(opts);
+        table.set_header(vec![
+            "CLIENT (DEFAULT TRUST)",
+            "WORKS",
+            "ONE LINE TO MAKE IT WORK",
+        ]);
+        for c in &r.clients {
+            let works = Cell::new(if c.works {
+                "yes".to_string()
+            } else {
+                c.note.clone()
+            });
+            let works = match (opts.color, c.works) {
+                (true, true) => works.fg(Color::Green),
+                (true, false) => works.fg(Color::Red),
+                _ => works,
+            };
+            let line = c.make_it_work.clone().unwrap_or_else(|| "-".into());
+            table.add_row(vec![
+                Cell::new(format!("{}\n({})", c.client, c.default_trust)),
+                works,
+                Cell::new(line),
+            ]);
+        }
+        writeln!(out, "{table}")?;
     }
 
     let count = |s: Status| r.checks.iter().filter(|c| c.status == s).count();

@@ -1,0 +1,801 @@
+//! Trust judged offline: webpki (the same code a rustls connection runs) gives the verdict for one trust
+//! source at a chosen time; our own reading of the parsed chain explains it — which certificate, which name,
+//! which date — and writes the fix.
+
+use std::net::IpAddr;
+
+use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use time::OffsetDateTime;
+
+use crate::codes::Code;
+use crate::pki::facts::CertFacts;
+use crate::pki::sources::{SourceKind, TrustSource};
+use crate::target::Product;
+
+/// Certificates valid for longer than this are refused by Apple platforms and browsers.
+pub const MAX_LEAF_DAYS: i64 = 825;
+
+/// A path webpki accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathInfo {
+    /// Indices (in the chain as sent) of the intermediates used, leaf side first.
+    pub intermediates: Vec<usize>,
+    /// The trust anchor's subject, as text.
+    pub anchor: String,
+}
+
+/// A DER value (no tag) of a Name, as text: `CN=x, O=y`.
+pub fn name_text(value: &[u8]) -> String {
+    let mut der = vec![0x30];
+    let len = value.len();
+    if len < 0x80 {
+        der.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        der.push(0x80 | bytes.len() as u8);
+        der.extend(bytes);
+    }
+    der.extend_from_slice(value);
+    use x509_parser::prelude::FromDer;
+    match x509_parser::x509::X509Name::from_der(&der) {
+        Ok((_, n)) => n.to_string(),
+        Err(_) => "(unreadable name)".to_string(),
+    }
+}
+
+/// The value (content octets) of a DER element: strips tag and length.
+pub fn der_value(der: &[u8]) -> &[u8] {
+    if der.len() < 2 {
+        return der;
+    }
+    let first = der[1];
+    if first < 0x80 {
+        return der.get(2..).unwrap_or(der);
+    }
+    let n = (first & 0x7f) as usize;
+    der.get(2 + n..).unwrap_or(der)
+}
+
+/// The verdict of one trust source on the chain (leaf first), as a rustls connection would reach it:
+/// path building and validity at `at`, then the name when one is given.
+pub fn judge(
+    anchors: &[TrustAnchor<'_>],
+    chain: &[CertificateDer<'static>],
+    name: Option<&ServerName<'_>>,
+    at: OffsetDateTime,
+) -> Result<PathInfo, webpki::Error> {
+    let leaf = chain.first().ok_or(webpki::Error::BadDer)?;
+    let ee = webpki::EndEntityCert::try_from(leaf)?;
+    let provider = crate::checks::handshake::provider();
+    let algs = provider.signature_verification_algorithms.all;
+    let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+    let intermediates = &chain[1..];
+    let path = ee.verify_for_usage(
+        algs,
+        anchors,
+        intermediates,
+        now,
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    )?;
+    let used: Vec<usize> = path
+        .intermediate_certificates()
+        .filter_map(|c| {
+            intermediates
+                .iter()
+                .position(|d| d.as_ref() == c.der().as_ref())
+                .map(|i| i + 1)
+        })
+        .collect();
+    let anchor = name_text(path.anchor().subject.as_ref());
+    if let Some(name) = name {
+        ee.verify_is_valid_for_subject_name(name)?;
+    }
+    Ok(PathInfo {
+        intermediates: used,
+        anchor,
+    })
+}
+
+/// What the diagnosis needs besides the chain.
+pub struct Case<'a> {
+    pub chain: &'a [CertificateDer<'static>],
+    pub facts: &'a [CertFacts],
+    /// The name or address the client asks for, if any.
+    pub name: Option<&'a str>,
+    pub at: OffsetDateTime,
+    pub source: &'a TrustSource,
+    /// The other sources of the run (to tell "not in this store" from "nowhere").
+    pub others: Vec<&'a TrustSource>,
+    pub product: Product,
+    /// `host:port` as the user would type it again, or `None` offline.
+    pub authority: Option<String>,
+    pub warn_days: i64,
+}
+
+/// One reason, with its evidence and fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub code: Code,
+    pub summary: String,
+    pub fix: String,
+}
+
+fn finding(code: Code, summary: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding {
+        code,
+        summary: summary.into(),
+        fix: fix.into(),
+    }
+}
+
+fn days_phrase(days: i64) -> String {
+    match days {
+        0 => "today".to_string(),
+        1 => "1 day".to_string(),
+        d => format!("{d} days"),
+    }
+}
+
+fn date_of(ts: &str) -> &str {
+    ts.split('T').next().unwrap_or(ts)
+}
+
+impl Case<'_> {
+    fn leaf(&self) -> Option<&CertFacts> {
+        self.facts.first()
+    }
+
+    fn cert_label(&self, f: &CertFacts) -> String {
+        let role = if f.index == 0 {
+            "the server certificate"
+        } else {
+            "the chain certificate"
+        };
+        format!("{role} {} (#{})", f.short_name(), f.index)
+    }
+
+    /// `preflight check HOST:PORT --product P` for fixes, or the verify form offline.
+    fn again(&self, extra: &str) -> String {
+        match &self.authority {
+            Some(a) => format!(
+                "preflight check {a} --product {}{extra}",
+                self.product.as_str()
+            ),
+            None => format!("preflight verify --chain CHAIN.pem{extra}"),
+        }
+    }
+
+    fn chain_cmd(&self, file: &str) -> String {
+        match &self.authority {
+            Some(a) => format!("preflight chain {a} --save {file}"),
+            None => format!("take it from your chain file into {file}"),
+        }
+    }
+
+    /// Subject (DER value) of a certificate's issuer and subject, parsed from the chain.
+    fn names(&self, index: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+        use x509_parser::prelude::FromDer;
+        let der = self.chain.get(index)?;
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der.as_ref()).ok()?;
+        Some((
+            der_value(cert.subject().as_raw()).to_vec(),
+            der_value(cert.issuer().as_raw()).to_vec(),
+        ))
+    }
+
+    /// Follows issuer names from the leaf through the certificates sent; returns the path's indices.
+    fn sent_path(&self) -> Vec<usize> {
+        let mut path = vec![0];
+        let mut current = 0;
+        while let Some((subject, issuer)) = self.names(current) {
+            if subject == issuer {
+                break;
+            }
+            let next = (0..self.chain.len())
+                .filter(|i| !path.contains(i))
+                .find(|i| self.names(*i).is_some_and(|(s, _)| s == issuer));
+            match next {
+                Some(n) => {
+                    path.push(n);
+                    current = n;
+                }
+                None => break,
+            }
+        }
+        path
+    }
+}
+
+/// Explains why `case.source` rejected the chain.
+pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
+    use webpki::Error as E;
+    let Some(leaf) = case.leaf() else {
+        return finding(
+            Code::EmptyChain,
+            "no certificate to judge",
+            "Configure a certificate on the server",
+        );
+    };
+    match err {
+        E::CertExpired { not_after, .. } => expired(case, not_after.as_secs()),
+        E::InvalidCertValidity => expired(case, 0),
+        E::CertNotValidYet { not_before, .. } => not_yet_valid(case, not_before.as_secs()),
+        E::CertNotValidForName(_) => name_mismatch(case, leaf),
+        E::UnknownIssuer => unknown_issuer(case, leaf),
+        E::CaUsedAsEndEntity => finding(
+            Code::CaUsedAsLeaf,
+            format!(
+                "{} is a CA certificate (basic constraints CA:TRUE) presented as the server's own: rustls, Go and other strict clients refuse it even when it is trusted",
+                case.cert_label(leaf)
+            ),
+            format!(
+                "Regenerate the server certificate as a non-CA certificate: `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj '/CN={cn}' -addext 'subjectAltName=DNS:{cn}' -addext 'basicConstraints=critical,CA:FALSE' -addext 'extendedKeyUsage=serverAuth' -keyout server.key -out server.crt`, install it, then trust the new certificate with --ca",
+                cn = case.name.unwrap_or("HOST")
+            ),
+        ),
+        E::RequiredEkuNotFoundContext(_) => {
+            let bad = case.facts.iter().find(|f| !f.extended_key_usage.is_empty() && !f.extended_key_usage.iter().any(|e| e == "serverAuth" || e == "anyExtendedKeyUsage")).unwrap_or(leaf);
+            finding(
+                Code::MissingServerAuthEku,
+                format!(
+                    "{} allows only {} (extended key usage), not serverAuth: it is not meant for a TLS server",
+                    case.cert_label(bad),
+                    bad.extended_key_usage.join(", ")
+                ),
+                "Reissue the server certificate with extended key usage serverAuth (openssl: `-addext extendedKeyUsage=serverAuth`; a CA profile for TLS servers)".to_string(),
+            )
+        }
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::SignatureAlgorithmMismatch => {
+            let weak = case.facts.iter().find(|f| is_weak_signature(&f.signature_algorithm));
+            match weak {
+                Some(f) => finding(
+                    Code::WeakSignature,
+                    format!(
+                        "{} is signed with {} ({}), which current clients refuse",
+                        case.cert_label(f),
+                        f.signature_algorithm,
+                        if f.signature_algorithm.to_ascii_lowercase().contains("md5") { "MD5" } else { "SHA-1" }
+                    ),
+                    format!("Reissue {} signed with SHA-256 (openssl: `-sha256`)", f.short_name()),
+                ),
+                None => finding(
+                    Code::Other,
+                    "a certificate in the chain uses a signature algorithm this client does not support".to_string(),
+                    "Reissue the chain with ECDSA P-256/P-384 or RSA (2048+) and SHA-256".to_string(),
+                ),
+            }
+        }
+        E::InvalidSignatureForPublicKey => bad_signature(case),
+        other => finding(Code::Other, format!("the chain is not valid: {}", other_words(other)), "Compare with `openssl verify -CAfile CA.pem -untrusted CHAIN.pem LEAF.pem`; reissue the chain from the CA".to_string()),
+    }
+}
+
+fn other_words(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => "a certificate is not valid DER".into(),
+        E::PathLenConstraintViolated => {
+            "the chain is longer than a CA's path length constraint allows".into()
+        }
+        E::NameConstraintViolation => "a CA's name constraints forbid the server's name".into(),
+        E::MaximumPathDepthExceeded => "the chain is too long".into(),
+        E::EndEntityUsedAsCa => "a non-CA certificate is used to sign another certificate".into(),
+        E::UnsupportedCriticalExtension => {
+            "a certificate has a critical extension clients do not understand".into()
+        }
+        E::UnsupportedCertVersion => "a certificate is not X.509 version 3".into(),
+        E::EmptyEkuExtension => "a certificate has an empty extended key usage extension".into(),
+        E::MalformedExtensions | E::ExtensionValueInvalid => {
+            "a certificate has a malformed extension".into()
+        }
+        E::InvalidSerialNumber => "a certificate has an invalid serial number".into(),
+        E::CertDistrusted => "a certificate in the chain is distrusted".into(),
+        other => format!("webpki refused it ({other})"),
+    }
+}
+
+pub fn is_weak_signature(alg: &str) -> bool {
+    let a = alg.to_ascii_lowercase();
+    a.contains("sha1") || a.contains("md5") || a.contains("md2")
+}
+
+fn expired(case: &Case<'_>, not_after: u64) -> Finding {
+    let f = case
+        .facts
+        .iter()
+        .find(|f| {
+            OffsetDateTime::parse(&f.not_after, &time::format_description::well_known::Rfc3339)
+                .is_ok_and(|t| t.unix_timestamp() as u64 == not_after)
+        })
+        .or_else(|| case.facts.iter().find(|f| f.days_left < 0))
+        .or(case.leaf());
+    let Some(f) = f else {
+        return finding(Code::Expired, "a certificate has expired", "Renew it");
+    };
+    let ago = -f.days_left;
+    let summary = format!(
+        "{} expired on {} ({} ago; judged at {})",
+        case.cert_label(f),
+        date_of(&f.not_after),
+        days_phrase(ago),
+        date_of(&crate::pki::verify::rfc3339(case.at))
+    );
+    let fix = if f.index == 0 {
+        match case.product {
+            Product::Cvp => "Renew the CloudVision certificate (Settings > Certificates, or regenerate /etc/nginx/cvp.crt on the node), then trust the new one with --ca".to_string(),
+            Product::Prisma => "Renew the Console certificate (Manage > Authentication > Certificates in the Console), or let the Console regenerate its own".to_string(),
+            _ => "Renew the server certificate and install it where the server's TLS configuration points (nginx: `ssl_certificate`)".to_string(),
+        }
+    } else {
+        format!(
+            "The server sends an expired chain certificate {}: replace it in the server's chain file (nginx: the file `ssl_certificate` names) with the current one from the CA",
+            f.short_name()
+        )
+    };
+    finding(Code::Expired, summary, fix)
+}
+
+fn not_yet_valid(case: &Case<'_>, not_before: u64) -> Finding {
+    let f = case
+        .facts
+        .iter()
+        .find(|f| {
+            OffsetDateTime::parse(
+                &f.not_before,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .is_ok_and(|t| t.unix_timestamp() as u64 == not_before)
+        })
+        .or(case.leaf());
+    let Some(f) = f else {
+        return finding(
+            Code::NotYetValid,
+            "a certificate is not valid yet",
+            "Check the clock",
+        );
+    };
+    let starts = OffsetDateTime::from_unix_timestamp(not_before as i64).unwrap_or(case.at);
+    let ahead = (starts - case.at).whole_hours();
+    let clock = if ahead <= 48 {
+        format!(
+            "it becomes valid in {ahead} hours: the certificate was just issued, or this machine's clock is behind (now {}): compare `date -u` with a time server (`chronyc tracking`)",
+            rfc3339(case.at)
+        )
+    } else {
+        format!(
+            "it becomes valid in {} days: it was issued for the future, or a clock is badly wrong",
+            (starts - case.at).whole_days()
+        )
+    };
+    finding(
+        Code::NotYetValid,
+        format!("{} is valid only from {}; {clock}", case.cert_label(f), f.not_before),
+        "Wait until it is valid or install the current certificate; if the clock is wrong, fix NTP on this machine (or the server's, if it issued the certificate)".to_string(),
+    )
+}
+
+fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
+    let asked = case.name.unwrap_or("");
+    let is_ip = asked.parse::<IpAddr>().is_ok();
+    let sans = leaf.san_list();
+    let names = if sans.is_empty() {
+        "none".to_string()
+    } else {
+        sans.join(", ")
+    };
+    if leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() {
+        let cn = leaf.common_name.clone().unwrap_or_default();
+        return finding(
+            Code::NameMismatch,
+            format!(
+                "{} has no subjectAltName: its name is only in the CN ({cn}), which modern clients (Python, Go, rustls, browsers) ignore",
+                case.cert_label(leaf)
+            ),
+            format!(
+                "Reissue the certificate with the names in subjectAltName (openssl: `-addext 'subjectAltName=DNS:{}'`{})",
+                if cn.is_empty() { asked } else { &cn },
+                if is_ip { format!(", and IP:{asked} to connect by address") } else { String::new() }
+            ),
+        );
+    }
+    if is_ip {
+        let usable = leaf.dns_names.first().cloned();
+        let connect = match (&usable, &case.authority) {
+            (Some(n), Some(a)) => {
+                let port = a.rsplit(':').next().unwrap_or("443");
+                format!(
+                    "connect by name: `preflight check {n}:{port} --product {}`",
+                    case.product.as_str()
+                )
+            }
+            (Some(n), None) => format!("connect by name ({n})"),
+            (None, _) => "connect by a name the certificate lists".to_string(),
+        };
+        return finding(
+            Code::NameMismatch,
+            format!(
+                "connected by address {asked}, but {} has no IP SAN for it; it names: {names}",
+                case.cert_label(leaf)
+            ),
+            format!(
+                "Either {connect}, or reissue the certificate with `IP:{asked}` in subjectAltName{}",
+                if case.product == Product::Cvp { " (CloudVision: list every node's IP and FQDN and the cluster VIP)" } else { "" }
+            ),
+        );
+    }
+    finding(
+        Code::NameMismatch,
+        format!("{} is not valid for {asked}: it names {names}", case.cert_label(leaf)),
+        format!(
+            "Connect with a name the certificate lists, or reissue it with `DNS:{asked}` in subjectAltName{}",
+            if case.product == Product::Cvp { " (CloudVision: every node FQDN and IP, load-balancer names; no wildcards)" } else { "" }
+        ),
+    )
+}
+
+fn self_signed_fix(case: &Case<'_>, leaf: &CertFacts) -> String {
+    let host = case
+        .authority
+        .as_deref()
+        .map(|a| a.rsplit_once(':').map(|(h, _)| h).unwrap_or(a))
+        .unwrap_or("HOST");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match case.product {
+        Product::Cvp | Product::Cvaas => format!(
+            "Trust the node's own certificate: `scp root@{host}:/etc/nginx/cvp.crt .`, check that `openssl x509 -noout -fingerprint -sha256 -in cvp.crt` prints {}, then `{}`",
+            leaf.sha256,
+            case.again(" --ca cvp.crt")
+        ),
+        _ => format!(
+            "Save the certificate with `{}`, confirm on the server that its SHA-256 is {} (`openssl x509 -noout -fingerprint -sha256 -in <the server's certificate file>`), then `{}` (or pin it: --pin-sha256 {})",
+            case.chain_cmd("server.crt"),
+            leaf.sha256,
+            case.again(" --ca server.crt"),
+            leaf.sha256
+        ),
+    }
+}
+
+fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
+    let label = &case.source.label;
+    if leaf.self_signed {
+        let summary = if case.source.kind == SourceKind::Custom {
+            format!(
+                "the server presents a self-signed certificate ({}) that is not in {label}",
+                leaf.short_name()
+            )
+        } else {
+            format!(
+                "the server presents a self-signed certificate ({}): no public store trusts it",
+                leaf.short_name()
+            )
+        };
+        let mut fix = self_signed_fix(case, leaf);
+        if case.source.kind == SourceKind::Custom {
+            let held: Vec<String> = case
+                .source
+                .files
+                .iter()
+                .flat_map(|f| {
+                    f.certificates
+                        .iter()
+                        .map(|c| format!("{} ({}…)", c.subject, &c.sha256[..11]))
+                })
+                .collect();
+            fix = format!(
+                "Your --ca holds {}, not this certificate. {fix}",
+                held.join(", ")
+            );
+        }
+        return finding(Code::SelfSigned, summary, fix);
+    }
+    let path = case.sent_path();
+    let top_index = *path.last().unwrap_or(&0);
+    let Some(top) = case.facts.get(top_index) else {
+        return finding(
+            Code::UnknownIssuer,
+            "the issuer is unknown",
+            "Pass the CA with --ca",
+        );
+    };
+    if top.self_signed {
+        // The server sent its root; this store does not have it.
+        let fix = match case.product {
+            Product::Prisma if top.subject.contains("Twistlock") => {
+                let host = case.authority.clone().unwrap_or_else(|| "CONSOLE:8083".into());
+                format!(
+                    "Trust the Console CA, not the server certificate: `curl -sk -u USER https://{host}/api/v1/certs/ca.pem -o console-ca.pem`, check that `openssl x509 -noout -fingerprint -sha256 -in console-ca.pem` prints {}, then `{}`",
+                    top.sha256,
+                    case.again(" --ca console-ca.pem")
+                )
+            }
+            _ => format!(
+                "Get the root {} (SHA-256 {}) from whoever runs this CA, or save the chain with `{}` and keep its last certificate after checking that fingerprint; then `{}`",
+                top.short_name(),
+                top.sha256,
+                case.chain_cmd("chain.pem"),
+                case.again(" --ca root.pem")
+            ),
+        };
+        let summary = format!(
+            "the chain ends at the self-signed root {}, which is not in {label}",
+            top.short_name()
+        );
+        return finding(Code::UnknownIssuer, summary, custom_hint(case, fix));
+    }
+    // The topmost certificate sent is not a root: its issuer was not sent and this store lacks it.
+    let issuer_value = case.names(top_index).map(|(_, i)| i).unwrap_or_default();
+    let elsewhere: Vec<&str> = case
+        .others
+        .iter()
+        .filter(|s| s.has_subject(&issuer_value))
+        .map(|s| s.kind.check_id())
+        .collect();
+    if !elsewhere.is_empty() {
+        let summary = format!(
+            "issued by {}, which is not in {label} (it is in {})",
+            top.issuer,
+            elsewhere.join(", ")
+        );
+        let fix = format!(
+            "Clients that use {label} need the CA {}: pass it explicitly (`--ca`, `verify=`, `--cacert`), or add it to that store",
+            top.issuer
+        );
+        return finding(Code::UnknownIssuer, summary, fix);
+    }
+    if top_index == 0 || !top.ca_issuers_urls.is_empty() {
+        let aki = top
+            .authority_key_id
+            .as_deref()
+            .map(|k| format!(", key id {k}"))
+            .unwrap_or_default();
+        let url = top
+            .ca_issuers_urls
+            .first()
+            .map(|u| format!(" (its issuer's certificate is published at {u})"))
+            .unwrap_or_default();
+        let summary = format!(
+            "the server sent {} but not the certificate that signed it: {}{aki}{url}",
+            top.short_name(),
+            top.issuer
+        );
+        let fix = format!(
+            "On the server, append the intermediate `{}` to the certificate file (nginx: the file `ssl_certificate` names, leaf first, then intermediates){}; if `{}` is a root rather than an intermediate, pass it with --ca instead",
+            top.issuer,
+            if url.is_empty() { String::new() } else { format!("; download it from {}", top.ca_issuers_urls[0]) },
+            top.issuer
+        );
+        return finding(Code::IncompleteChain, summary, fix);
+    }
+    let fix = format!(
+        "Pass the CA `{}` with --ca (ask whoever runs this PKI for it), or make the server send the full chain",
+        top.issuer
+    );
+    finding(
+        Code::UnknownIssuer,
+        format!(
+            "issued by {}, which is neither sent by the server nor in {label}",
+            top.issuer
+        ),
+        custom_hint(case, fix),
+    )
+}
+
+/// Adds, for a failing --ca, what the files hold instead.
+fn custom_hint(case: &Case<'_>, fix: String) -> String {
+    if case.source.kind != SourceKind::Custom {
+        return fix;
+    }
+    let held: Vec<String> = case
+        .source
+        .files
+        .iter()
+        .flat_map(|f| f.certificates.iter().map(|c| c.subject.clone()))
+        .collect();
+    format!(
+        "Your --ca holds {}, which did not issue this chain. {fix}",
+        held.join("; ")
+    )
+}
+
+fn bad_signature(case: &Case<'_>) -> Finding {
+    // Which certificate's signature fails: the first one (leaf side) whose issuer's key does not verify it.
+    use x509_parser::prelude::FromDer;
+    let parsed: Vec<_> = case
+        .chain
+        .iter()
+        .filter_map(|d| {
+            x509_parser::certificate::X509Certificate::from_der(d.as_ref())
+                .ok()
+                .map(|(_, c)| c)
+        })
+        .collect();
+    let mut culprit = None;
+    for (i, cert) in parsed.iter().enumerate() {
+        if let Some(issuer) = parsed
+            .iter()
+            .find(|c| c.subject().as_raw() == cert.issuer().as_raw())
+        {
+            if cert.verify_signature(Some(issuer.public_key())).is_err() {
+                culprit = Some((i, issuer.subject().to_string()));
+                break;
+            }
+        }
+    }
+    let same_name_in_store = case.source.kind == SourceKind::Custom
+        && case.facts.first().is_some_and(|l| {
+            case.source
+                .files
+                .iter()
+                .any(|f| f.certificates.iter().any(|c| c.subject == l.issuer))
+        });
+    let (who, issuer) = match culprit {
+        Some((i, issuer)) => (
+            case.facts
+                .get(i)
+                .map(|f| case.cert_label(f))
+                .unwrap_or_default(),
+            issuer,
+        ),
+        None => (
+            case.facts
+                .first()
+                .map(|f| case.cert_label(f))
+                .unwrap_or_default(),
+            case.facts
+                .first()
+                .map(|f| f.issuer.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let mut summary = format!("the signature on {who} does not verify with the key of its issuer {issuer}: the certificate was altered, or two CAs share that name");
+    if same_name_in_store {
+        summary.push_str(
+            "; your --ca holds a CA of that name with a different key (was the CA regenerated?)",
+        );
+    }
+    finding(
+        Code::BadSignature,
+        summary,
+        "Re-export the server certificate and its chain from the CA that really issued them, and compare the CA's SHA-256 with the one in your --ca file".to_string(),
+    )
+}
+
+/// Failures webpki does not judge but clients do: an RSA key under 2048 bits.
+pub fn extra_failure(case: &Case<'_>, path: &PathInfo) -> Option<Finding> {
+    let on_path = std::iter::once(0).chain(path.intermediates.iter().copied());
+    for i in on_path {
+        let f = case.facts.get(i)?;
+        if f.key_type == "RSA" && f.key_bits > 0 && f.key_bits < 2048 {
+            return Some(finding(
+                Code::WeakKey,
+                format!("{} has an RSA key of {} bits; clients refuse RSA keys under 2048 bits", case.cert_label(f), f.key_bits),
+                format!("Reissue {} with an RSA 2048+ or ECDSA P-256 key (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)", f.short_name()),
+            ));
+        }
+    }
+    None
+}
+
+/// Warnings on a chain that passed: expiry soon, order, strays, long validity.
+pub fn warnings(case: &Case<'_>, path: &PathInfo) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let on_path: Vec<usize> = std::iter::once(0)
+        .chain(path.intermediates.iter().copied())
+        .collect();
+    for i in &on_path {
+        let Some(f) = case.facts.get(*i) else {
+            continue;
+        };
+        if f.days_left < case.warn_days {
+            out.push(finding(
+                Code::ExpiringSoon,
+                format!(
+                    "{} expires on {}, in {}",
+                    case.cert_label(f),
+                    date_of(&f.not_after),
+                    days_phrase(f.days_left)
+                ),
+                if f.index == 0 {
+                    "Renew the server certificate before it expires".to_string()
+                } else {
+                    format!(
+                        "Replace the chain certificate {} before it expires",
+                        f.short_name()
+                    )
+                },
+            ));
+        }
+    }
+    if on_path.windows(2).any(|w| w[1] < w[0])
+        || on_path.iter().enumerate().any(|(pos, i)| pos != *i)
+    {
+        let order: Vec<String> = on_path.iter().map(|i| format!("#{i}")).collect();
+        out.push(finding(
+            Code::ChainOutOfOrder,
+            format!("the chain is sent out of order: the path is {} (leaf first); some clients fail on that", order.join(" → ")),
+            "Order the server's certificate file leaf first, then each issuer in turn (nginx: the file `ssl_certificate` names)".to_string(),
+        ));
+    }
+    let stray: Vec<&CertFacts> = case
+        .facts
+        .iter()
+        .filter(|f| !on_path.contains(&f.index))
+        .filter(|f| !(f.self_signed && f.subject == path.anchor))
+        .collect();
+    if !stray.is_empty() {
+        let names: Vec<String> = stray
+            .iter()
+            .map(|f| format!("#{} {}", f.index, f.short_name()))
+            .collect();
+        out.push(finding(
+            Code::UnrelatedCertificate,
+            format!(
+                "the server also sends {} that do not belong to this chain",
+                names.join(", ")
+            ),
+            "Remove the leftover certificates from the server's certificate file".to_string(),
+        ));
+    }
+    if let Some(leaf) = case.leaf() {
+        if !leaf.self_signed {
+            if let (Ok(nb), Ok(na)) = (
+                OffsetDateTime::parse(
+                    &leaf.not_before,
+                    &time::format_description::well_known::Rfc3339,
+                ),
+                OffsetDateTime::parse(
+                    &leaf.not_after,
+                    &time::format_description::well_known::Rfc3339,
+                ),
+            ) {
+                let days = (na - nb).whole_days();
+                if days > MAX_LEAF_DAYS {
+                    out.push(finding(
+                        Code::LongValidity,
+                        format!("{} is valid for {days} days; macOS, iOS and browsers refuse server certificates valid for more than {MAX_LEAF_DAYS} days", case.cert_label(leaf)),
+                        format!("Reissue it valid for at most {MAX_LEAF_DAYS} days if Apple clients or browsers must connect; API clients do not mind"),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_value_strips_short_and_long_headers() {
+        assert_eq!(der_value(&[0x30, 2, 0xAA, 0xBB]), &[0xAA, 0xBB]);
+        let mut long = vec![0x30, 0x81, 200];
+        long.extend(std::iter::repeat_n(7u8, 200));
+        assert_eq!(der_value(&long).len(), 200);
+        assert_eq!(der_value(&[0x30]), &[0x30]);
+    }
+
+    #[test]
+    fn weak_signatures() {
+        assert!(is_weak_signature("sha1WithRSAEncryption"));
+        assert!(is_weak_signature("ecdsa-with-SHA1"));
+        assert!(is_weak_signature("md5WithRSAEncryption"));
+        assert!(!is_weak_signature("ecdsa-with-SHA256"));
+    }
+}

@@ -51,6 +51,8 @@ pub enum TlsFailure {
     Closed,
     Alert(AlertDescription),
     EmptyChain,
+    /// The server's RSA key is too small for the handshake signature to be accepted (bits).
+    WeakKey(u32),
     Other(String),
 }
 
@@ -62,6 +64,7 @@ impl TlsFailure {
             TlsFailure::LegacyOnly(_) => Code::LegacyTlsOnly,
             TlsFailure::ClientCertRequired => Code::ClientCertRequired,
             TlsFailure::EmptyChain => Code::EmptyChain,
+            TlsFailure::WeakKey(_) => Code::WeakKey,
             TlsFailure::Closed | TlsFailure::Alert(_) | TlsFailure::Other(_) => {
                 Code::TlsHandshakeFailed
             }
@@ -78,6 +81,7 @@ impl TlsFailure {
             TlsFailure::Closed => "closed the connection at the ClientHello".into(),
             TlsFailure::Alert(a) => format!("TLS alert {}", alert_name(*a)),
             TlsFailure::EmptyChain => "TLS without a certificate".into(),
+            TlsFailure::WeakKey(bits) => format!("TLS with an RSA-{bits} key clients refuse"),
             TlsFailure::Other(why) => why.clone(),
         }
     }
@@ -238,6 +242,20 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
         )) if captured.client_cert_requested => TlsFailure::ClientCertRequired,
         Some(rustls::Error::AlertReceived(a)) => TlsFailure::Alert(*a),
         Some(rustls::Error::NoCertificatesPresented) => TlsFailure::EmptyChain,
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)) => {
+            // The handshake signature failed: with a small RSA key, ring refuses to verify at all.
+            let leaf = captured.chain.first().map(|d| {
+                crate::pki::facts::inspect(0, d.as_ref(), time::OffsetDateTime::UNIX_EPOCH)
+            });
+            match leaf {
+                Some(f) if f.key_type == "RSA" && f.key_bits > 0 && f.key_bits < 2048 => {
+                    TlsFailure::WeakKey(f.key_bits)
+                }
+                _ => TlsFailure::Other(
+                    "the server's handshake signature does not verify with the key in its certificate".into(),
+                ),
+            }
+        }
         Some(rustls::Error::InvalidMessage(_)) if seen.len() >= 5 => {
             TlsFailure::NotTls(printable(seen))
         }
@@ -491,6 +509,10 @@ fn failure_text(
             };
             (format!("the server ended the handshake with the alert {}", alert_name(*a)), fix)
         }
+        TlsFailure::WeakKey(bits) => (
+            format!("the server signs the handshake with an RSA key of {bits} bits; rustls, and OpenSSL at security level 2 (the Debian and Ubuntu default), refuse RSA keys under 2048 bits"),
+            "Replace the server's key and certificate with RSA 2048+ or ECDSA P-256 (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)".to_string(),
+        ),
         TlsFailure::EmptyChain => (
             "the server sent an empty certificate list".to_string(),
             "Configure a certificate on the server (nginx: `ssl_certificate` and `ssl_certificate_key`)".to_string(),

@@ -86,6 +86,14 @@ fn rfc3339(ts: i64) -> (String, Option<OffsetDateTime>) {
 }
 
 fn oid_name(registry: &OidRegistry, oid: &Oid) -> String {
+    // Names the registry lacks but operators need to see (weak algorithms are the ones worth naming).
+    match oid.to_id_string().as_str() {
+        "1.2.840.10045.4.1" => return "ecdsa-with-SHA1".to_string(),
+        "1.2.840.113549.1.1.4" => return "md5WithRSAEncryption".to_string(),
+        "1.2.840.113549.1.1.5" => return "sha1WithRSAEncryption".to_string(),
+        "1.2.840.10040.4.3" => return "dsa-with-SHA1".to_string(),
+        _ => {}
+    }
     registry
         .get(oid)
         .map(|e| e.sn().to_string())

@@ -467,7 +467,7 @@ fn self_signed_fix(case: &Case<'_>, leaf: &CertFacts) -> String {
 }
 
 fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
-    let label = &case.source.label;
+    let label = case.source.name;
     if leaf.self_signed {
         let summary = if case.source.kind == SourceKind::Custom {
             format!(
@@ -679,7 +679,7 @@ pub fn extra_failure(case: &Case<'_>, path: &PathInfo) -> Option<Finding> {
         if f.key_type == "RSA" && f.key_bits > 0 && f.key_bits < 2048 {
             return Some(finding(
                 Code::WeakKey,
-                format!("{} has an RSA key of {} bits; clients refuse RSA keys under 2048 bits", case.cert_label(f), f.key_bits),
+                format!("{} has an RSA key of {} bits; rustls, and OpenSSL at security level 2 (the Debian and Ubuntu default), refuse RSA keys under 2048 bits", case.cert_label(f), f.key_bits),
                 format!("Reissue {} with an RSA 2048+ or ECDSA P-256 key (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)", f.short_name()),
             ));
         }

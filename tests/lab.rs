@@ -368,3 +368,52 @@ fn localhost_resolves_through_the_system_resolver() {
     assert_eq!(outcome(&r, "tls.handshake"), ("pass".into(), "ok".into()));
     assert_eq!(r["target"]["sni"], "localhost");
 }
+
+#[test]
+fn not_yet_valid_compares_with_the_servers_clock() {
+    // Issued at the real time: the certificate starts two days from now, by both clocks.
+    let lab = RunningLab::start_at(
+        &[Scenario::Future],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let ca = lab.trust_file(Scenario::Future);
+    let out = preflight()
+        .args([
+            "check",
+            &lab.addr(Scenario::Future).to_string(),
+            "--ca",
+            ca.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        outcome(&r, "trust.custom"),
+        ("fail".into(), "not_yet_valid".into())
+    );
+    let c = check(&r, "trust.custom");
+    assert!(
+        c["facts"]["server_date"].is_string(),
+        "the server's Date was read: {c:#}"
+    );
+    assert!(c["facts"]["clock_offset_seconds"].as_i64().unwrap().abs() < 60);
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the server's clock agrees"),
+        "{c:#}"
+    );
+
+    // With --at the user chose the time: no request is made.
+    let (_, r) = check_json(&[
+        &lab.addr(Scenario::Future).to_string(),
+        "--ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert!(check(&r, "trust.custom")["facts"]["server_date"].is_null());
+}

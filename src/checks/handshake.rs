@@ -94,10 +94,15 @@ pub struct Handshake {
     pub elapsed: Duration,
     /// The name sent in SNI, if any (none when connecting to an address).
     pub sni: Option<String>,
+    /// The open connection after a successful handshake, for a follow-up request (the server's clock).
+    pub stream: Option<Stream>,
 }
 
+/// A TLS connection made by [`handshake`].
+pub type Stream = tokio_rustls::client::TlsStream<Tap<TcpStream>>;
+
 /// Records the first bytes the server sends, to name what answered when it is not TLS.
-struct Tap<S> {
+pub struct Tap<S> {
     inner: S,
     seen: Arc<Mutex<Vec<u8>>>,
 }
@@ -290,6 +295,7 @@ pub async fn handshake(
         _ => None,
     };
     let start = Instant::now();
+    let mut open = None;
     let outcome = match client_config(&slot) {
         Err(e) => Err(TlsFailure::Other(format!(
             "could not build the TLS client: {e}"
@@ -326,7 +332,7 @@ pub async fn handshake(
                     }
                 }
                 let (_, conn) = tls.get_ref();
-                Ok::<_, io::Error>(TlsFacts {
+                let facts = TlsFacts {
                     protocol: conn
                         .protocol_version()
                         .map(|v| match v {
@@ -347,11 +353,15 @@ pub async fn handshake(
                     alpn: conn
                         .alpn_protocol()
                         .map(|p| String::from_utf8_lossy(p).into_owned()),
-                })
+                };
+                Ok::<_, io::Error>((facts, tls))
             };
             match tokio::time::timeout(timeout, attempt).await {
                 Err(_) => Err(TlsFailure::Timeout),
-                Ok(Ok(facts)) => Ok(facts),
+                Ok(Ok((facts, tls))) => {
+                    open = Some(tls);
+                    Ok(facts)
+                }
                 Ok(Err(e)) => {
                     let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     let captured = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -379,6 +389,7 @@ pub async fn handshake(
         captured,
         elapsed,
         sni,
+        stream: open,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The pipeline: resolve → connect → handshake → inspect, each stage a check in one report. A failure is an
 //! outcome, never a crash: later stages that depend on it become `skip` with the reason.
 
+pub mod clock;
 pub mod connect;
 pub mod handshake;
 pub mod inspect;
@@ -93,8 +94,9 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     h.abort();
                 }
                 checks.push(connected.check);
-                let hs = handshake::handshake(stream, name.clone(), cfg.timeouts.tls).await;
-                let judged = judge_handshake(cfg, deps, addr, &hs, judged_at);
+                let mut hs = handshake::handshake(stream, name.clone(), cfg.timeouts.tls).await;
+                let server_date = read_server_clock(cfg, &mut hs, judged_at).await;
+                let judged = judge_handshake(cfg, deps, addr, &hs, judged_at, server_date);
                 checks.extend(judged.checks);
                 certificates = judged.certificates;
                 clients = judged.clients;
@@ -143,6 +145,41 @@ fn skip_rest(checks: &mut Vec<Check>, trust: &TrustSources, because: &str, why: 
     skip_trust(checks, trust, because);
 }
 
+/// When a certificate sent is outside its validity now (and the user did not choose the time with `--at`),
+/// asks the server for its clock over the open connection. The connection is closed either way.
+async fn read_server_clock(
+    cfg: &CheckConfig,
+    hs: &mut handshake::Handshake,
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let stream = hs.stream.take()?;
+    if cfg.at.is_some() {
+        return None;
+    }
+    let in_doubt = hs.captured.chain.iter().any(|der| {
+        let f = crate::pki::facts::inspect(0, der.as_ref(), now);
+        let not_before = OffsetDateTime::parse(
+            &f.not_before,
+            &time::format_description::well_known::Rfc3339,
+        );
+        f.days_left < 0 || not_before.is_ok_and(|nb| nb > now)
+    });
+    if !in_doubt {
+        return None;
+    }
+    let h2 = hs
+        .outcome
+        .as_ref()
+        .is_ok_and(|f| f.alpn.as_deref() == Some("h2"));
+    clock::server_date(
+        stream,
+        &cfg.target.authority(cfg.port),
+        h2,
+        cfg.timeouts.tls,
+    )
+    .await
+}
+
 /// What the handshake stage adds to a report.
 struct Judged {
     checks: Vec<Check>,
@@ -157,6 +194,7 @@ fn judge_handshake(
     addr: std::net::SocketAddr,
     hs: &handshake::Handshake,
     judged_at: OffsetDateTime,
+    server_date: Option<OffsetDateTime>,
 ) -> Judged {
     let mut checks = Vec::new();
     let host = cfg.target.host.to_string();
@@ -210,6 +248,7 @@ fn judge_handshake(
         authority: Some(cfg.target.authority(cfg.port)),
         warn_days: cfg.warn_days,
         alpn_h2,
+        server_date,
     };
     let (trust_checks, clients) = trust::run(&deps.trust, &input);
     checks.extend(trust_checks);
@@ -303,6 +342,7 @@ pub fn verify_offline(
             authority: None,
             warn_days: input.warn_days,
             alpn_h2: None,
+            server_date: None,
         };
         let (trust_checks, advice) = trust::run(trust, &t);
         checks.extend(trust_checks);

@@ -26,6 +26,8 @@ pub struct TrustInput<'a> {
     pub warn_days: i64,
     /// Whether ALPN h2 was negotiated (`None` when not judged).
     pub alpn_h2: Option<bool>,
+    /// The server's clock (`Date`), read when a certificate's dates were in doubt.
+    pub server_date: Option<OffsetDateTime>,
 }
 
 /// Whether a common client connects with its default trust, and the one line that makes it work.
@@ -61,6 +63,7 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
         product: input.product,
         authority: input.authority.clone(),
         warn_days: input.warn_days,
+        server_date: input.server_date,
     };
     let name = input.name.as_deref().and_then(server_name);
     let base_facts = |c: Check| {
@@ -69,6 +72,11 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
             .with_fact("anchors", source.anchors.len())
             .with_fact("name", input.name.clone())
             .with_fact("judged_at", verify::rfc3339(input.at));
+        if let Some(d) = input.server_date {
+            c = c
+                .with_fact("server_date", verify::rfc3339(d))
+                .with_fact("clock_offset_seconds", (input.at - d).whole_seconds());
+        }
         if !source.files.is_empty() {
             c = c.with_fact(
                 "files",

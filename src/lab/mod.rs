@@ -43,15 +43,18 @@ pub enum Scenario {
     Silent,
     /// TLS that demands a client certificate from the lab's client CA.
     Mtls,
+    /// A self-signed certificate that becomes valid two days after the lab starts: the clock check.
+    Future,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Cvp,
         Scenario::Prisma,
         Scenario::Plaintext,
         Scenario::Silent,
         Scenario::Mtls,
+        Scenario::Future,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +64,7 @@ impl Scenario {
             Scenario::Plaintext => "plaintext",
             Scenario::Silent => "silent",
             Scenario::Mtls => "mtls",
+            Scenario::Future => "future",
         }
     }
 
@@ -69,7 +73,7 @@ impl Scenario {
         match self {
             Scenario::Cvp => Product::Cvp,
             Scenario::Prisma | Scenario::Mtls => Product::Prisma,
-            Scenario::Plaintext | Scenario::Silent => Product::Generic,
+            Scenario::Plaintext | Scenario::Silent | Scenario::Future => Product::Generic,
         }
     }
 
@@ -84,6 +88,7 @@ impl Scenario {
             Scenario::Plaintext => "plain HTTP on the port (not TLS)",
             Scenario::Silent => "accepts TCP and never answers (a black hole after connect)",
             Scenario::Mtls => "TLS that demands a client certificate",
+            Scenario::Future => "a certificate valid only from two days after start-up (not_yet_valid; the server's Date is compared)",
         }
     }
 }
@@ -211,12 +216,15 @@ impl Lab {
         let mtls_server = certs::self_signed_server("mtls.preflight.lab", at)?;
         let client_ca = certs::ca("preflight lab client CA", "preflight lab", at, 3650)?;
         let client = client_ca.client("lab-user", at, 365)?;
+        let future =
+            certs::self_signed_server("future.preflight.lab", at + time::Duration::days(3))?;
 
         let dir = &opts.dir;
         let cvp_file = write(dir, "cvp.crt", &cvp.cert_pem)?;
         let console_ca_file = write(dir, "prisma-console-ca.pem", &console_ca.cert.cert_pem)?;
         write(dir, "prisma-console.crt", &console.cert_pem)?;
         let mtls_file = write(dir, "mtls.crt", &mtls_server.cert_pem)?;
+        let future_file = write(dir, "future.crt", &future.cert_pem)?;
         write(dir, "client-ca.pem", &client_ca.cert.cert_pem)?;
         let client_cert = write(dir, "client.crt", &client.cert_pem)?;
         let client_key = write(dir, "client.key", &client.key_pem)?;
@@ -271,6 +279,14 @@ impl Lab {
                 ),
                 Scenario::Plaintext => (tokio::spawn(serve_plaintext(listener)), None),
                 Scenario::Silent => (tokio::spawn(serve_silent(listener)), None),
+                Scenario::Future => (
+                    serve_tls(
+                        listener,
+                        tls_config(vec![future.der.clone()], &future, None)?,
+                        "future",
+                    ),
+                    Some(future_file.clone()),
+                ),
             };
             tasks.push(task);
             servers.push(LabServer {

@@ -118,6 +118,8 @@ pub struct Case<'a> {
     /// `host:port` as the user would type it again, or `None` offline.
     pub authority: Option<String>,
     pub warn_days: i64,
+    /// The server's clock, when it was read.
+    pub server_date: Option<OffsetDateTime>,
 }
 
 /// One reason, with its evidence and fix.
@@ -322,6 +324,23 @@ fn expired(case: &Case<'_>, not_after: u64) -> Finding {
     let Some(f) = f else {
         return finding(Code::Expired, "a certificate has expired", "Renew it");
     };
+    let ends =
+        OffsetDateTime::parse(&f.not_after, &time::format_description::well_known::Rfc3339).ok();
+    if let (Some(Skew::Ahead(d)), Some(ends)) = (clock_skew(case), ends) {
+        if case.at - d <= ends {
+            return finding(
+                Code::Expired,
+                format!(
+                    "{} looks expired ({}) only because this machine's clock is {} ahead of the server's (server Date {})",
+                    case.cert_label(f),
+                    date_of(&f.not_after),
+                    human_span(d),
+                    rfc3339(case.at - d)
+                ),
+                "Fix this machine's clock: enable NTP (`timedatectl set-ntp true`; check with `chronyc tracking`)",
+            );
+        }
+    }
     let ago = -f.days_left;
     let summary = format!(
         "{} expired on {} ({} ago; judged at {})",
@@ -366,22 +385,62 @@ fn not_yet_valid(case: &Case<'_>, not_before: u64) -> Finding {
     };
     let starts = OffsetDateTime::from_unix_timestamp(not_before as i64).unwrap_or(case.at);
     let ahead = (starts - case.at).whole_hours();
-    let clock = if ahead <= 48 {
-        format!(
-            "it becomes valid in {ahead} hours: the certificate was just issued, or this machine's clock is behind (now {}): compare `date -u` with a time server (`chronyc tracking`)",
-            rfc3339(case.at)
-        )
-    } else {
-        format!(
-            "it becomes valid in {} days: it was issued for the future, or a clock is badly wrong",
-            (starts - case.at).whole_days()
-        )
+    let (clock, fix) = match clock_skew(case) {
+        Some(Skew::Behind(d)) if case.at + d >= starts => (
+            format!("this machine's clock is {} behind the server's (server Date {}); by the server's clock the certificate is already valid", human_span(d), rfc3339(case.at + d)),
+            "Fix this machine's clock: enable NTP (`timedatectl set-ntp true`; check with `chronyc tracking`)".to_string(),
+        ),
+        Some(_) | None if case.server_date.is_some() => (
+            format!("the server's clock agrees with this machine's (server Date {}): the certificate was issued for the future, or by a machine whose clock is ahead", rfc3339(case.server_date.unwrap_or(case.at))),
+            "Install a certificate whose validity has begun, and check the clock of the machine that issued it".to_string(),
+        ),
+        _ if ahead <= 48 => (
+            format!("it becomes valid in {ahead} hours: it was just issued, or this machine's clock is behind (now {}): compare `date -u` with a time server (`chronyc tracking`)", rfc3339(case.at)),
+            "Wait until it is valid or install the current certificate; if the clock is wrong, fix NTP on this machine (or on the machine that issued the certificate)".to_string(),
+        ),
+        _ => (
+            format!("it becomes valid in {} days: it was issued for the future, or a clock is badly wrong", (starts - case.at).whole_days()),
+            "Install the current certificate; if the clock is wrong, fix NTP on this machine (or on the machine that issued the certificate)".to_string(),
+        ),
     };
     finding(
         Code::NotYetValid,
-        format!("{} is valid only from {}; {clock}", case.cert_label(f), f.not_before),
-        "Wait until it is valid or install the current certificate; if the clock is wrong, fix NTP on this machine (or the server's, if it issued the certificate)".to_string(),
+        format!(
+            "{} is valid only from {}; {clock}",
+            case.cert_label(f),
+            f.not_before
+        ),
+        fix,
     )
+}
+
+/// How this machine's clock stands against the server's, when the difference matters (over 5 minutes).
+enum Skew {
+    Behind(time::Duration),
+    Ahead(time::Duration),
+}
+
+fn clock_skew(case: &Case<'_>) -> Option<Skew> {
+    let server = case.server_date?;
+    let diff = server - case.at;
+    if diff > time::Duration::minutes(5) {
+        Some(Skew::Behind(diff))
+    } else if -diff > time::Duration::minutes(5) {
+        Some(Skew::Ahead(-diff))
+    } else {
+        None
+    }
+}
+
+/// `3 days`, `2 hours`, `7 minutes`.
+fn human_span(d: time::Duration) -> String {
+    if d.whole_days() >= 1 {
+        days_phrase(d.whole_days())
+    } else if d.whole_hours() >= 1 {
+        format!("{} hours", d.whole_hours())
+    } else {
+        format!("{} minutes", d.whole_minutes())
+    }
 }
 
 fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
@@ -789,6 +848,71 @@ mod tests {
         long.extend(std::iter::repeat_n(7u8, 200));
         assert_eq!(der_value(&long).len(), 200);
         assert_eq!(der_value(&[0x30]), &[0x30]);
+    }
+
+    fn fixture_case(name: &str, server_offset_days: i64, check: impl FnOnce(Finding)) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        let chain = crate::pki::sources::read_certificates(&dir.join("chain.pem")).expect("chain");
+        let source = crate::pki::sources::custom(&[dir.join("ca.pem")]).expect("ca");
+        let at = time::macros::datetime!(2026-06-01 00:00:00 UTC);
+        let facts: Vec<CertFacts> = chain
+            .iter()
+            .enumerate()
+            .map(|(i, d)| crate::pki::facts::inspect(i, d.as_ref(), at))
+            .collect();
+        let case = Case {
+            chain: &chain,
+            facts: &facts,
+            name: Some("fixture.preflight.test"),
+            at,
+            source: &source,
+            others: vec![],
+            product: Product::Generic,
+            authority: Some("fixture.preflight.test:443".into()),
+            warn_days: 30,
+            server_date: Some(at + time::Duration::days(server_offset_days)),
+        };
+        let name = ServerName::try_from("fixture.preflight.test").expect("name");
+        let err = judge(&source.anchors, &chain, Some(&name), at).expect_err("fixture fails");
+        check(diagnose(&err, &case));
+    }
+
+    #[test]
+    fn a_clock_behind_the_server_explains_not_yet_valid() {
+        // The certificate starts 2026-09-01; the server says it is 2026-10-01.
+        fixture_case("not_yet_valid", 122, |f| {
+            assert_eq!(f.code, Code::NotYetValid);
+            assert!(
+                f.summary
+                    .contains("this machine's clock is 122 days behind the server's"),
+                "{}",
+                f.summary
+            );
+            assert!(f.fix.contains("timedatectl set-ntp true"), "{}", f.fix);
+        });
+        // The server agrees with this machine: the certificate is from the future.
+        fixture_case("not_yet_valid", 0, |f| {
+            assert!(f.summary.contains("agrees"), "{}", f.summary)
+        });
+    }
+
+    #[test]
+    fn a_clock_ahead_of_the_server_explains_expired() {
+        // The certificate ended 2026-03-01; the server says it is 2026-02-01.
+        fixture_case("expired", -120, |f| {
+            assert_eq!(f.code, Code::Expired);
+            assert!(
+                f.summary.contains("120 days ahead of the server's"),
+                "{}",
+                f.summary
+            );
+            assert!(f.fix.contains("NTP"), "{}", f.fix);
+        });
+        fixture_case("expired", 0, |f| {
+            assert!(f.summary.contains("expired on 2026-03-01"), "{}", f.summary)
+        });
     }
 
     #[test]

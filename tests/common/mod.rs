@@ -33,8 +33,17 @@ impl RunningLab {
     }
 
     pub fn start_on(scenarios: &[Scenario], bind: std::net::IpAddr) -> RunningLab {
+        Self::start_at(scenarios, bind, ISSUED_AT)
+    }
+
+    /// A lab whose certificates are issued at `issued_at` (the real clock, for clock checks).
+    pub fn start_at(
+        scenarios: &[Scenario],
+        bind: std::net::IpAddr,
+        issued_at: OffsetDateTime,
+    ) -> RunningLab {
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = LabOptions::new(dir.path().to_path_buf(), ISSUED_AT);
+        let mut opts = LabOptions::new(dir.path().to_path_buf(), issued_at);
         opts.scenarios = scenarios.to_vec();
         opts.bind = bind;
         let (ready_tx, ready_rx) = mpsc::channel();

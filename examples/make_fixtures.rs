@@ -804,6 +804,34 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
         )
     });
 
+    // A sub-CA under the intermediate, whose path length constraint (0) forbids any CA below it.
+    let mut p = ca_params(
+        FIXTURE_ORG,
+        "Preflight Fixture Sub CA",
+        BasicConstraints::Unconstrained,
+    );
+    p.use_authority_key_identifier_extension = true;
+    let sub_key = new_key()?;
+    let sub_cert = p.signed_by(&sub_key, &pki.intermediate.issuer)?;
+    let sub = Ca {
+        pem: sub_cert.pem(),
+        issuer: Issuer::new(p, sub_key),
+    };
+    let leaf = signed_by(&sub, default_leaf()?)?;
+    all.push(Scenario {
+        chain: vec![leaf.pem(), sub.pem.clone(), pki.intermediate.pem.clone()],
+        // webpki meets the constraint while building the path, before it looks for an anchor.
+        expect_without_ca: "other",
+        ..issued(
+            pki,
+            "path_too_long",
+            "A sub-CA below the intermediate, whose path length constraint (0) forbids it, issues the leaf.",
+            leaf,
+            "other",
+            "fail",
+        )
+    });
+
     let leaf = from_intermediate(
         pki,
         leaf_valid(LEAF_NOT_BEFORE, datetime!(2026-06-15 00:00:00 UTC))?,

@@ -51,7 +51,7 @@ fn fixtures() -> Vec<Fixture> {
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    assert!(out.len() >= 19, "fixtures are missing");
+    assert!(out.len() >= 20, "fixtures are missing");
     out
 }
 
@@ -352,6 +352,15 @@ fn explanations_name_the_certificate_the_name_and_the_date() {
         fix.contains("Your --ca holds") && fix.contains("Some Other Root CA"),
         "{fix}"
     );
+
+    let (_, r) = verify(&fixture("path_too_long"), true);
+    let (summary, fix) = custom(&r);
+    assert!(
+        summary.contains("CN=Preflight Fixture Issuing CA allows 0 CA")
+            && summary.contains("CN=Preflight Fixture Sub CA"),
+        "{summary}"
+    );
+    assert!(fix.contains("pathLenConstraint"), "{fix}");
 
     let (_, r) = verify(&fixture("weak_signature"), true);
     assert!(custom(&r).0.contains("ecdsa-with-SHA1"));

@@ -278,6 +278,7 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
             }
         }
         E::InvalidSignatureForPublicKey => bad_signature(case),
+        E::PathLenConstraintViolated => path_too_long(case),
         other => finding(Code::Other, format!("the chain is not valid: {}", other_words(other)), "Compare with `openssl verify -CAfile CA.pem -untrusted CHAIN.pem LEAF.pem`; reissue the chain from the CA".to_string()),
     }
 }
@@ -664,6 +665,42 @@ fn custom_hint(case: &Case<'_>, fix: String) -> String {
     format!(
         "Your --ca holds {}, which did not issue this chain. {fix}",
         held.join("; ")
+    )
+}
+
+fn path_too_long(case: &Case<'_>) -> Finding {
+    let path = case.sent_path();
+    for (pos, i) in path.iter().enumerate() {
+        let Some(f) = case.facts.get(*i) else {
+            continue;
+        };
+        if let (Some(true), Some(limit)) = (f.is_ca, f.path_len) {
+            let below: Vec<String> = path[1..pos]
+                .iter()
+                .filter_map(|j| case.facts.get(*j))
+                .map(|c| c.short_name())
+                .collect();
+            if below.len() > limit as usize {
+                return finding(
+                    Code::Other,
+                    format!(
+                        "{} allows {limit} CA certificate(s) below it (path length constraint), but the chain puts {} under it",
+                        f.short_name(),
+                        below.join(", ")
+                    ),
+                    format!(
+                        "Issue the server certificate directly from {} (or from a CA it may sign), or reissue {} with a larger pathLenConstraint",
+                        f.short_name(),
+                        f.short_name()
+                    ),
+                );
+            }
+        }
+    }
+    finding(
+        Code::Other,
+        "the chain is longer than a CA's path length constraint allows",
+        "Issue the server certificate from a CA whose path length constraint allows it",
     )
 }
 

@@ -213,10 +213,12 @@ fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
         let sans = f.san_list();
         rows.push((
             "SANs",
-            if sans.is_empty() {
+            if !sans.is_empty() {
+                sans.join(", ")
+            } else if f.index == 0 {
                 "(none: clients that ignore the CN will reject this certificate)".to_string()
             } else {
-                sans.join(", ")
+                "(none)".to_string()
             },
         ));
         rows.push((

@@ -17,8 +17,9 @@ use crate::config::CheckConfig;
 use crate::lab::{Lab, LabOptions, Scenario};
 use crate::pki::sources::TrustSources;
 use crate::report::table::TableOptions;
-use crate::report::{json, table, Format, Report};
+use crate::report::{json, junit, markdown, table, Format, Report};
 use crate::target::{Product, Target};
+use crate::trace::Trace;
 
 /// Exit codes, as the README documents them.
 pub mod exit {
@@ -37,6 +38,45 @@ pub struct Io<'a> {
     pub out: &'a mut dyn Write,
     pub err: &'a mut dyn Write,
     pub out_is_terminal: bool,
+    /// `-v` count: 0 quiet, 1 steps, 2 details.
+    pub verbose: u8,
+    /// Values that must never be printed (passwords, tokens, proxy credentials).
+    pub secrets: Arc<Vec<String>>,
+}
+
+/// The verbose trace goes to stderr, scrubbed of every known secret.
+fn stderr_trace(level: u8, secrets: Arc<Vec<String>>) -> Trace {
+    if level == 0 {
+        return Trace::off();
+    }
+    Trace::new(level, move |line| {
+        let mut line = line.to_string();
+        for s in secrets.iter().filter(|s| s.len() >= 4) {
+            line = line.replace(s.as_str(), "(redacted)");
+        }
+        let _ = writeln!(std::io::stderr(), "{line}");
+    })
+}
+
+/// Secrets the environment holds: proxy passwords (and, with authentication, the credentials).
+pub fn environment_secrets() -> Vec<String> {
+    [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok())
+    .filter_map(|v| {
+        let rest = v.split_once("://").map(|(_, r)| r).unwrap_or(&v);
+        let userinfo = rest.split('/').next()?.rsplit_once('@')?.0;
+        let password = userinfo.split_once(':').map(|(_, p)| p).unwrap_or(userinfo);
+        (!password.is_empty()).then(|| password.to_string())
+    })
+    .collect()
 }
 
 impl Io<'_> {
@@ -93,6 +133,8 @@ fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Resul
     match o.format {
         Format::Table => table::render(reports, table_options(o, io), io.out),
         Format::Json => json::render(reports, io.out),
+        Format::Markdown => markdown::render(reports, io.out),
+        Format::Junit => junit::render(reports, io.out),
     }
 }
 
@@ -105,7 +147,7 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Ok(t) => t,
         Err(e) => return io.fail(exit::USAGE, e),
     };
-    let report = match run_one(&cfg, trust) {
+    let report = match run_one(&cfg, trust, stderr_trace(io.verbose, io.secrets.clone())) {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, e),
     };
@@ -127,7 +169,7 @@ fn load_trust(args: &TrustArgs) -> Result<Arc<TrustSources>, String> {
 }
 
 /// Checks one target on a fresh runtime with the system resolver.
-fn run_one(cfg: &CheckConfig, trust: Arc<TrustSources>) -> Result<Report, String> {
+fn run_one(cfg: &CheckConfig, trust: Arc<TrustSources>, trace: Trace) -> Result<Report, String> {
     let rt = runtime().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     Ok(rt.block_on(async {
         let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver::new(cfg.timeouts.dns));
@@ -135,6 +177,7 @@ fn run_one(cfg: &CheckConfig, trust: Arc<TrustSources>) -> Result<Report, String
             resolver,
             trust,
             now: OffsetDateTime::now_utc(),
+            trace,
         };
         checks::run(cfg, &deps).await
     }))
@@ -146,7 +189,11 @@ fn chain(args: &ChainArgs, io: &mut Io<'_>) -> i32 {
         Err(e) => return io.fail(exit::USAGE, e),
     };
     // No trust judgement here: the point is to look at what the server sends.
-    let report = match run_one(&cfg, Arc::new(TrustSources::default())) {
+    let report = match run_one(
+        &cfg,
+        Arc::new(TrustSources::default()),
+        stderr_trace(io.verbose, io.secrets.clone()),
+    ) {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, e),
     };
@@ -324,9 +371,9 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
         Err(e) => return io.fail(exit::INTERNAL, format!("the demo could not run: {e}")),
     };
     let written = match args.output.format {
-        Format::Json => {
+        Format::Json | Format::Markdown | Format::Junit => {
             let only: Vec<Report> = reports.into_iter().map(|(_, r)| r).collect();
-            json::render(&only, io.out)
+            render(&only, &args.output, io)
         }
         Format::Table => (|| {
             let opts = table_options(&args.output, io);
@@ -423,6 +470,7 @@ async fn demo_reports(
             resolver: resolver.clone(),
             trust,
             now,
+            trace: Trace::off(),
         };
         reports.push((about, checks::run(&cfg, &deps).await));
     }

@@ -23,6 +23,9 @@ use crate::target::{Product, Target};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Trace each step to stderr (-v), with details (-vv). Secrets are never shown.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]

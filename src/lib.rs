@@ -3,6 +3,7 @@
 //! The pipeline (`checks`) feeds one report model (`report::model`); renderers only render.
 
 pub mod app;
+pub mod bundle;
 pub mod checks;
 pub mod cli;
 pub mod codes;
@@ -12,3 +13,4 @@ pub mod lab;
 pub mod pki;
 pub mod report;
 pub mod target;
+pub mod trace;

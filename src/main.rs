@@ -9,6 +9,8 @@ fn main() {
         out: &mut stdout.lock(),
         err: &mut stderr.lock(),
         out_is_terminal: preflight::app::stdout_is_terminal(),
+        verbose: cli.verbose,
+        secrets: std::sync::Arc::new(preflight::app::environment_secrets()),
     };
     std::process::exit(preflight::app::run(cli.command, &mut io));
 }

@@ -34,6 +34,7 @@ fn run(
             sources: vec![preflight::pki::sources::mozilla()],
         }),
         now: ISSUED_AT,
+        trace: preflight::trace::Trace::off(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -30,6 +30,8 @@ pub struct Deps {
     pub trust: Arc<TrustSources>,
     /// The wall clock at the start of the run.
     pub now: OffsetDateTime,
+    /// `-v` / `-vv`.
+    pub trace: crate::trace::Trace,
 }
 
 /// The server name for SNI: `--sni`, else the host name; an address sends none.
@@ -55,7 +57,20 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
     let mut certificates = Vec::new();
     let mut clients = Vec::new();
 
+    let t = &deps.trace;
+    t.say(1, "target", || {
+        format!(
+            "{} → {}:{} ({})",
+            cfg.target.input,
+            cfg.target.host,
+            cfg.port,
+            cfg.product.display_name()
+        )
+    });
     let (dns, addrs) = resolve::run(cfg, deps.resolver.as_ref()).await;
+    t.say(1, "dns", || {
+        format!("{} [{}]: {}", dns.status.as_str(), dns.code, dns.summary)
+    });
     checks.push(dns);
 
     if addrs.is_empty() {
@@ -77,7 +92,27 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
             .iter()
             .map(|port| tokio::spawn(ports::probe(addrs[0], *port, name.clone(), cfg.timeouts)))
             .collect();
+        t.say(1, "tcp", || {
+            let list: Vec<String> = addrs
+                .iter()
+                .map(|a| std::net::SocketAddr::new(*a, cfg.port).to_string())
+                .collect();
+            format!(
+                "connecting to {} (deadline {}); other ports probed meanwhile: {:?}",
+                list.join(", "),
+                crate::duration::human(cfg.timeouts.connect),
+                cfg.alt_ports
+            )
+        });
         let connected = connect::run(&addrs, cfg.port, cfg.timeouts.connect).await;
+        t.say(1, "tcp", || {
+            format!(
+                "{} [{}]: {}",
+                connected.check.status.as_str(),
+                connected.check.code,
+                connected.check.summary
+            )
+        });
         match connected.stream {
             None => {
                 let mut answers = Vec::new();
@@ -94,9 +129,62 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     h.abort();
                 }
                 checks.push(connected.check);
+                t.say(1, "tls", || {
+                    let sni = match &name {
+                        ServerName::DnsName(d) => d.as_ref().to_string(),
+                        _ => "(none: an address)".into(),
+                    };
+                    format!("ClientHello to {addr}: SNI {sni}, ALPN h2, http/1.1, TLS 1.3 and 1.2 (deadline {})", crate::duration::human(cfg.timeouts.tls))
+                });
                 let mut hs = handshake::handshake(stream, name.clone(), cfg.timeouts.tls).await;
+                t.say(1, "tls", || match &hs.outcome {
+                    Ok(f) => format!(
+                        "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",
+                        f.protocol,
+                        f.cipher_suite,
+                        f.key_exchange,
+                        f.alpn,
+                        hs.captured.chain.len(),
+                        hs.captured.client_cert_requested
+                    ),
+                    Err(e) => format!("failed [{}]: {}", e.code(), e.describe()),
+                });
+                t.say(2, "tls", || {
+                    let subjects: Vec<String> = hs
+                        .captured
+                        .chain
+                        .iter()
+                        .enumerate()
+                        .map(|(i, d)| {
+                            let f = crate::pki::facts::inspect(i, d.as_ref(), judged_at);
+                            format!(
+                                "#{i} {} (issuer {}, SHA-256 {})",
+                                f.subject, f.issuer, f.sha256
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "chain received: {}",
+                        if subjects.is_empty() {
+                            "none".into()
+                        } else {
+                            subjects.join("; ")
+                        }
+                    )
+                });
                 let server_date = read_server_clock(cfg, &mut hs, judged_at).await;
+                t.say(1, "clock", || match server_date {
+                    Some(d) => format!("server Date {}", crate::pki::verify::rfc3339(d)),
+                    None => "server clock not read (no certificate date in doubt, --at given, or no Date)".into(),
+                });
                 let judged = judge_handshake(cfg, deps, addr, &hs, judged_at, server_date);
+                for c in judged.checks.iter().filter(|c| {
+                    c.id.starts_with("trust.") || c.id == "cert.chain" || c.id == "tls.alpn"
+                }) {
+                    t.say(1, &c.id, || {
+                        format!("{} [{}]: {}", c.status.as_str(), c.code, c.summary)
+                    });
+                }
                 checks.extend(judged.checks);
                 certificates = judged.certificates;
                 clients = judged.clients;

@@ -2,6 +2,8 @@
 //! print, read the clock or touch the network.
 
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod model;
 pub mod table;
 
@@ -14,4 +16,8 @@ pub enum Format {
     Table,
     /// The report model as JSON.
     Json,
+    /// Markdown for a ticket or a pull request.
+    Markdown,
+    /// JUnit XML for CI: one test suite per target, one test case per check (warnings pass).
+    Junit,
 }

@@ -106,6 +106,10 @@ pub fn run(command: Command, io: &mut Io<'_>) -> i32 {
         Command::Check(args) => check(&args, io),
         Command::Chain(args) => chain(&args, io),
         Command::Verify(args) => verify(&args, io),
+        Command::Bundle(mut args) => {
+            args.check.output.bundle = Some(args.out.clone());
+            check(&args.check, io)
+        }
         Command::Lab(args) => lab(&args, io),
         Command::Demo(args) => demo(&args, io),
         Command::Codes => {
@@ -127,6 +131,93 @@ fn table_options(o: &OutputArgs, io: &Io<'_>) -> TableOptions {
         width: if io.out_is_terminal { None } else { Some(110) },
         certificates: true,
     }
+}
+
+/// Writes one report where the output options say: stdout, `--output`, `--bundle`.
+fn emit(report: &Report, o: &OutputArgs, io: &mut Io<'_>, code: i32) -> i32 {
+    let reports = std::slice::from_ref(report);
+    if let Some(path) = &o.output {
+        let mut buf = Vec::new();
+        let written = render_to(reports, o.format, table_options(o, io), &mut buf)
+            .and_then(|()| std::fs::write(path, scrub(&buf, &io.secrets)));
+        if let Err(e) = written {
+            return io.fail(exit::USAGE, format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = &o.bundle {
+        if let Err(e) = write_bundle(report, path, &io.secrets) {
+            return io.fail(
+                exit::USAGE,
+                format!("cannot write the bundle {}: {e}", path.display()),
+            );
+        }
+        let _ = writeln!(
+            io.err,
+            "preflight: support bundle written to {}",
+            path.display()
+        );
+    }
+    // With --output, stdout shows the table only to a person at a terminal.
+    let to_stdout = match (&o.output, io.out_is_terminal) {
+        (None, _) => Some(o.format),
+        (Some(_), true) => Some(Format::Table),
+        (Some(_), false) => None,
+    };
+    if let Some(format) = to_stdout {
+        let opts = table_options(o, io);
+        if let Err(e) = render_to(reports, format, opts, io.out) {
+            return io.write_failed(&e, code);
+        }
+    }
+    code
+}
+
+fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        text = text.replace(s.as_str(), "(redacted)");
+    }
+    text.into_bytes()
+}
+
+fn render_to(
+    reports: &[Report],
+    format: Format,
+    opts: TableOptions,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Table => table::render(reports, opts, out),
+        Format::Json => json::render(reports, out),
+        Format::Markdown => markdown::render(reports, out),
+        Format::Junit => junit::render(reports, out),
+    }
+}
+
+fn write_bundle(
+    report: &Report,
+    path: &std::path::Path,
+    secrets: &[String],
+) -> std::io::Result<()> {
+    let reports = std::slice::from_ref(report);
+    let mut texts: Vec<(&str, String)> = Vec::new();
+    for (name, format) in [
+        ("report.json", Format::Json),
+        ("report.md", Format::Markdown),
+        ("report.txt", Format::Table),
+    ] {
+        let mut buf = Vec::new();
+        let opts = TableOptions {
+            color: false,
+            width: Some(110),
+            certificates: true,
+        };
+        render_to(reports, format, opts, &mut buf)?;
+        texts.push((name, String::from_utf8_lossy(&buf).into_owned()));
+    }
+    let now = crate::pki::verify::rfc3339(OffsetDateTime::now_utc());
+    let env = crate::bundle::Environment::collect(report, &now);
+    crate::bundle::write(path, report, &env, &texts, secrets)
 }
 
 fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Result<()> {
@@ -156,10 +247,7 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
     } else {
         exit::OK
     };
-    match render(std::slice::from_ref(&report), &args.output, io) {
-        Ok(()) => code,
-        Err(e) => io.write_failed(&e, code),
-    }
+    emit(&report, &args.output, io, code)
 }
 
 fn load_trust(args: &TrustArgs) -> Result<Arc<TrustSources>, String> {
@@ -299,10 +387,7 @@ fn verify(args: &VerifyArgs, io: &mut Io<'_>) -> i32 {
     } else {
         exit::OK
     };
-    match render(std::slice::from_ref(&report), &args.output, io) {
-        Ok(()) => code,
-        Err(e) => io.write_failed(&e, code),
-    }
+    emit(&report, &args.output, io, code)
 }
 
 fn lab(args: &LabArgs, io: &mut Io<'_>) -> i32 {

@@ -36,6 +36,8 @@ pub enum Command {
     Chain(ChainArgs),
     /// Judge a chain file offline, with the same checks, codes and exit codes as `check`.
     Verify(VerifyArgs),
+    /// Check a target and write a support bundle to attach to a ticket (`check --bundle FILE`).
+    Bundle(BundleArgs),
     /// Run the built-in lab: real TLS servers on loopback that look like each product, and broken ones.
     Lab(LabArgs),
     /// Start the lab in-process and check each of its servers: the whole tool in a few seconds.
@@ -59,6 +61,13 @@ pub struct OutputArgs {
     /// Colour in the table: auto (a terminal, and NO_COLOR unset), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Write the chosen format to this file (the table still goes to the terminal when stdout is one).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write a support bundle (.tar.gz): the report as JSON, Markdown and text, the chain, the
+    /// environment, timings; secrets removed.
+    #[arg(long, value_name = "FILE.tar.gz")]
+    pub bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +133,15 @@ pub struct CheckArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// The bundle to write.
+    #[arg(short = 'o', long = "out", value_name = "FILE.tar.gz")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -290,7 +290,10 @@ fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> 
                 make_it_work: None,
             };
             if !accepted {
-                if trust_fixable(code) {
+                if code == Code::IncompleteChain {
+                    advice.note = "fails (incomplete_chain): the server must send its intermediate; until it does, give the client the intermediate".to_string();
+                    advice.make_it_work = Some(line.replace(&file, "intermediate.pem"));
+                } else if trust_fixable(code) {
                     advice.note = match &chosen_file {
                         Some(_) => format!("fails by default ({code}); works with your --ca file"),
                         None => format!("fails by default ({code}); works with the certificate or CA (first fix)"),

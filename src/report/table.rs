@@ -183,6 +183,8 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
 
 fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
     let mut table = new_table(opts);
+    // Fingerprints and serials are copied and compared: never wrap them.
+    table.set_content_arrangement(ContentArrangement::Disabled);
     let role = if f.index == 0 {
         "leaf"
     } else if f.self_signed {

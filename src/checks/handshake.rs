@@ -51,6 +51,8 @@ pub enum TlsFailure {
     Closed,
     Alert(AlertDescription),
     EmptyChain,
+    /// A certificate the server sent is not valid DER.
+    BadCertificate,
     /// The server's RSA key is too small for the handshake signature to be accepted (bits).
     WeakKey(u32),
     Other(String),
@@ -65,6 +67,7 @@ impl TlsFailure {
             TlsFailure::ClientCertRequired => Code::ClientCertRequired,
             TlsFailure::EmptyChain => Code::EmptyChain,
             TlsFailure::WeakKey(_) => Code::WeakKey,
+            TlsFailure::BadCertificate => Code::CertUnparsable,
             TlsFailure::Closed | TlsFailure::Alert(_) | TlsFailure::Other(_) => {
                 Code::TlsHandshakeFailed
             }
@@ -82,6 +85,7 @@ impl TlsFailure {
             TlsFailure::Alert(a) => format!("TLS alert {}", alert_name(*a)),
             TlsFailure::EmptyChain => "TLS without a certificate".into(),
             TlsFailure::WeakKey(bits) => format!("TLS with an RSA-{bits} key clients refuse"),
+            TlsFailure::BadCertificate => "TLS with a certificate that is not valid DER".into(),
             TlsFailure::Other(why) => why.clone(),
         }
     }
@@ -155,6 +159,19 @@ fn client_config(slot: &Slot) -> Result<ClientConfig, rustls::Error> {
         .with_client_cert_resolver(Arc::new(RecordingClientCert::new(slot.clone())));
     config.alpn_protocols = ALPN_OFFERED.iter().map(|p| p.as_bytes().to_vec()).collect();
     Ok(config)
+}
+
+/// `MessageTooShort` → `message too short`: rustls' enum names, in words.
+fn snake(camel: &str) -> String {
+    let name = camel.split(['(', ' ', '{']).next().unwrap_or(camel);
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    out
 }
 
 /// `HandshakeFailure` → `handshake_failure (40)`.
@@ -261,8 +278,15 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
                 ),
             }
         }
-        Some(rustls::Error::InvalidMessage(_)) if seen.len() >= 5 => {
-            TlsFailure::NotTls(printable(seen))
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge)) => {
+            TlsFailure::Other("a handshake message from the server is too large for TLS clients (a certificate chain over 64 KB?)".into())
+        }
+        Some(rustls::Error::InvalidMessage(m)) => TlsFailure::Other(format!(
+            "the server sent a malformed TLS message ({})",
+            snake(&format!("{m:?}"))
+        )),
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)) => {
+            TlsFailure::BadCertificate
         }
         Some(other) => TlsFailure::Other(format!("{other}")),
         None => match e.kind() {
@@ -523,6 +547,10 @@ fn failure_text(
         TlsFailure::WeakKey(bits) => (
             format!("the server signs the handshake with an RSA key of {bits} bits; rustls, and OpenSSL at security level 2 (the Debian and Ubuntu default), refuse RSA keys under 2048 bits"),
             "Replace the server's key and certificate with RSA 2048+ or ECDSA P-256 (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)".to_string(),
+        ),
+        TlsFailure::BadCertificate => (
+            "the server's certificate is not valid DER: no client can read it".to_string(),
+            "Re-export the server's certificate file (`openssl x509 -in FILE -noout -text` must read it) and restart the server".to_string(),
         ),
         TlsFailure::EmptyChain => (
             "the server sent an empty certificate list".to_string(),

@@ -180,6 +180,8 @@ fn judge_pin(source: &TrustSource, input: &TrustInput<'_>) -> Check {
 /// Judges every source, then settles statuses: a default store that fails while another source accepts the
 /// chain is a warning (the connection works with the chosen trust; clients on that store need it).
 pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> (Vec<Check>, Vec<ClientAdvice>) {
+    let resolved = sources.resolved();
+    let sources: &TrustSources = &resolved;
     let mut checks: Vec<Check> = sources
         .sources
         .iter()

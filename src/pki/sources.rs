@@ -71,6 +71,8 @@ pub struct TrustSource {
     /// Where the system store came from, and what could not be read (system only).
     pub origin: Option<String>,
     pub load_errors: Vec<String>,
+    /// The system store not read yet: `TrustSources::resolved` reads it when a chain is judged.
+    pub deferred: bool,
 }
 
 impl TrustSource {
@@ -90,6 +92,7 @@ impl TrustSource {
             pins: vec![],
             origin: None,
             load_errors: vec![],
+            deferred: false,
         }
     }
 
@@ -111,8 +114,25 @@ pub fn mozilla() -> TrustSource {
     TrustSource::new(SourceKind::Mozilla, label, anchors)
 }
 
-/// The system store, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`.
+/// The system store, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`: read once per process, when first asked.
 pub fn system() -> TrustSource {
+    static SYSTEM: std::sync::OnceLock<TrustSource> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(read_system).clone()
+}
+
+/// A stand-in for the system store until a chain is judged: a run that stops before the trust stage
+/// (refused port, no DNS answer) never reads it.
+fn system_deferred() -> TrustSource {
+    let mut s = TrustSource::new(
+        SourceKind::System,
+        "the system store (read when a chain is judged)".into(),
+        vec![],
+    );
+    s.deferred = true;
+    s
+}
+
+fn read_system() -> TrustSource {
     let result = rustls_native_certs::load_native_certs();
     let mut anchors = Vec::new();
     let mut errors: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
@@ -308,7 +328,8 @@ pub struct TrustSources {
 }
 
 impl TrustSources {
-    /// Loads what the options name. The system store is read from disk here, once.
+    /// Loads what the options name. The system store is read from disk later, once per process, when the
+    /// first chain is judged (see `resolved`).
     pub fn load(ca: &[PathBuf], pin_values: &[String]) -> Result<TrustSources, SourceError> {
         let mut sources = Vec::new();
         if !ca.is_empty() {
@@ -318,8 +339,21 @@ impl TrustSources {
             sources.push(pins(pin_values)?);
         }
         sources.push(mozilla());
-        sources.push(system());
+        sources.push(system_deferred());
         Ok(TrustSources { sources })
+    }
+
+    /// Every source ready to judge: a deferred system store is read now (once per process).
+    pub fn resolved(&self) -> std::borrow::Cow<'_, TrustSources> {
+        if !self.sources.iter().any(|s| s.deferred) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let sources = self
+            .sources
+            .iter()
+            .map(|s| if s.deferred { system() } else { s.clone() })
+            .collect();
+        std::borrow::Cow::Owned(TrustSources { sources })
     }
 
     pub fn get(&self, kind: SourceKind) -> Option<&TrustSource> {
@@ -365,6 +399,20 @@ mod tests {
         assert!(e.to_string().contains("no certificate"), "{e}");
         let e = custom(&[dir.path().join("nothing-here")]).expect_err("dir");
         assert!(e.to_string().contains("nothing-here"), "{e}");
+    }
+
+    #[test]
+    fn system_store_is_read_when_resolved() {
+        let loaded = TrustSources::load(&[], &[]).expect("load");
+        let system = loaded.get(SourceKind::System).expect("listed");
+        assert!(system.deferred && system.anchors.is_empty());
+        let resolved = loaded.resolved();
+        let system = resolved.get(SourceKind::System).expect("listed");
+        assert!(!system.deferred);
+        assert!(system.label.starts_with("the system store ("));
+        assert!(system.origin.is_some());
+        // Already resolved: no copy.
+        assert!(matches!(resolved.resolved(), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::config::CheckConfig;
 use crate::lab::{Lab, LabOptions, Scenario};
 use crate::pki::sources::TrustSources;
 use crate::report::table::TableOptions;
-use crate::report::{json, junit, markdown, table, Format, Report};
+use crate::report::{json, jsonl, junit, markdown, table, Format, Report};
 use crate::target::{Product, Target};
 use crate::trace::Trace;
 
@@ -189,6 +189,7 @@ fn render_to(
     match format {
         Format::Table => table::render(reports, opts, out),
         Format::Json => json::render(reports, out),
+        Format::Jsonl => jsonl::render(reports, out),
         Format::Markdown => markdown::render(reports, out),
         Format::Junit => junit::render(reports, out),
     }
@@ -224,6 +225,7 @@ fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Resul
     match o.format {
         Format::Table => table::render(reports, table_options(o, io), io.out),
         Format::Json => json::render(reports, io.out),
+        Format::Jsonl => jsonl::render(reports, io.out),
         Format::Markdown => markdown::render(reports, io.out),
         Format::Junit => junit::render(reports, io.out),
     }
@@ -456,7 +458,7 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
         Err(e) => return io.fail(exit::INTERNAL, format!("the demo could not run: {e}")),
     };
     let written = match args.output.format {
-        Format::Json | Format::Markdown | Format::Junit => {
+        Format::Json | Format::Jsonl | Format::Markdown | Format::Junit => {
             let only: Vec<Report> = reports.into_iter().map(|(_, r)| r).collect();
             render(&only, &args.output, io)
         }

@@ -2,6 +2,7 @@
 //! print, read the clock or touch the network.
 
 pub mod json;
+pub mod jsonl;
 pub mod junit;
 pub mod markdown;
 pub mod model;
@@ -16,6 +17,8 @@ pub enum Format {
     Table,
     /// The report model as JSON.
     Json,
+    /// One report per line (compact JSON): `scan` streams each target as it finishes.
+    Jsonl,
     /// Markdown for a ticket or a pull request.
     Markdown,
     /// JUnit XML for CI: one test suite per target, one test case per check (warnings pass).

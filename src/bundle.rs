@@ -29,19 +29,6 @@ pub struct Environment {
     pub clock_offset_seconds: Option<i64>,
 }
 
-/// `http://user:pass@proxy:3128` → `http://***@proxy:3128`.
-pub fn redact_url_credentials(value: &str) -> String {
-    let (scheme, rest) = match value.find("://") {
-        Some(i) => value.split_at(i + 3),
-        None => ("", value),
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}***{}", &rest[at..]),
-        None => value.to_string(),
-    }
-}
-
 const PROXY_VARS: [&str; 8] = [
     "HTTPS_PROXY",
     "https_proxy",
@@ -86,7 +73,7 @@ impl Environment {
             .filter_map(|k| {
                 std::env::var(k)
                     .ok()
-                    .map(|v| (k.to_string(), redact_url_credentials(&v)))
+                    .map(|v| (k.to_string(), crate::secret::redact_url_credentials(&v)))
             })
             .collect();
         let os_release = std::fs::read_to_string("/etc/os-release")
@@ -160,13 +147,7 @@ pub fn write(
     texts: &[(&str, String)],
     secrets: &[String],
 ) -> std::io::Result<()> {
-    let scrub = |s: &str| -> String {
-        let mut out = s.to_string();
-        for secret in secrets.iter().filter(|s| s.len() >= 4) {
-            out = out.replace(secret.as_str(), "(redacted)");
-        }
-        out
-    };
+    let scrub = |s: &str| crate::secret::scrub(s, secrets);
     let file = std::fs::File::create(path)?;
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
@@ -239,23 +220,4 @@ fn report_mtime(report: &Report) -> u64 {
     )
     .map(|t| t.unix_timestamp().max(0) as u64)
     .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proxy_credentials_are_removed() {
-        assert_eq!(
-            redact_url_credentials("http://user:s3cret@proxy:3128"),
-            "http://***@proxy:3128"
-        );
-        assert_eq!(
-            redact_url_credentials("http://proxy:3128/"),
-            "http://proxy:3128/"
-        );
-        assert_eq!(redact_url_credentials("user:pw@proxy"), "***@proxy");
-        assert_eq!(redact_url_credentials("localhost,.corp"), "localhost,.corp");
-    }
 }

@@ -116,7 +116,7 @@ impl Target {
 
     pub fn parse(input: &str) -> Result<Target, TargetError> {
         let err = |reason: &str| TargetError {
-            input: redact_userinfo(input),
+            input: crate::secret::redact_url_credentials(input),
             reason: reason.to_string(),
         };
         let trimmed = input.trim();
@@ -176,19 +176,6 @@ impl Target {
             port,
             path,
         })
-    }
-}
-
-/// `https://user:pass@host/x` → `https://***@host/x`: an error message must not repeat a password.
-fn redact_userinfo(input: &str) -> String {
-    let (scheme, rest) = match input.find("://") {
-        Some(i) => input.split_at(i + 3),
-        None => ("", input),
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}***{}", &rest[at..]),
-        None => input.to_string(),
     }
 }
 

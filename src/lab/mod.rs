@@ -3,6 +3,9 @@
 //! in-process.
 
 pub mod certs;
+pub mod grpc;
+pub mod http;
+pub mod jwt;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

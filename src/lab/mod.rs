@@ -1,25 +1,30 @@
-//! The built-in lab: real rustls TLS servers on loopback that look like each product, and servers that
-//! fail in the ways real deployments do. `preflight lab` runs it; `preflight demo` and the tests start it
-//! in-process.
+//! The built-in lab: real rustls TLS servers on loopback that emulate each product (CloudVision login, REST
+//! and gRPC; the Prisma Cloud Compute API), and servers that fail in the ways real deployments do.
+//! `preflight lab` runs it; `preflight demo` and the tests start it in-process.
+//!
+//! The credentials it accepts are [`Credentials`]; the tokens it hands out ready-made are [`LabTokens`]
+//! (also written as files in the lab folder). What each product does on the wire is in `cvp.rs` and
+//! `prisma.rs`.
 
 pub mod certs;
+pub mod cvp;
 pub mod grpc;
 pub mod http;
 pub mod jwt;
+pub mod prisma;
 
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Request, Response};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use serde::Serialize;
+use serde_json::json;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -28,6 +33,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::target::Product;
 use certs::{Issued, LAB_SANS};
+use http::{Conn, LabBody};
 
 /// How long the lab gives a client to finish its handshake or send its request.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
@@ -36,24 +42,65 @@ const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
-    /// CloudVision-like: a self-signed server certificate, ALPN h2 and http/1.1.
+    /// CloudVision 2024.3 on-prem: a self-signed server certificate, ALPN h2 and http/1.1, login, REST and
+    /// gRPC.
     Cvp,
-    /// Prisma-like: a Console CA (O=Twistlock) signs the server certificate; the chain is sent.
+    /// An older CloudVision (2021.2): a bad password login is HTTP 401 "User is unauthorized".
+    #[value(name = "cvp-legacy")]
+    #[serde(rename = "cvp-legacy")]
+    CvpLegacy,
+    /// CloudVision 2026.1: `getCvpInfo.do` answers the bare text `2026.1.3`.
+    #[value(name = "cvp-2026")]
+    #[serde(rename = "cvp-2026")]
+    Cvp2026,
+    /// CloudVision behind a front end that refuses HTTP/2: ALPN offers only http/1.1, HTTP/1.1 only.
+    #[value(name = "cvp-no-h2")]
+    #[serde(rename = "cvp-no-h2")]
+    CvpNoH2,
+    /// CloudVision as a Service: service-account tokens only, `{"version":"CVaaS"}`, a CA-signed certificate.
+    Cvaas,
+    /// Prisma-like: a Console CA (O=Twistlock) signs the server certificate; the chain is sent; the API.
     Prisma,
+    /// Prisma Cloud Compute SaaS: the API under the tenant path `/us-1-123456789`; 60-minute tokens.
+    #[value(name = "prisma-saas")]
+    #[serde(rename = "prisma-saas")]
+    PrismaSaas,
+    /// A Console whose admin disabled Basic auth: Basic is 401, tokens work.
+    #[value(name = "prisma-basic-disabled")]
+    #[serde(rename = "prisma-basic-disabled")]
+    PrismaBasicDisabled,
+    /// A rate-limited Console: every call but `_ping` is 429 with `Retry-After`.
+    #[value(name = "prisma-rate-limited")]
+    #[serde(rename = "prisma-rate-limited")]
+    PrismaRateLimited,
+    /// A failing Console: every call but `_ping` is 500.
+    #[value(name = "prisma-error")]
+    #[serde(rename = "prisma-error")]
+    PrismaError,
     /// Plain HTTP on the port: TLS clients get `HTTP/1.1 400 Bad Request`.
     Plaintext,
     /// Accepts TCP connections and never answers.
     Silent,
-    /// TLS that demands a client certificate from the lab's client CA.
+    /// TLS that demands a client certificate from the lab's client CA; behind it, the Prisma API
+    /// (`authenticate-client` answers with a token for the certificate's CN).
     Mtls,
     /// A self-signed certificate that becomes valid two days after the lab starts: the clock check.
     Future,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    /// Every server, in the order `preflight lab` starts them.
+    pub const ALL: [Scenario; 14] = [
         Scenario::Cvp,
+        Scenario::CvpLegacy,
+        Scenario::Cvp2026,
+        Scenario::CvpNoH2,
+        Scenario::Cvaas,
         Scenario::Prisma,
+        Scenario::PrismaSaas,
+        Scenario::PrismaBasicDisabled,
+        Scenario::PrismaRateLimited,
+        Scenario::PrismaError,
         Scenario::Plaintext,
         Scenario::Silent,
         Scenario::Mtls,
@@ -63,7 +110,15 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Cvp => "cvp",
+            Scenario::CvpLegacy => "cvp-legacy",
+            Scenario::Cvp2026 => "cvp-2026",
+            Scenario::CvpNoH2 => "cvp-no-h2",
+            Scenario::Cvaas => "cvaas",
             Scenario::Prisma => "prisma",
+            Scenario::PrismaSaas => "prisma-saas",
+            Scenario::PrismaBasicDisabled => "prisma-basic-disabled",
+            Scenario::PrismaRateLimited => "prisma-rate-limited",
+            Scenario::PrismaError => "prisma-error",
             Scenario::Plaintext => "plaintext",
             Scenario::Silent => "silent",
             Scenario::Mtls => "mtls",
@@ -74,8 +129,16 @@ impl Scenario {
     /// The product a check of this server should name.
     pub fn product(self) -> Product {
         match self {
-            Scenario::Cvp => Product::Cvp,
-            Scenario::Prisma | Scenario::Mtls => Product::Prisma,
+            Scenario::Cvp | Scenario::CvpLegacy | Scenario::Cvp2026 | Scenario::CvpNoH2 => {
+                Product::Cvp
+            }
+            Scenario::Cvaas => Product::Cvaas,
+            Scenario::Prisma
+            | Scenario::PrismaSaas
+            | Scenario::PrismaBasicDisabled
+            | Scenario::PrismaRateLimited
+            | Scenario::PrismaError
+            | Scenario::Mtls => Product::Prisma,
             Scenario::Plaintext | Scenario::Silent | Scenario::Future => Product::Generic,
         }
     }
@@ -83,16 +146,122 @@ impl Scenario {
     pub fn about(self) -> &'static str {
         match self {
             Scenario::Cvp => {
-                "CloudVision-like: self-signed certificate (like /etc/nginx/cvp.crt), ALPN h2"
+                "CloudVision-like: self-signed certificate (like /etc/nginx/cvp.crt), ALPN h2; CVP 2024.3 login, REST, gRPC"
+            }
+            Scenario::CvpLegacy => {
+                "CloudVision 2021.2: a bad login is HTTP 401 \"User is unauthorized\" (not 200 + errorCode)"
+            }
+            Scenario::Cvp2026 => "CloudVision 2026.1: getCvpInfo.do answers the bare text 2026.1.3",
+            Scenario::CvpNoH2 => {
+                "CloudVision behind a front end that refuses HTTP/2 (ALPN http/1.1 only): gRPC cannot work"
+            }
+            Scenario::Cvaas => {
+                "CloudVision as a Service: service-account tokens only (no password login), version \"CVaaS\""
             }
             Scenario::Prisma => {
-                "Prisma-like: Console CA (O=Twistlock) signs the server certificate"
+                "Prisma-like: Console CA (O=Twistlock) signs the server certificate; the Console API"
             }
+            Scenario::PrismaSaas => {
+                "Prisma SaaS: the API under the tenant path /us-1-123456789 (404 without it); 60-minute tokens"
+            }
+            Scenario::PrismaBasicDisabled => "Prisma Console with Basic auth disabled: Basic is 401, tokens work",
+            Scenario::PrismaRateLimited => "Prisma Console that rate-limits: every call but _ping is 429 (Retry-After)",
+            Scenario::PrismaError => "Prisma Console that fails: every call but _ping is 500",
             Scenario::Plaintext => "plain HTTP on the port (not TLS)",
             Scenario::Silent => "accepts TCP and never answers (a black hole after connect)",
-            Scenario::Mtls => "TLS that demands a client certificate",
+            Scenario::Mtls => {
+                "TLS that demands a client certificate; the Prisma API behind it (authenticate-client)"
+            }
             Scenario::Future => "a certificate valid only from two days after start-up (not_yet_valid; the server's Date is compared)",
         }
+    }
+
+    /// The path under which the server's API lives (`""` but for Prisma SaaS's tenant path).
+    pub fn base_path(self) -> &'static str {
+        match self {
+            Scenario::PrismaSaas => "/us-1-123456789",
+            _ => "",
+        }
+    }
+}
+
+/// The credentials the lab accepts. Fixed, so that a user can type them and a test can use them.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials;
+
+impl Credentials {
+    /// CloudVision on-prem: the administrator (login and every call).
+    pub const CVP_USER: &'static str = "cvpadmin";
+    pub const CVP_PASSWORD: &'static str = "lab-password";
+    /// CloudVision on-prem: a read-only user; its token is accepted but lacks the inventory role
+    /// (gRPC PERMISSION_DENIED, REST inventory 403).
+    pub const CVP_VIEWER_USER: &'static str = "viewer";
+    pub const CVP_VIEWER_PASSWORD: &'static str = "lab-viewer";
+    /// The CloudVision service account (`dsn`) of [`LabTokens::cvp_valid`]: every call.
+    pub const CVP_SERVICE_ACCOUNT: &'static str = "preflight-lab";
+    /// Prisma Cloud Compute: the administrator.
+    pub const PRISMA_USER: &'static str = "admin";
+    pub const PRISMA_PASSWORD: &'static str = "lab-password";
+    /// Prisma Cloud Compute: a low-privilege user (`version` works, runtime policies are 403).
+    pub const PRISMA_AUDITOR_USER: &'static str = "auditor";
+    pub const PRISMA_AUDITOR_PASSWORD: &'static str = "lab-auditor";
+    /// The CN of the lab's client certificate: the user `authenticate-client` logs in.
+    pub const CLIENT_CERT_USER: &'static str = "lab-user";
+    /// The tenant segment of the Prisma SaaS server's URL.
+    pub const PRISMA_SAAS_TENANT: &'static str = "us-1-123456789";
+}
+
+/// Ready-made tokens, issued when the lab starts at the real time (the lab judges `exp` by the real clock).
+/// Also written in the lab folder: see [`LabTokens::files`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LabTokens {
+    /// CloudVision service-account token (RS256 JWT, `dsn` = [`Credentials::CVP_SERVICE_ACCOUNT`]), valid a
+    /// year: accepted everywhere, on-prem and CVaaS. File `cvp-token.txt`.
+    pub cvp_valid: String,
+    /// The same account's token, expired an hour ago: 401 / UNAUTHENTICATED. File `cvp-token-expired.txt`.
+    pub cvp_expired: String,
+    /// A session token of the read-only user: accepted, but gRPC says PERMISSION_DENIED and the REST
+    /// inventory 403. File `cvp-token-viewer.txt`.
+    pub cvp_viewer: String,
+    /// The service account's token expiring in one hour: works, and should be warned about.
+    /// File `cvp-token-expiring.txt`.
+    pub cvp_expiring: String,
+    /// Prisma token of `admin` (HS256 JWT, 30 minutes). File `prisma-token.txt`.
+    pub prisma_valid: String,
+    /// Prisma token of `admin` that expired a minute ago. File `prisma-token-expired.txt`.
+    pub prisma_expired: String,
+    /// Prisma token of `auditor`: `version` works, runtime policies are 403. File `prisma-token-auditor.txt`.
+    pub prisma_auditor: String,
+}
+
+impl LabTokens {
+    /// The tokens issued at `now`.
+    pub fn issue(now: OffsetDateTime) -> LabTokens {
+        let t = now.unix_timestamp();
+        let account = Credentials::CVP_SERVICE_ACCOUNT;
+        let (admin, auditor) = (Credentials::PRISMA_USER, Credentials::PRISMA_AUDITOR_USER);
+        LabTokens {
+            cvp_valid: jwt::cvp_token(account, jwt::DST_ACCOUNT, t, t + 365 * 86400),
+            cvp_expired: jwt::cvp_token(account, jwt::DST_ACCOUNT, t - 31 * 86400, t - 3600),
+            cvp_viewer: jwt::cvp_token(Credentials::CVP_VIEWER_USER, jwt::DST_USER, t, t + 86400),
+            cvp_expiring: jwt::cvp_token(account, jwt::DST_ACCOUNT, t - 86400, t + 3600),
+            prisma_valid: jwt::prisma_token(admin, "admin", t, t + 1800),
+            prisma_expired: jwt::prisma_token(admin, "admin", t - 1860, t - 60),
+            prisma_auditor: jwt::prisma_token(auditor, "auditor", t, t + 1800),
+        }
+    }
+
+    /// Each token with the name of the file it is written to in the lab folder.
+    pub fn files(&self) -> [(&'static str, &str); 7] {
+        [
+            ("cvp-token.txt", &self.cvp_valid),
+            ("cvp-token-expired.txt", &self.cvp_expired),
+            ("cvp-token-viewer.txt", &self.cvp_viewer),
+            ("cvp-token-expiring.txt", &self.cvp_expiring),
+            ("prisma-token.txt", &self.prisma_valid),
+            ("prisma-token-expired.txt", &self.prisma_expired),
+            ("prisma-token-auditor.txt", &self.prisma_auditor),
+        ]
     }
 }
 
@@ -128,6 +297,8 @@ pub struct LabServer {
     pub addr: SocketAddr,
     /// The file to pass as `--ca` to trust this server, when there is one.
     pub trust_file: Option<PathBuf>,
+    /// The URL a client uses: `https://ADDR` plus the server's base path (Prisma SaaS's tenant).
+    pub url: String,
 }
 
 /// The running lab. Servers stop when it is dropped.
@@ -137,6 +308,8 @@ pub struct Lab {
     /// Lab client certificate and key (for the mTLS server).
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
+    /// Ready-made tokens (also files in `dir`).
+    pub tokens: LabTokens,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -176,10 +349,15 @@ fn write(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, LabError> {
     Ok(path)
 }
 
+/// ALPN h2 and http/1.1, or http/1.1 only (a front end that refuses HTTP/2).
+const ALPN_BOTH: &[&[u8]] = &[b"h2", b"http/1.1"];
+const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1"];
+
 fn tls_config(
     chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     key: &Issued,
     client_ca: Option<&Issued>,
+    alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, LabError> {
     let provider = crate::checks::handshake::provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -201,8 +379,37 @@ fn tls_config(
     let mut config = builder
         .with_single_cert(chain, key.key())
         .map_err(|e| LabError::Tls(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
+}
+
+/// What answers HTTP requests on a TLS server.
+#[derive(Debug, Clone)]
+enum App {
+    /// Echoes the path as JSON (servers that show a TLS property, not a product).
+    Echo(&'static str),
+    Cvp(cvp::Flavor),
+    Prisma(prisma::Console),
+}
+
+impl App {
+    async fn handle(&self, conn: &Conn, req: Request<Incoming>) -> Response<LabBody> {
+        match self {
+            App::Echo(name) => http::json(
+                StatusCode::OK,
+                &json!({"lab": name, "path": req.uri().path()}),
+            ),
+            App::Cvp(flavor) => cvp::handle(*flavor, req).await,
+            App::Prisma(console) => prisma::handle(console, conn, req).await,
+        }
+    }
+}
+
+/// One TLS server to start: its certificate configuration and what answers behind it.
+struct TlsServer {
+    config: Arc<ServerConfig>,
+    app: App,
+    http1_only: bool,
 }
 
 impl Lab {
@@ -214,16 +421,19 @@ impl Lab {
         })?;
         let at = opts.issued_at;
         let cvp = certs::self_signed_server("cvp.preflight.lab", at)?;
+        let cvaas_ca = certs::ca("preflight lab public CA", "preflight lab", at, 3650)?;
+        let cvaas = cvaas_ca.server("www.cvaas.preflight.lab", at, 365)?;
         let console_ca = certs::ca("Twistlock", "Twistlock", at, 3 * 365)?;
         let console = console_ca.server("console.preflight.lab", at, 730)?;
         let mtls_server = certs::self_signed_server("mtls.preflight.lab", at)?;
         let client_ca = certs::ca("preflight lab client CA", "preflight lab", at, 3650)?;
-        let client = client_ca.client("lab-user", at, 365)?;
+        let client = client_ca.client(Credentials::CLIENT_CERT_USER, at, 365)?;
         let future =
             certs::self_signed_server("future.preflight.lab", at + time::Duration::days(3))?;
 
         let dir = &opts.dir;
         let cvp_file = write(dir, "cvp.crt", &cvp.cert_pem)?;
+        let cvaas_ca_file = write(dir, "cvaas-ca.pem", &cvaas_ca.cert.cert_pem)?;
         let console_ca_file = write(dir, "prisma-console-ca.pem", &console_ca.cert.cert_pem)?;
         write(dir, "prisma-console.crt", &console.cert_pem)?;
         let mtls_file = write(dir, "mtls.crt", &mtls_server.cert_pem)?;
@@ -231,6 +441,29 @@ impl Lab {
         write(dir, "client-ca.pem", &client_ca.cert.cert_pem)?;
         let client_cert = write(dir, "client.crt", &client.cert_pem)?;
         let client_key = write(dir, "client.key", &client.key_pem)?;
+        let tokens = LabTokens::issue(OffsetDateTime::now_utc());
+        for (name, token) in tokens.files() {
+            write(dir, name, &format!("{token}\n"))?;
+        }
+
+        let console_chain = vec![console.der.clone(), console_ca.cert.der.clone()];
+        let prisma = |flavor: prisma::Flavor| -> Result<TlsServer, LabError> {
+            Ok(TlsServer {
+                config: tls_config(console_chain.clone(), &console, None, ALPN_BOTH)?,
+                app: App::Prisma(prisma::Console {
+                    flavor,
+                    ca_pem: Some(console_ca.cert.cert_pem.clone()),
+                }),
+                http1_only: false,
+            })
+        };
+        let cvp_server = |flavor: cvp::Flavor, alpn: &[&[u8]]| -> Result<TlsServer, LabError> {
+            Ok(TlsServer {
+                config: tls_config(vec![cvp.der.clone()], &cvp, None, alpn)?,
+                app: App::Cvp(flavor),
+                http1_only: alpn == ALPN_HTTP1,
+            })
+        };
 
         let mut servers = Vec::new();
         let mut tasks = Vec::new();
@@ -247,62 +480,85 @@ impl Lab {
             let addr = listener
                 .local_addr()
                 .map_err(|source| LabError::Bind { addr, source })?;
-            let (task, trust_file) = match scenario {
-                Scenario::Cvp => (
-                    serve_tls(
-                        listener,
-                        tls_config(vec![cvp.der.clone()], &cvp, None)?,
-                        "cvp",
-                    ),
-                    Some(cvp_file.clone()),
+            let (server, trust_file) = match scenario {
+                Scenario::Cvp => (cvp_server(cvp::Flavor::Modern, ALPN_BOTH)?, Some(&cvp_file)),
+                Scenario::CvpLegacy => {
+                    (cvp_server(cvp::Flavor::Legacy, ALPN_BOTH)?, Some(&cvp_file))
+                }
+                Scenario::Cvp2026 => (cvp_server(cvp::Flavor::V2026, ALPN_BOTH)?, Some(&cvp_file)),
+                Scenario::CvpNoH2 => (
+                    cvp_server(cvp::Flavor::Modern, ALPN_HTTP1)?,
+                    Some(&cvp_file),
                 ),
-                Scenario::Prisma => (
-                    serve_tls(
-                        listener,
-                        tls_config(
-                            vec![console.der.clone(), console_ca.cert.der.clone()],
-                            &console,
+                Scenario::Cvaas => (
+                    TlsServer {
+                        config: tls_config(
+                            vec![cvaas.der.clone(), cvaas_ca.cert.der.clone()],
+                            &cvaas,
                             None,
+                            ALPN_BOTH,
                         )?,
-                        "prisma",
-                    ),
-                    Some(console_ca_file.clone()),
+                        app: App::Cvp(cvp::Flavor::Cvaas),
+                        http1_only: false,
+                    },
+                    Some(&cvaas_ca_file),
                 ),
+                Scenario::Prisma => (prisma(prisma::Flavor::Console)?, Some(&console_ca_file)),
+                Scenario::PrismaSaas => (prisma(prisma::Flavor::Saas)?, Some(&console_ca_file)),
+                Scenario::PrismaBasicDisabled => (
+                    prisma(prisma::Flavor::BasicDisabled)?,
+                    Some(&console_ca_file),
+                ),
+                Scenario::PrismaRateLimited => {
+                    (prisma(prisma::Flavor::RateLimited)?, Some(&console_ca_file))
+                }
+                Scenario::PrismaError => {
+                    (prisma(prisma::Flavor::ServerError)?, Some(&console_ca_file))
+                }
                 Scenario::Mtls => (
-                    serve_tls(
-                        listener,
-                        tls_config(
+                    TlsServer {
+                        config: tls_config(
                             vec![mtls_server.der.clone()],
                             &mtls_server,
                             Some(&client_ca.cert),
+                            ALPN_BOTH,
                         )?,
-                        "mtls",
-                    ),
-                    Some(mtls_file.clone()),
+                        app: App::Prisma(prisma::Console {
+                            flavor: prisma::Flavor::Console,
+                            ca_pem: None,
+                        }),
+                        http1_only: false,
+                    },
+                    Some(&mtls_file),
                 ),
-                Scenario::Plaintext => (tokio::spawn(serve_plaintext(listener)), None),
-                Scenario::Silent => (tokio::spawn(serve_silent(listener)), None),
                 Scenario::Future => (
-                    serve_tls(
-                        listener,
-                        tls_config(vec![future.der.clone()], &future, None)?,
-                        "future",
-                    ),
-                    Some(future_file.clone()),
+                    TlsServer {
+                        config: tls_config(vec![future.der.clone()], &future, None, ALPN_BOTH)?,
+                        app: App::Echo("future"),
+                        http1_only: false,
+                    },
+                    Some(&future_file),
                 ),
+                Scenario::Plaintext => {
+                    tasks.push(tokio::spawn(serve_plaintext(listener)));
+                    servers.push(LabServer::new(*scenario, addr, None));
+                    continue;
+                }
+                Scenario::Silent => {
+                    tasks.push(tokio::spawn(serve_silent(listener)));
+                    servers.push(LabServer::new(*scenario, addr, None));
+                    continue;
+                }
             };
-            tasks.push(task);
-            servers.push(LabServer {
-                scenario: *scenario,
-                addr,
-                trust_file,
-            });
+            tasks.push(serve_tls(listener, server));
+            servers.push(LabServer::new(*scenario, addr, trust_file.cloned()));
         }
         let lab = Lab {
             servers,
             dir: dir.clone(),
             client_cert,
             client_key,
+            tokens,
             tasks,
         };
         let index = serde_json::to_string_pretty(&lab.servers).unwrap_or_default();
@@ -314,74 +570,119 @@ impl Lab {
         self.servers.iter().find(|s| s.scenario == scenario)
     }
 
-    /// What `preflight lab` prints: each server, what it shows, and a command to check it.
+    /// The credentials the lab accepts.
+    pub fn credentials(&self) -> Credentials {
+        Credentials
+    }
+
+    /// What `preflight lab` prints: each server, what it shows, a command to check it, and the credentials.
     pub fn describe(&self) -> String {
         let mut out = format!(
-            "preflight lab: {} servers; certificates in {}\n\n",
+            "preflight lab: {} servers; certificates and tokens in {}\n\n",
             self.servers.len(),
             self.dir.display()
         );
         for s in &self.servers {
             out.push_str(&format!(
-                "  {:<10} https://{}  {}\n",
+                "  {:<22} {}  {}\n",
                 s.scenario.name(),
-                s.addr,
+                s.url,
                 s.scenario.about()
             ));
+            let target = if s.scenario.base_path().is_empty() {
+                s.addr.to_string()
+            } else {
+                s.url.clone()
+            };
             let mut cmd = format!(
-                "preflight check {} --product {}",
-                s.addr,
+                "preflight check {target} --product {}",
                 s.scenario.product().as_str()
             );
-            out.push_str(&format!("             {cmd}\n"));
             if let Some(f) = &s.trust_file {
                 cmd.push_str(&format!(" --ca {}", f.display()));
-                out.push_str(&format!("             {cmd}   (once --ca is supported)\n"));
             }
+            out.push_str(&format!("{:<25}{cmd}\n", ""));
         }
         out.push_str(&format!(
-            "\nServer certificates carry the names {}; the mTLS client certificate is {} (key {}).\nPress Ctrl-C to stop.\n",
+            "\nServer certificates carry the names {}; the mTLS client certificate is {} (key {}, CN {}).\n",
             LAB_SANS.join(", "),
             self.client_cert.display(),
-            self.client_key.display()
+            self.client_key.display(),
+            Credentials::CLIENT_CERT_USER,
         ));
+        out.push_str(&format!(
+            "\nCredentials the lab accepts:\n  \
+             CloudVision  {} / {} (network-admin), {} / {} (read-only: gRPC PERMISSION_DENIED)\n  \
+             Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n\
+             Tokens (issued now; the lab checks exp against the real clock):\n",
+            Credentials::CVP_USER,
+            Credentials::CVP_PASSWORD,
+            Credentials::CVP_VIEWER_USER,
+            Credentials::CVP_VIEWER_PASSWORD,
+            Credentials::PRISMA_USER,
+            Credentials::PRISMA_PASSWORD,
+            Credentials::PRISMA_AUDITOR_USER,
+            Credentials::PRISMA_AUDITOR_PASSWORD,
+        ));
+        let about = [
+            "CloudVision service account, valid a year",
+            "CloudVision service account, expired",
+            "CloudVision read-only user's session",
+            "CloudVision service account, expires in an hour",
+            "Prisma admin, 30 minutes",
+            "Prisma admin, expired",
+            "Prisma auditor, 30 minutes",
+        ];
+        for ((name, _), about) in self.tokens.files().iter().zip(about) {
+            out.push_str(&format!(
+                "  {:<48} {about}\n",
+                self.dir.join(name).display()
+            ));
+        }
+        out.push_str("Press Ctrl-C to stop.\n");
         out
     }
 }
 
-fn serve_tls(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    name: &'static str,
-) -> JoinHandle<()> {
-    let acceptor = TlsAcceptor::from(config);
+impl LabServer {
+    fn new(scenario: Scenario, addr: SocketAddr, trust_file: Option<PathBuf>) -> LabServer {
+        LabServer {
+            scenario,
+            addr,
+            trust_file,
+            url: format!("https://{addr}{}", scenario.base_path()),
+        }
+    }
+}
+
+fn serve_tls(listener: TcpListener, server: TlsServer) -> JoinHandle<()> {
+    let acceptor = TlsAcceptor::from(server.config);
+    let app = Arc::new(server.app);
+    let http1_only = server.http1_only;
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
             let acceptor = acceptor.clone();
+            let app = app.clone();
             tokio::spawn(async move {
                 let Ok(Ok(tls)) =
                     tokio::time::timeout(CLIENT_DEADLINE, acceptor.accept(stream)).await
                 else {
                     return;
                 };
-                let service = hyper::service::service_fn(
-                    move |req: Request<hyper::body::Incoming>| async move {
-                        let body = format!(
-                            "{{\"lab\":\"{name}\",\"path\":\"{}\"}}\n",
-                            req.uri().path().escape_default()
-                        );
-                        Ok::<_, Infallible>(
-                            Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from(body)))
-                                .unwrap_or_default(),
-                        )
-                    },
-                );
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let conn = Arc::new(Conn::from_tls(tls.get_ref().1));
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let app = app.clone();
+                    let conn = conn.clone();
+                    async move { Ok::<_, std::convert::Infallible>(app.handle(&conn, req).await) }
+                });
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if http1_only {
+                    builder = builder.http1_only();
+                }
                 let _ = tokio::time::timeout(
                     Duration::from_secs(60),
                     builder.serve_connection(TokioIo::new(tls), service),

@@ -105,6 +105,28 @@ codes! {
         "Remove the leftover certificates from the server's certificate file.";
     LongValidity => "long_validity", "The server certificate is valid for more than 825 days; Apple platforms and browsers refuse it.",
         "Reissue it for at most 825 days if Apple clients or browsers must connect.";
+    NotAConsole => "not_a_console", "The product's unauthenticated endpoint did not answer as that product does.",
+        "Check the product (`--product`), the port and, for SaaS, the tenant path in the URL.";
+    BadCredentials => "bad_credentials", "The server refused the credentials (401, or CloudVision's 200 with an errorMessage).",
+        "Check the user name and password or token; for Active Directory users on Prisma, write `DOMAIN\\user`.";
+    TokenExpired => "token_expired", "The token's `exp` is in the past, or the server says it expired.",
+        "Create a new token (CloudVision: a service-account token; Prisma: authenticate again).";
+    TokenExpiring => "token_expiring", "The token expires soon (within a day, or within 5 minutes for short-lived tokens).",
+        "Renew the token before the job that uses it runs.";
+    Forbidden => "forbidden", "Logged in, but the role lacks permission for the call (403, PERMISSION_DENIED).",
+        "Give the user or service account a role that may call the API.";
+    NotAttemptedUntrusted => "not_attempted_untrusted", "No credential was sent: no trust source accepted the server's chain.",
+        "Fix the trust failure first (`--ca`, `--pin-sha256`), or pass `--insecure` knowingly.";
+    UnsupportedMethod => "unsupported_method", "The product does not support this way of logging in.",
+        "Use a method the product supports (CloudVision as a Service: service-account tokens).";
+    EndpointNotFound => "endpoint_not_found", "The API path answered 404: wrong base URL, product or missing tenant path.",
+        "Check the URL (Prisma SaaS: https://REGION.cloud.twistlock.com/TENANT) and `--product`.";
+    RateLimited => "rate_limited", "The server answered 429: too many requests.",
+        "Wait for `Retry-After` and retry; space out automated logins.";
+    ServerError => "server_error", "The server answered 5xx.",
+        "Read the server's logs; retry later.";
+    HttpFailed => "http_failed", "The HTTP request failed before an answer (connection, TLS or timeout).",
+        "Read the summary; the transport checks above usually name the cause.";
     EmptyChain => "empty_chain", "The server completed the handshake without sending a certificate.",
         "Configure a certificate on the server (nginx: `ssl_certificate`).";
     CertUnparsable => "cert_unparsable", "A certificate the server sent is not valid X.509 DER.",

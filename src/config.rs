@@ -101,6 +101,8 @@ pub struct CheckConfig {
     pub at: Option<OffsetDateTime>,
     /// Warn when a certificate on the path expires within this many days.
     pub warn_days: i64,
+    /// What to log in with (nothing by default).
+    pub credentials: crate::checks::auth::Credentials,
 }
 
 impl CheckConfig {
@@ -123,6 +125,7 @@ impl CheckConfig {
             timeouts: Timeouts::default(),
             at: None,
             warn_days: 30,
+            credentials: Default::default(),
         }
     }
 }

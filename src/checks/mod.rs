@@ -1,6 +1,7 @@
 //! The pipeline: resolve → connect → handshake → inspect, each stage a check in one report. A failure is an
 //! outcome, never a crash: later stages that depend on it become `skip` with the reason.
 
+pub mod auth;
 pub mod clock;
 pub mod connect;
 pub mod handshake;
@@ -177,7 +178,9 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     Some(d) => format!("server Date {}", crate::pki::verify::rfc3339(d)),
                     None => "server clock not read (no certificate date in doubt, --at given, or no Date)".into(),
                 });
-                let judged = judge_handshake(cfg, deps, addr, &hs, judged_at, server_date);
+                let mut judged = judge_handshake(cfg, deps, addr, &hs, judged_at, server_date);
+                let product_checks = products_and_auth(cfg, deps, addr, &hs, &judged.checks).await;
+                judged.checks.extend(product_checks);
                 for c in judged.checks.iter().filter(|c| {
                     c.id.starts_with("trust.") || c.id == "cert.chain" || c.id == "tls.alpn"
                 }) {
@@ -266,6 +269,113 @@ async fn read_server_clock(
         cfg.timeouts.tls,
     )
     .await
+}
+
+/// Product probes and every authentication method the credentials allow, over the channel trust chose.
+async fn products_and_auth(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    addr: std::net::SocketAddr,
+    hs: &handshake::Handshake,
+    checks: &[Check],
+) -> Vec<Check> {
+    use crate::target::Product;
+    let creds = &cfg.credentials;
+    let ids = auth::method_ids(cfg.product, creds);
+    let wants_http = cfg.product == Product::Prisma || !ids.is_empty();
+    if !wants_http {
+        return Vec::new();
+    }
+    if hs.outcome.is_err() {
+        return ids
+            .iter()
+            .map(|id| Check::skip(id, handshake::ID, "no TLS connection"))
+            .collect();
+    }
+    let identity = creds.identity.as_ref();
+    let accepted = trust::accepting_source(&deps.trust, checks);
+    let channel =
+        match auth::channel::choose(accepted, creds.insecure, identity, &handshake::ALPN_OFFERED) {
+            Ok(c) => c,
+            Err(e) => {
+                return vec![Check::new(
+                    "auth.setup",
+                    crate::report::Status::Error,
+                    crate::codes::Code::HttpFailed,
+                    format!("cannot prepare the authenticated connection: {e}"),
+                )
+                .with_fix("Check the --cert and --key files")];
+            }
+        };
+    // Requests without credentials (the Prisma ping) may use an unverified connection: nothing secret goes.
+    let probe_config = match channel.config() {
+        Some(c) => c,
+        None => match auth::channel::config_for(None, None, &handshake::ALPN_OFFERED) {
+            Ok(c) => std::sync::Arc::new(c),
+            Err(_) => return Vec::new(),
+        },
+    };
+    let host = cfg.target.host.to_string();
+    let path = cfg.target.path.as_deref();
+    let timeout = cfg.timeouts.tls;
+    let mut out = Vec::new();
+    if cfg.product == Product::Prisma {
+        if let Ok(http) = auth::http::Http::new(probe_config.clone(), &host, addr, path, timeout) {
+            out.push(auth::prisma::ping(&http).await);
+        }
+    }
+    if ids.is_empty() {
+        return out;
+    }
+    let Some(config) = channel.config() else {
+        out.extend(auth::skipped_untrusted(&ids));
+        return out;
+    };
+    let http = match auth::http::Http::new(config, &host, addr, path, timeout) {
+        Ok(h) => h,
+        Err(e) => {
+            out.push(
+                Check::new(
+                    "auth.setup",
+                    crate::report::Status::Error,
+                    crate::codes::Code::HttpFailed,
+                    e,
+                )
+                .with_fix("Retry with -v"),
+            );
+            return out;
+        }
+    };
+    let now = deps.now;
+    let methods = match cfg.product {
+        Product::Prisma => auth::prisma::run(&http, creds, now).await,
+        Product::Cvp | Product::Cvaas => auth::cvp::run(&http, creds, cfg.product, now).await,
+        Product::Generic => ids
+            .iter()
+            .map(|id| {
+                Check::new(
+                    id,
+                    crate::report::Status::Skip,
+                    crate::codes::Code::UnsupportedMethod,
+                    "not attempted: a generic TLS server has no known login API",
+                )
+                .with_fix("Pass --product cvp, cvaas or prisma to check logging in")
+            })
+            .collect(),
+    };
+    let insecure = channel.insecure();
+    let via = match &channel {
+        auth::channel::Channel::Trusted { source, .. } => Some(source.check_id()),
+        _ => None,
+    };
+    out.extend(methods.into_iter().map(|c| {
+        let c = auth::flag_insecure(c, insecure);
+        match via {
+            Some(v) => c.with_fact("trusted_via", v),
+            None => c,
+        }
+    }));
+    out
 }
 
 /// What the handshake stage adds to a report.

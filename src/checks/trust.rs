@@ -315,6 +315,21 @@ fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> 
         .collect()
 }
 
+/// The first trust source (yours first, then the stores) whose check accepted the chain: the one
+/// credentials may travel over.
+pub fn accepting_source<'a>(
+    sources: &'a TrustSources,
+    checks: &[Check],
+) -> Option<&'a crate::pki::sources::TrustSource> {
+    sources.sources.iter().find(|s| {
+        checks.iter().any(|c| {
+            c.id == s.kind.check_id()
+                && (c.status == Status::Pass
+                    || (c.status == Status::Warn && checks_accepts(c.code)))
+        })
+    })
+}
+
 /// A warning code on a passing source (the chain was accepted).
 fn checks_accepts(code: Code) -> bool {
     matches!(

@@ -1,0 +1,171 @@
+//! HTTP requests for product and authentication checks: reqwest over the chosen channel, pinned to the
+//! address the TCP check used, with a deadline and a cap on how much of a body is read (a server that
+//! sends gigabytes, or never ends, costs nothing).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE};
+
+use crate::secret::Secret;
+
+/// The most of a response body that is read.
+pub const BODY_CAP: usize = 64 * 1024;
+
+/// How a request authenticates.
+pub enum Auth<'a> {
+    None,
+    Basic(&'a str, &'a Secret),
+    Bearer(&'a Secret),
+    Cookie(&'a str, &'a Secret),
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// At most [`BODY_CAP`] bytes, as text.
+    pub body: String,
+    pub elapsed: Duration,
+}
+
+impl Reply {
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// Why no reply came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    Timeout,
+    /// In words (never a library's `Debug`).
+    Failed(String),
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Timeout => f.write_str("no answer in time"),
+            HttpError::Failed(w) => f.write_str(w),
+        }
+    }
+}
+
+/// A client bound to one server: `https://HOST:PORT[/path]`, reached at `addr`.
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+    timeout: Duration,
+}
+
+fn words(e: &reqwest::Error) -> HttpError {
+    if e.is_timeout() {
+        return HttpError::Timeout;
+    }
+    // reqwest's Display chains sources ("error sending request ... : ..."): keep it, it is prose.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    HttpError::Failed(text)
+}
+
+impl Http {
+    pub fn new(
+        config: std::sync::Arc<rustls::ClientConfig>,
+        host: &str,
+        addr: SocketAddr,
+        path_prefix: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Http, String> {
+        let config = (*config).clone();
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(config)
+            .resolve(host, addr)
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let authority = match addr {
+            SocketAddr::V6(_) if host.parse::<std::net::Ipv6Addr>().is_ok() => {
+                format!("[{host}]:{}", addr.port())
+            }
+            _ => format!("{host}:{}", addr.port()),
+        };
+        Ok(Http {
+            client,
+            base: format!("https://{authority}{}", path_prefix.unwrap_or("")),
+            timeout,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, auth: Auth<'_>) -> Result<Reply, HttpError> {
+        let req = match auth {
+            Auth::None => req,
+            Auth::Basic(user, pass) => req.basic_auth(user, Some(pass.expose())),
+            Auth::Bearer(token) => req.header(AUTHORIZATION, format!("Bearer {}", token.expose())),
+            Auth::Cookie(name, value) => req.header(COOKIE, format!("{name}={}", value.expose())),
+        };
+        let start = std::time::Instant::now();
+        let work = async {
+            let mut resp = req.send().await.map_err(|e| words(&e))?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let mut body = Vec::new();
+            while body.len() < BODY_CAP {
+                match resp.chunk().await {
+                    Ok(Some(chunk)) => {
+                        body.extend_from_slice(&chunk[..chunk.len().min(BODY_CAP - body.len())])
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err(words(&e)),
+                }
+            }
+            Ok(Reply {
+                status,
+                headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+                elapsed: start.elapsed(),
+            })
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(HttpError::Timeout),
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: Auth<'_>) -> Result<Reply, HttpError> {
+        self.send(self.client.get(self.url(path)), auth).await
+    }
+
+    /// POSTs a JSON body. The body may hold a secret: it goes on the wire only, never into a report.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        auth: Auth<'_>,
+    ) -> Result<Reply, HttpError> {
+        let req = self
+            .client
+            .post(self.url(path))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        self.send(req, auth).await
+    }
+
+    pub async fn post_empty(&self, path: &str, auth: Auth<'_>) -> Result<Reply, HttpError> {
+        self.send(self.client.post(self.url(path)), auth).await
+    }
+}

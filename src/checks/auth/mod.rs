@@ -1,0 +1,177 @@
+//! Authentication: each method a product supports, tried in turn, over a channel the trust stage chose.
+//! Secrets travel only over [`channel::Channel::Trusted`] (or `--insecure`, flagged); they never enter a
+//! check's summary, fix or facts.
+
+pub mod channel;
+pub mod cvp;
+pub mod http;
+pub mod prisma;
+
+use time::OffsetDateTime;
+
+use crate::codes::Code;
+use crate::jwt;
+use crate::report::{Check, Status};
+use crate::secret::Secret;
+use channel::Identity;
+use http::{HttpError, Reply};
+
+/// A token and where it came from (`--token-file PATH`, `$CLOUDVISION_ACCESS_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct TokenInput {
+    /// `token-file` or `token-env`: the check id is `auth.<method>`.
+    pub method: &'static str,
+    pub origin: String,
+    pub token: Secret,
+}
+
+/// Everything the user gave to log in with.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub tokens: Vec<TokenInput>,
+    pub identity: Option<Identity>,
+    pub insecure: bool,
+}
+
+impl Credentials {
+    pub fn any(&self) -> bool {
+        self.password.is_some() || !self.tokens.is_empty() || self.identity.is_some()
+    }
+
+    /// Every secret value, for the final scrub of all output.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .tokens
+            .iter()
+            .map(|t| t.token.expose().to_string())
+            .collect();
+        if let Some(p) = &self.password {
+            v.push(p.expose().to_string());
+        }
+        v
+    }
+}
+
+/// The check ids of the methods the credentials allow, for skipping them all at once.
+pub fn method_ids(product: crate::target::Product, creds: &Credentials) -> Vec<String> {
+    use crate::target::Product;
+    let mut ids = Vec::new();
+    if creds.password.is_some() {
+        if product == Product::Prisma {
+            ids.push("auth.basic".to_string());
+        }
+        ids.push("auth.password".to_string());
+    }
+    for t in &creds.tokens {
+        ids.push(format!("auth.{}", t.method));
+    }
+    if creds.identity.is_some() {
+        ids.push("auth.client-cert".to_string());
+    }
+    ids
+}
+
+/// A token's claims as facts, and a finding when it expired or expires soon.
+pub fn token_facts(
+    check: Check,
+    token: &Secret,
+    now: OffsetDateTime,
+) -> (Check, Option<(Code, String)>) {
+    let Some(c) = jwt::claims(token.expose()) else {
+        return (check.with_fact("token_kind", "opaque"), None);
+    };
+    let mut check = check.with_fact("token_kind", "jwt");
+    if let Some(dsn) = &c.dsn {
+        check = check.with_fact("token_account", dsn.clone());
+    }
+    let Some(exp) = c.exp else {
+        return (check, None);
+    };
+    let when = OffsetDateTime::from_unix_timestamp(exp)
+        .map(crate::pki::verify::rfc3339)
+        .unwrap_or_default();
+    check = check.with_fact("token_expires", when.clone());
+    let left = exp - now.unix_timestamp();
+    let lifetime = c.iat.map(|iat| exp - iat).unwrap_or(i64::MAX);
+    if left <= 0 {
+        return (
+            check,
+            Some((
+                Code::TokenExpired,
+                format!("the token expired at {when} ({} ago)", span(-left)),
+            )),
+        );
+    }
+    let soon = if lifetime <= 3600 { 300 } else { 86_400 };
+    if left < soon {
+        return (
+            check,
+            Some((
+                Code::TokenExpiring,
+                format!("the token expires at {when}, in {}", span(left)),
+            )),
+        );
+    }
+    (check.with_fact("token_seconds_left", left), None)
+}
+
+fn span(secs: i64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{} days", s / 86_400),
+        s if s >= 3600 => format!("{} hours", s / 3600),
+        s if s >= 60 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
+}
+
+/// A check for an answer that is not a success: the status says why.
+pub fn http_failure(id: &str, what: &str, r: &Reply, url_hint: &str) -> Check {
+    let base = |code, summary: String, fix: &str| Check::fail(id, code, summary, fix.to_string());
+    let check = match r.status {
+        401 => base(Code::BadCredentials, format!("{what}: 401 Unauthorized"), "Check the user name and password or the token; an expired token also gives 401"),
+        403 => base(Code::Forbidden, format!("{what}: 403 Forbidden: logged in, but the role lacks permission"), "Give the user or service account a role that may call the API"),
+        404 => base(Code::EndpointNotFound, format!("{what}: 404 Not Found at {url_hint}"), "Check the base URL and `--product`; Prisma SaaS consoles need the tenant path (https://REGION.cloud.twistlock.com/TENANT)"),
+        429 => {
+            let after = r.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(|v| format!(" (Retry-After: {v})")).unwrap_or_default();
+            base(Code::RateLimited, format!("{what}: 429 Too Many Requests{after}"), "Wait and retry; space out automated logins")
+        }
+        s if s >= 500 => base(Code::ServerError, format!("{what}: {s} from the server"), "Read the server's logs; retry later"),
+        s => base(Code::HttpFailed, format!("{what}: unexpected HTTP {s}"), "Compare with `curl -v` against the same URL"),
+    };
+    check.with_fact("http_status", r.status)
+}
+
+pub fn transport_failure(id: &str, what: &str, e: &HttpError) -> Check {
+    Check::fail(
+        id,
+        Code::HttpFailed,
+        format!("{what}: {e}"),
+        "The transport checks above name the cause; retry with -v",
+    )
+}
+
+/// Every method skipped because no trust source accepted the chain.
+pub fn skipped_untrusted(ids: &[String]) -> Vec<Check> {
+    ids.iter()
+        .map(|id| {
+            Check::new(id, Status::Skip, Code::NotAttemptedUntrusted, "not attempted: no trust source accepted the server's chain, so no credential was sent")
+                .with_fix("Fix the trust failure above (pass the CA or the server's certificate with --ca, or --pin-sha256), or pass --insecure knowingly")
+        })
+        .collect()
+}
+
+/// Marks a check made over an unverified channel.
+pub fn flag_insecure(c: Check, insecure: bool) -> Check {
+    if insecure {
+        let mut c = c.with_fact("insecure", true);
+        c.summary = format!(
+            "{} [--insecure: sent without verifying the server]",
+            c.summary
+        );
+        c
+    } else {
+        c
+    }
+}

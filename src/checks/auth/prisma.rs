@@ -1,0 +1,187 @@
+//! Prisma Cloud Compute: `product.ping`, then `auth.basic`, `auth.password`, `auth.client-cert`, each proven
+//! on `GET /api/v1/version` (any authenticated user may call it).
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::http::{Auth, Http};
+use super::{http_failure, token_facts, transport_failure, Credentials};
+use crate::codes::Code;
+use crate::report::{Check, Status};
+use crate::secret::Secret;
+
+/// `GET /api/v1/_ping`: proves this is a Console before any credential is sent.
+pub async fn ping(http: &Http) -> Check {
+    let id = "product.ping";
+    match http.get("/api/v1/_ping", Auth::None).await {
+        Ok(r) if r.status == 200 => Check::pass(id, "GET /api/v1/_ping answered 200 without credentials: a Prisma Cloud Compute Console"),
+        Ok(r) if r.status == 404 => Check::fail(
+            id,
+            Code::EndpointNotFound,
+            format!("GET {} answered 404: no Console API at this base URL", http.url("/api/v1/_ping")),
+            "A SaaS Console lives under a tenant path: use https://REGION.cloud.twistlock.com/TENANT (copy it from Manage > System > Utilities, Path to Console); a self-hosted Console answers on port 8083",
+        ),
+        Ok(r) => Check::fail(
+            id,
+            Code::NotAConsole,
+            format!("GET /api/v1/_ping answered HTTP {}, not as a Prisma Cloud Compute Console does (200)", r.status),
+            "Check `--product` and the port (the Console's API is on 8083 unless twistlock.cfg says otherwise)",
+        )
+        .with_fact("http_status", r.status),
+        Err(e) => transport_failure(id, "GET /api/v1/_ping", &e),
+    }
+}
+
+/// `"34.04.145"` from `/api/v1/version`.
+fn version(body: &str) -> Option<String> {
+    serde_json::from_str::<String>(body).ok().or_else(|| {
+        let t = body.trim().trim_matches('"');
+        (!t.is_empty() && t.len() < 40 && t.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .then(|| t.to_string())
+    })
+}
+
+async fn prove(http: &Http, id: &str, auth: Auth<'_>, who: &str) -> Check {
+    match http.get("/api/v1/version", auth).await {
+        Ok(r) if r.status == 200 => {
+            let v = version(&r.body).unwrap_or_else(|| "unknown".into());
+            Check::pass(
+                id,
+                format!("{who}: GET /api/v1/version answered 200 (Console {v})"),
+            )
+            .with_fact("console_version", v)
+        }
+        Ok(r) => http_failure(
+            id,
+            &format!("{who}: GET /api/v1/version"),
+            &r,
+            &http.url("/api/v1/version"),
+        ),
+        Err(e) => transport_failure(id, &format!("{who}: GET /api/v1/version"), &e),
+    }
+}
+
+async fn token_login(
+    http: &Http,
+    id: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    who: &str,
+    now: OffsetDateTime,
+) -> Check {
+    let sent = match &body {
+        Some(b) => http.post_json(path, b, Auth::None).await,
+        None => http.post_empty(path, Auth::None).await,
+    };
+    let reply = match sent {
+        Ok(r) => r,
+        Err(e) => return transport_failure(id, &format!("POST {path}"), &e),
+    };
+    if reply.status != 200 {
+        let mut c = http_failure(id, &format!("{who}: POST {path}"), &reply, &http.url(path));
+        if reply.status == 401 && path.ends_with("authenticate-client") {
+            c.fix = Some("The Console does not accept this client certificate: upload its issuing CA in the Console (Manage > Authentication > Certificates) and map the certificate's CN or UPN to a user".into());
+        }
+        return c;
+    }
+    let Some(token) = reply
+        .json()
+        .and_then(|j| j.get("token").and_then(|t| t.as_str()).map(Secret::new))
+    else {
+        return Check::fail(
+            id,
+            Code::NotAConsole,
+            format!("{who}: POST {path} answered 200 without a token"),
+            "Check that this is a Prisma Cloud Compute Console API",
+        );
+    };
+    let proof = prove(
+        http,
+        id,
+        Auth::Bearer(&token),
+        &format!("{who} (token from {path})"),
+    )
+    .await;
+    let (proof, finding) = token_facts(proof, &token, now);
+    match finding {
+        Some((code, text)) if proof.status == Status::Pass => {
+            let fix = if code == Code::TokenExpired {
+                "Authenticate again for a fresh token"
+            } else {
+                "Renew the token before the job runs (GET /api/v1/authenticate/renew); the default lifetime is 30 minutes, not the 24 hours older pages say"
+            };
+            let status = if code == Code::TokenExpired {
+                Status::Fail
+            } else {
+                Status::Warn
+            };
+            let mut c = Check::new(id, status, code, format!("{}; but {text}", proof.summary))
+                .with_fix(fix);
+            c.facts = proof.facts;
+            c
+        }
+        _ => proof,
+    }
+}
+
+/// Every Prisma method the credentials allow, in turn.
+pub async fn run(http: &Http, creds: &Credentials, now: OffsetDateTime) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if let (Some(user), Some(password)) = (&creds.user, &creds.password) {
+        let basic = prove(
+            http,
+            "auth.basic",
+            Auth::Basic(user, password),
+            &format!("Basic auth as {user}"),
+        )
+        .await;
+        let body = json!({"username": user, "password": password.expose()});
+        let token = token_login(
+            http,
+            "auth.password",
+            "/api/v1/authenticate",
+            Some(body),
+            &format!("user {user}"),
+            now,
+        )
+        .await;
+        let basic = if basic.code == Code::BadCredentials && token.status == Status::Pass {
+            Check::fail(
+                "auth.basic",
+                Code::UnsupportedMethod,
+                format!("Basic auth as {user} is refused (401) while the same credentials log in through /api/v1/authenticate: Basic auth is disabled on this Console"),
+                "Use token authentication (POST /api/v1/authenticate, then Authorization: Bearer), or ask the Console admin to allow Basic auth",
+            )
+        } else {
+            basic
+        };
+        checks.push(basic);
+        checks.push(token);
+    }
+    if creds.identity.is_some() {
+        checks.push(
+            token_login(
+                http,
+                "auth.client-cert",
+                "/api/v1/authenticate-client",
+                None,
+                "client certificate",
+                now,
+            )
+            .await,
+        );
+    }
+    checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version;
+
+    #[test]
+    fn versions() {
+        assert_eq!(version("\"34.04.145\"").as_deref(), Some("34.04.145"));
+        assert_eq!(version("34.04.145\n").as_deref(), Some("34.04.145"));
+        assert_eq!(version("<html>"), None);
+    }
+}

@@ -91,13 +91,30 @@ fn prisma_lab_sends_console_ca_chain() {
         "--ca",
         ca.to_str().unwrap(),
     ]);
-    assert_eq!(code, 0, "{r:#}");
+    // A path the Console does not serve: the ping says so, before any credential.
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        outcome(&r, "product.ping"),
+        ("fail".into(), "endpoint_not_found".into())
+    );
     assert_eq!(outcome(&r, "trust.custom"), ("pass".into(), "ok".into()));
     assert_eq!(
         outcome(&r, "trust.mozilla"),
         ("warn".into(), "unknown_issuer".into())
     );
     assert_eq!(r["target"]["path"], "/tenant-1");
+    let (code, plain) = check_json(&[
+        &addr.to_string(),
+        "--product",
+        "prisma",
+        "--ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{plain:#}");
+    assert_eq!(
+        outcome(&plain, "product.ping"),
+        ("pass".into(), "ok".into())
+    );
     let certs = r["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 2);
     assert_eq!(certs[0]["issuer"], "O=Twistlock, CN=Twistlock");

@@ -1,0 +1,399 @@
+//! Authentication against the lab's product emulator, through the pipeline: each method × each outcome,
+//! and no credential over an untrusted connection.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use preflight::checks::auth::{Credentials, TokenInput};
+use preflight::checks::resolve::StaticResolver;
+use preflight::checks::{self, Deps};
+use preflight::config::CheckConfig;
+use preflight::lab::{Credentials as Lab, Scenario};
+use preflight::pki::sources::TrustSources;
+use preflight::report::Report;
+use preflight::secret::Secret;
+use preflight::target::{Product, Target};
+
+fn run(
+    lab: &RunningLab,
+    s: Scenario,
+    product: Product,
+    creds: Credentials,
+    trusted: bool,
+) -> Report {
+    let mut cfg = CheckConfig::new(Target::parse(&lab.addr(s).to_string()).unwrap(), product);
+    cfg.credentials = creds;
+    cfg.alt_ports.clear();
+    let ca = if trusted {
+        vec![lab.trust_file(s)]
+    } else {
+        vec![]
+    };
+    let deps = Deps {
+        resolver: Arc::new(StaticResolver { answers: vec![] }),
+        trust: Arc::new(TrustSources::load(&ca, &[]).unwrap()),
+        now: time::OffsetDateTime::now_utc(),
+        trace: preflight::trace::Trace::off(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(checks::run(&cfg, &deps))
+}
+
+fn code(r: &Report, id: &str) -> (String, String) {
+    let c = r
+        .check(id)
+        .unwrap_or_else(|| panic!("no {id} in {:#?}", r.checks));
+    (c.status.as_str().to_string(), c.code.as_str().to_string())
+}
+
+fn password(user: &str, pw: &str) -> Credentials {
+    Credentials {
+        user: Some(user.into()),
+        password: Some(Secret::new(pw)),
+        ..Credentials::default()
+    }
+}
+
+fn token_file(lab: &RunningLab, name: &str) -> TokenInput {
+    let path = lab.dir.path().join(name);
+    TokenInput {
+        method: "token-file",
+        origin: path.display().to_string(),
+        token: Secret::new(std::fs::read_to_string(&path).unwrap().trim()),
+    }
+}
+
+#[test]
+fn prisma_methods_and_outcomes() {
+    let lab = RunningLab::start_at(
+        &[
+            Scenario::Prisma,
+            Scenario::PrismaBasicDisabled,
+            Scenario::PrismaRateLimited,
+            Scenario::PrismaError,
+        ],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let r = run(
+        &lab,
+        Scenario::Prisma,
+        Product::Prisma,
+        password(Lab::PRISMA_USER, Lab::PRISMA_PASSWORD),
+        true,
+    );
+    assert_eq!(code(&r, "product.ping"), ("pass".into(), "ok".into()));
+    assert_eq!(code(&r, "auth.basic"), ("pass".into(), "ok".into()));
+    assert_eq!(code(&r, "auth.password"), ("pass".into(), "ok".into()));
+    let pw = r.check("auth.password").unwrap();
+    assert!(pw.summary.contains("34.04.145"), "{pw:#?}");
+    assert!(
+        pw.facts.get("token_expires").is_some(),
+        "the token's exp is read: {pw:#?}"
+    );
+
+    let r = run(
+        &lab,
+        Scenario::Prisma,
+        Product::Prisma,
+        password(Lab::PRISMA_USER, "wrong-password"),
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.basic"),
+        ("fail".into(), "bad_credentials".into())
+    );
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("fail".into(), "bad_credentials".into())
+    );
+
+    let r = run(
+        &lab,
+        Scenario::PrismaBasicDisabled,
+        Product::Prisma,
+        password(Lab::PRISMA_USER, Lab::PRISMA_PASSWORD),
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.basic"),
+        ("fail".into(), "unsupported_method".into())
+    );
+    assert_eq!(code(&r, "auth.password"), ("pass".into(), "ok".into()));
+
+    let r = run(
+        &lab,
+        Scenario::PrismaRateLimited,
+        Product::Prisma,
+        password(Lab::PRISMA_USER, Lab::PRISMA_PASSWORD),
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("fail".into(), "rate_limited".into())
+    );
+    assert!(r
+        .check("auth.password")
+        .unwrap()
+        .summary
+        .contains("Retry-After"));
+
+    let r = run(
+        &lab,
+        Scenario::PrismaError,
+        Product::Prisma,
+        password(Lab::PRISMA_USER, Lab::PRISMA_PASSWORD),
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("fail".into(), "server_error".into())
+    );
+}
+
+#[test]
+fn cloudvision_methods_and_outcomes() {
+    let lab = RunningLab::start_at(
+        &[
+            Scenario::Cvp,
+            Scenario::CvpLegacy,
+            Scenario::Cvp2026,
+            Scenario::Cvaas,
+        ],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let r = run(
+        &lab,
+        Scenario::Cvp,
+        Product::Cvp,
+        password(Lab::CVP_USER, Lab::CVP_PASSWORD),
+        true,
+    );
+    assert_eq!(code(&r, "auth.password"), ("pass".into(), "ok".into()));
+    assert!(r
+        .check("auth.password")
+        .unwrap()
+        .summary
+        .contains("CloudVision 2024.3.0"));
+
+    // Bad credentials come back as HTTP 200 with an errorMessage: still bad credentials.
+    let r = run(
+        &lab,
+        Scenario::Cvp,
+        Product::Cvp,
+        password(Lab::CVP_USER, "nope-nope"),
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("fail".into(), "bad_credentials".into())
+    );
+    assert!(r
+        .check("auth.password")
+        .unwrap()
+        .summary
+        .contains("HTTP 200"));
+    // Older releases answer 401.
+    let r = run(
+        &lab,
+        Scenario::CvpLegacy,
+        Product::Cvp,
+        password(Lab::CVP_USER, "nope-nope"),
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("fail".into(), "bad_credentials".into())
+    );
+
+    let mut creds = Credentials::default();
+    creds.tokens = vec![token_file(&lab, "cvp-token.txt")];
+    let r = run(&lab, Scenario::Cvp2026, Product::Cvp, creds, true);
+    let t = r.check("auth.token-file").unwrap();
+    assert_eq!(
+        (t.status.as_str(), t.code.as_str()),
+        ("pass", "ok"),
+        "{t:#?}"
+    );
+    assert!(
+        t.summary.contains("2026.1.3"),
+        "the bare-text version form: {t:#?}"
+    );
+    assert_eq!(t.facts["token_account"], Lab::CVP_SERVICE_ACCOUNT);
+
+    let mut creds = Credentials::default();
+    creds.tokens = vec![token_file(&lab, "cvp-token-expired.txt")];
+    let r = run(&lab, Scenario::Cvp, Product::Cvp, creds, true);
+    assert_eq!(
+        code(&r, "auth.token-file"),
+        ("fail".into(), "token_expired".into())
+    );
+
+    let mut creds = Credentials::default();
+    creds.tokens = vec![token_file(&lab, "cvp-token-expiring.txt")];
+    let r = run(&lab, Scenario::Cvp, Product::Cvp, creds, true);
+    assert_eq!(
+        code(&r, "auth.token-file"),
+        ("warn".into(), "token_expiring".into())
+    );
+
+    // CloudVision as a Service has no password login.
+    let r = run(
+        &lab,
+        Scenario::Cvaas,
+        Product::Cvaas,
+        password("someone", "something"),
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("fail".into(), "unsupported_method".into())
+    );
+}
+
+#[test]
+fn no_credential_over_an_untrusted_chain() {
+    let lab = RunningLab::start_at(
+        &[Scenario::Prisma],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let r = run(
+        &lab,
+        Scenario::Prisma,
+        Product::Prisma,
+        password(Lab::PRISMA_USER, Lab::PRISMA_PASSWORD),
+        false,
+    );
+    for id in ["auth.basic", "auth.password"] {
+        assert_eq!(
+            code(&r, id),
+            ("skip".into(), "not_attempted_untrusted".into()),
+            "{id}"
+        );
+    }
+    // The ping carries no credential and still runs.
+    assert_eq!(code(&r, "product.ping"), ("pass".into(), "ok".into()));
+
+    let mut creds = password(Lab::PRISMA_USER, Lab::PRISMA_PASSWORD);
+    creds.insecure = true;
+    let r = run(&lab, Scenario::Prisma, Product::Prisma, creds, false);
+    let c = r.check("auth.password").unwrap();
+    assert_eq!(c.code.as_str(), "ok");
+    assert_eq!(c.facts["insecure"], true);
+    assert!(c.summary.contains("--insecure"));
+}
+
+/// A TLS server that records every decrypted byte it receives and answers each request with 200.
+fn recording_server(
+    issued: &preflight::lab::certs::Issued,
+) -> (u16, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![issued.der.clone()], issued.key())
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().port()).unwrap();
+            loop {
+                let (s, _) = listener.accept().await.unwrap();
+                let (acceptor, record) = (acceptor.clone(), record.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    let mut buf = [0u8; 4096];
+                    while let Ok(Ok(n)) =
+                        tokio::time::timeout(std::time::Duration::from_secs(2), tls.read(&mut buf))
+                            .await
+                    {
+                        if n == 0 {
+                            break;
+                        }
+                        record.lock().unwrap().extend_from_slice(&buf[..n]);
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                    }
+                });
+            }
+        });
+    });
+    (rx.recv().unwrap(), seen)
+}
+
+#[test]
+fn the_wire_never_sees_a_credential_without_trust() {
+    let issued =
+        preflight::lab::certs::self_signed_server("recorder.preflight.test", ISSUED_AT).unwrap();
+    let (port, seen) = recording_server(&issued);
+    let secret = "CANARY-wire-5b1d";
+    let mut cfg = CheckConfig::new(
+        Target::parse(&format!("127.0.0.1:{port}")).unwrap(),
+        Product::Prisma,
+    );
+    cfg.alt_ports.clear();
+    cfg.credentials = Credentials {
+        user: Some("admin".into()),
+        password: Some(Secret::new(secret)),
+        tokens: vec![TokenInput {
+            method: "token-env",
+            origin: "PRISMA_TOKEN".into(),
+            token: Secret::new("CANARY-token-9e2c"),
+        }],
+        ..Credentials::default()
+    };
+    let deps = Deps {
+        resolver: Arc::new(StaticResolver { answers: vec![] }),
+        trust: Arc::new(TrustSources::load(&[], &[]).unwrap()),
+        now: time::OffsetDateTime::now_utc(),
+        trace: preflight::trace::Trace::off(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(checks::run(&cfg, &deps));
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("skip".into(), "not_attempted_untrusted".into())
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let wire = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(
+        wire.contains("GET /api/v1/_ping"),
+        "the unauthenticated ping did reach the server: {wire}"
+    );
+    for canary in [
+        secret,
+        "CANARY-token-9e2c",
+        "Authorization",
+        "authorization",
+    ] {
+        assert!(
+            !wire.contains(canary),
+            "{canary} crossed an untrusted connection: {wire}"
+        );
+    }
+}

@@ -213,8 +213,10 @@ fn cloudvision_methods_and_outcomes() {
         ("fail".into(), "bad_credentials".into())
     );
 
-    let mut creds = Credentials::default();
-    creds.tokens = vec![token_file(&lab, "cvp-token.txt")];
+    let creds = Credentials {
+        tokens: vec![token_file(&lab, "cvp-token.txt")],
+        ..Credentials::default()
+    };
     let r = run(&lab, Scenario::Cvp2026, Product::Cvp, creds, true);
     let t = r.check("auth.token-file").unwrap();
     assert_eq!(
@@ -228,16 +230,20 @@ fn cloudvision_methods_and_outcomes() {
     );
     assert_eq!(t.facts["token_account"], Lab::CVP_SERVICE_ACCOUNT);
 
-    let mut creds = Credentials::default();
-    creds.tokens = vec![token_file(&lab, "cvp-token-expired.txt")];
+    let creds = Credentials {
+        tokens: vec![token_file(&lab, "cvp-token-expired.txt")],
+        ..Credentials::default()
+    };
     let r = run(&lab, Scenario::Cvp, Product::Cvp, creds, true);
     assert_eq!(
         code(&r, "auth.token-file"),
         ("fail".into(), "token_expired".into())
     );
 
-    let mut creds = Credentials::default();
-    creds.tokens = vec![token_file(&lab, "cvp-token-expiring.txt")];
+    let creds = Credentials {
+        tokens: vec![token_file(&lab, "cvp-token-expiring.txt")],
+        ..Credentials::default()
+    };
     let r = run(&lab, Scenario::Cvp, Product::Cvp, creds, true);
     assert_eq!(
         code(&r, "auth.token-file"),

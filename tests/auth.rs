@@ -403,3 +403,57 @@ fn the_wire_never_sees_a_credential_without_trust() {
         );
     }
 }
+
+#[test]
+fn cloudvision_grpc() {
+    let lab = RunningLab::start_at(
+        &[Scenario::Cvp, Scenario::CvpNoH2],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let port = lab.addr(Scenario::Cvp).port();
+    let creds = Credentials {
+        tokens: vec![token_file(&lab, "cvp-token.txt")],
+        ..Credentials::default()
+    };
+    let r = run(&lab, Scenario::Cvp, Product::Cvp, creds, true);
+    assert_eq!(
+        code(&r, &format!("grpc.{port}")),
+        ("pass".into(), "ok".into())
+    );
+    let t = r.check("auth.token-file").unwrap();
+    assert!(
+        t.summary
+            .contains("gRPC GetOne answered NOT_FOUND (accepted)"),
+        "{t:#?}"
+    );
+
+    // The viewer's token works on REST but gRPC denies the inventory call.
+    let creds = Credentials {
+        tokens: vec![token_file(&lab, "cvp-token-viewer.txt")],
+        ..Credentials::default()
+    };
+    let r = run(&lab, Scenario::Cvp, Product::Cvp, creds, true);
+    assert_eq!(
+        code(&r, "auth.token-file"),
+        ("fail".into(), "forbidden".into())
+    );
+
+    // Without a token there is no auth check, but gRPC is still probed.
+    let r = run(
+        &lab,
+        Scenario::CvpNoH2,
+        Product::Cvp,
+        Credentials::default(),
+        true,
+    );
+    let no_h2_port = lab.addr(Scenario::CvpNoH2).port();
+    assert_eq!(
+        code(&r, &format!("grpc.{no_h2_port}")),
+        ("fail".into(), "alpn_h2_missing".into())
+    );
+    assert_eq!(
+        code(&r, "tls.alpn"),
+        ("fail".into(), "alpn_h2_missing".into())
+    );
+}

@@ -282,7 +282,7 @@ async fn products_and_auth(
     use crate::target::Product;
     let creds = &cfg.credentials;
     let ids = auth::method_ids(cfg.product, creds);
-    let wants_http = cfg.product == Product::Prisma || !ids.is_empty();
+    let wants_http = cfg.product != Product::Generic || !ids.is_empty();
     if !wants_http {
         return Vec::new();
     }
@@ -319,6 +319,24 @@ async fn products_and_auth(
     let path = cfg.target.path.as_deref();
     let timeout = cfg.timeouts.tls;
     let mut out = Vec::new();
+    let is_cv = matches!(cfg.product, Product::Cvp | Product::Cvaas);
+    // gRPC goes over the trusted channel when there is one (h2 only); the unauthenticated probe may go
+    // over an unverified one, since it carries nothing secret.
+    let grpc_target = |source| -> Option<auth::cvp::GrpcTarget> {
+        let config = auth::channel::config_for(source, identity, &["h2"]).ok()?;
+        Some(auth::cvp::GrpcTarget {
+            config: std::sync::Arc::new(config),
+            name: server_name(cfg),
+            authority: cfg.target.authority(cfg.port),
+            addr,
+            timeout,
+        })
+    };
+    if is_cv {
+        if let Some(g) = grpc_target(accepted) {
+            out.push(auth::cvp::grpc_served(cfg.port, &g).await);
+        }
+    }
     if cfg.product == Product::Prisma {
         if let Ok(http) = auth::http::Http::new(probe_config.clone(), &host, addr, path, timeout) {
             out.push(auth::prisma::ping(&http).await);
@@ -349,7 +367,13 @@ async fn products_and_auth(
     let now = deps.now;
     let methods = match cfg.product {
         Product::Prisma => auth::prisma::run(&http, creds, now).await,
-        Product::Cvp | Product::Cvaas => auth::cvp::run(&http, creds, cfg.product, now).await,
+        Product::Cvp | Product::Cvaas => {
+            let g = match &channel {
+                auth::channel::Channel::Trusted { .. } => grpc_target(accepted),
+                _ => grpc_target(None),
+            };
+            auth::cvp::run(&http, creds, cfg.product, now, g.as_ref()).await
+        }
         Product::Generic => ids
             .iter()
             .map(|id| {

@@ -4,6 +4,7 @@
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::grpc::{self, Outcome};
 use super::http::{Auth, Http, Reply};
 use super::{http_failure, token_facts, transport_failure, Credentials};
 use crate::codes::Code;
@@ -40,7 +41,131 @@ fn error_message(r: &Reply) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn prove(http: &Http, id: &str, token: &Secret, who: &str, now: OffsetDateTime) -> Check {
+/// Where gRPC calls go: the same server, over the same trusted channel, with ALPN h2.
+pub struct GrpcTarget {
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    pub name: rustls::pki_types::ServerName<'static>,
+    pub authority: String,
+    pub addr: std::net::SocketAddr,
+    pub timeout: std::time::Duration,
+}
+
+/// Adds the gRPC verdict on a token REST accepted.
+async fn prove_grpc(check: Check, id: &str, token: &Secret, g: &GrpcTarget) -> Check {
+    let outcome = grpc::get_one(
+        g.config.clone(),
+        g.name.clone(),
+        &g.authority,
+        g.addr,
+        Some(token),
+        g.timeout,
+    )
+    .await;
+    let mut check = check.with_fact("grpc", format!("{outcome:?}").replace('"', "'"));
+    match outcome {
+        Outcome::Status(c @ (0 | 5), _) => {
+            check.summary = format!(
+                "{}; gRPC GetOne answered {} (accepted)",
+                check.summary,
+                grpc::status_name(c)
+            );
+            check
+        }
+        Outcome::Status(16, _) => {
+            let mut c = Check::fail(id, Code::BadCredentials, format!("{}; but gRPC refuses the same token (UNAUTHENTICATED)", check.summary), "gRPC clients need a token gRPC accepts: use a service-account token, and check the clock (an expired token is refused)");
+            c.facts = check.facts;
+            c
+        }
+        Outcome::Status(7, m) => {
+            let mut c = Check::fail(
+                id,
+                Code::Forbidden,
+                format!(
+                    "{}; but gRPC GetOne answered PERMISSION_DENIED{}",
+                    check.summary,
+                    if m.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({m})")
+                    }
+                ),
+                "Give the user or service account a role with inventory read access",
+            );
+            c.facts = check.facts;
+            c
+        }
+        Outcome::NoH2(_) => {
+            check.summary = format!(
+                "{}; gRPC not tried: the server does not negotiate h2 (see tls.alpn)",
+                check.summary
+            );
+            check
+        }
+        other => {
+            check.summary = format!("{}; gRPC GetOne: {}", check.summary, describe(&other));
+            check
+        }
+    }
+}
+
+pub fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Status(c, m) if m.is_empty() => format!("{} ({c})", grpc::status_name(*c)),
+        Outcome::Status(c, m) => format!("{} ({c}): {m}", grpc::status_name(*c)),
+        Outcome::Http(s) => format!("HTTP {s} instead of a gRPC answer (a proxy in front?)"),
+        Outcome::NoH2(p) => format!("no h2 (ALPN {})", p.as_deref().unwrap_or("none")),
+        Outcome::Failed(w) => w.clone(),
+    }
+}
+
+/// `grpc.<port>`: a call without a token must come back UNAUTHENTICATED, which proves gRPC is served.
+pub async fn grpc_served(port: u16, g: &GrpcTarget) -> Check {
+    let id = format!("grpc.{port}");
+    let outcome = grpc::get_one(
+        g.config.clone(),
+        g.name.clone(),
+        &g.authority,
+        g.addr,
+        None,
+        g.timeout,
+    )
+    .await;
+    let check = match &outcome {
+        Outcome::Status(16, _) => Check::pass(&id, format!("gRPC is served on {port}: GetOne without a token answered UNAUTHENTICATED, as it should")),
+        Outcome::Status(c @ (0 | 5), _) => Check::new(&id, Status::Warn, Code::Ok, format!("gRPC on {port} answered {} without any token", grpc::status_name(*c))).with_fix("Check that the API requires authentication"),
+        Outcome::Status(12, _) => Check::fail(&id, Code::NotAConsole, format!("gRPC is served on {port}, but not the CloudVision inventory service (UNIMPLEMENTED)"), "Check `--product` and the port: CVP 2021.3+ serves gRPC on 443, older releases on 8443"),
+        Outcome::Status(c, m) => Check::new(&id, Status::Warn, Code::Ok, format!("gRPC on {port} answered {} {m}", grpc::status_name(*c))).with_fix("Retry with -v; the server may be starting up"),
+        Outcome::Http(s) => Check::fail(&id, Code::HttpFailed, format!("port {port} answered HTTP {s} to a gRPC call: something in front of CloudVision handles HTTP/2 but not gRPC"), "Make the proxy or load balancer pass gRPC (HTTP/2 with trailers) through to CloudVision"),
+        Outcome::NoH2(p) => Check::fail(&id, Code::AlpnH2Missing, format!("gRPC cannot work on {port}: ALPN chose {} instead of h2", p.as_deref().unwrap_or("nothing")), "Whatever terminates TLS must negotiate HTTP/2 (nginx: `listen 443 ssl http2;`)"),
+        Outcome::Failed(w) => Check::fail(&id, Code::HttpFailed, format!("the gRPC call on {port} failed: {w}"), "Retry with -v"),
+    };
+    check.with_fact("outcome", describe(&outcome))
+}
+
+async fn prove(
+    http: &Http,
+    id: &str,
+    token: &Secret,
+    who: &str,
+    now: OffsetDateTime,
+    g: Option<&GrpcTarget>,
+) -> Check {
+    let checked = prove_rest(http, id, token, who, now).await;
+    match g {
+        Some(g) if checked.status == Status::Pass || checked.status == Status::Warn => {
+            prove_grpc(checked, id, token, g).await
+        }
+        _ => checked,
+    }
+}
+
+async fn prove_rest(
+    http: &Http,
+    id: &str,
+    token: &Secret,
+    who: &str,
+    now: OffsetDateTime,
+) -> Check {
     let (facts_only, finding) = token_facts(Check::pass(id, ""), token, now);
     if let Some((Code::TokenExpired, text)) = &finding {
         let mut c = Check::fail(id, Code::TokenExpired, format!("{who}: {text}"), "Create a new service-account token (Settings > Access Control > Service Accounts) or log in again; an expired token can also show up as empty results rather than an error");
@@ -93,6 +218,7 @@ async fn password(
     pass: &Secret,
     product: Product,
     now: OffsetDateTime,
+    g: Option<&GrpcTarget>,
 ) -> Check {
     let id = "auth.password";
     if product == Product::Cvaas {
@@ -143,7 +269,7 @@ async fn password(
             "Check `--product` and the port: this does not answer like CloudVision",
         );
     };
-    prove(http, id, &token, &format!("logged in as {user}"), now).await
+    prove(http, id, &token, &format!("logged in as {user}"), now, g).await
 }
 
 fn first_line(body: &str) -> String {
@@ -167,10 +293,11 @@ pub async fn run(
     creds: &Credentials,
     product: Product,
     now: OffsetDateTime,
+    g: Option<&GrpcTarget>,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     if let (Some(user), Some(pass)) = (&creds.user, &creds.password) {
-        checks.push(password(http, user, pass, product, now).await);
+        checks.push(password(http, user, pass, product, now, g).await);
     }
     for t in &creds.tokens {
         let id = format!("auth.{}", t.method);
@@ -180,6 +307,7 @@ pub async fn run(
             &t.token,
             &format!("token from {}", t.origin),
             now,
+            g,
         )
         .await;
         checks.push(c.with_fact("token_origin", t.origin.clone()));

@@ -4,6 +4,7 @@
 
 pub mod channel;
 pub mod cvp;
+pub mod grpc;
 pub mod http;
 pub mod prisma;
 

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod cli;
 pub mod codes;
 pub mod config;
+pub mod credentials;
 pub mod duration;
 pub mod jwt;
 pub mod lab;

@@ -321,13 +321,18 @@ pub fn accepting_source<'a>(
     sources: &'a TrustSources,
     checks: &[Check],
 ) -> Option<&'a crate::pki::sources::TrustSource> {
-    sources.sources.iter().find(|s| {
-        checks.iter().any(|c| {
-            c.id == s.kind.check_id()
-                && (c.status == Status::Pass
-                    || (c.status == Status::Warn && checks_accepts(c.code)))
+    sources
+        .sources
+        .iter()
+        .find(|s| {
+            checks.iter().any(|c| {
+                c.id == s.kind.check_id()
+                    && (c.status == Status::Pass
+                        || (c.status == Status::Warn && checks_accepts(c.code)))
+            })
         })
-    })
+        // The system store is read when first needed: hand out the loaded one.
+        .map(|s| s.loaded())
 }
 
 /// A warning code on a passing source (the chain was accepted).

@@ -96,6 +96,17 @@ impl TrustSource {
         }
     }
 
+    /// The source ready to judge with: a deferred system store is read now (once per process). Whoever
+    /// reads `anchors` or `label` of a source taken from `TrustSources::load` goes through this or
+    /// `TrustSources::resolved`.
+    pub fn loaded(&self) -> &TrustSource {
+        if self.deferred {
+            system_store()
+        } else {
+            self
+        }
+    }
+
     /// Raw subject names (DER value, no tag) of every anchor, for "who else trusts this issuer" questions.
     pub fn has_subject(&self, subject_value: &[u8]) -> bool {
         self.anchors
@@ -116,8 +127,13 @@ pub fn mozilla() -> TrustSource {
 
 /// The system store, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`: read once per process, when first asked.
 pub fn system() -> TrustSource {
+    system_store().clone()
+}
+
+/// The system store, read once per process.
+fn system_store() -> &'static TrustSource {
     static SYSTEM: std::sync::OnceLock<TrustSource> = std::sync::OnceLock::new();
-    SYSTEM.get_or_init(read_system).clone()
+    SYSTEM.get_or_init(read_system)
 }
 
 /// A stand-in for the system store until a chain is judged: a run that stops before the trust stage
@@ -348,11 +364,7 @@ impl TrustSources {
         if !self.sources.iter().any(|s| s.deferred) {
             return std::borrow::Cow::Borrowed(self);
         }
-        let sources = self
-            .sources
-            .iter()
-            .map(|s| if s.deferred { system() } else { s.clone() })
-            .collect();
+        let sources = self.sources.iter().map(|s| s.loaded().clone()).collect();
         std::borrow::Cow::Owned(TrustSources { sources })
     }
 
@@ -411,6 +423,8 @@ mod tests {
         assert!(!system.deferred);
         assert!(system.label.starts_with("the system store ("));
         assert!(system.origin.is_some());
+        let direct = loaded.get(SourceKind::System).expect("listed").loaded();
+        assert!(!direct.deferred && direct.label == system.label);
         // Already resolved: no copy.
         assert!(matches!(resolved.resolved(), std::borrow::Cow::Borrowed(_)));
     }

@@ -18,7 +18,7 @@ use crate::target::{Product, Target};
     name = "preflight",
     version,
     about = "Checks a TLS API console end to end (DNS, TCP, TLS, certificate chain) and says how to fix what fails.",
-    after_help = "Exit codes: 0 no check failed, 1 a check failed, 2 bad usage or unreadable input.\nCodes and their fixes: preflight codes"
+    after_help = "Exit codes: 0 no check failed, 1 a check failed, 2 bad usage or unreadable input (scan: or a bad line in\nthe list; the worst result wins).\nCodes and their fixes: preflight codes"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -38,6 +38,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Check a target and write a support bundle to attach to a ticket (`check --bundle FILE`).
     Bundle(BundleArgs),
+    /// Check many targets at once, from a file with one target per line: streamed as JSON lines, or a
+    /// summary table at the end.
+    Scan(ScanArgs),
     /// Run the built-in lab: real TLS servers on loopback that look like each product, and broken ones.
     Lab(LabArgs),
     /// Start the lab in-process and check each of its servers: the whole tool in a few seconds.
@@ -77,6 +80,13 @@ pub struct ConnectArgs {
     /// The product behind the target: decides the default port, the other ports tried, and product fixes.
     #[arg(long, value_enum, default_value_t = Product::Generic)]
     pub product: Product,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// How to reach a target: shared by `check`, `chain` and `scan` (where they apply to every target).
+#[derive(Debug, Args)]
+pub struct NetArgs {
     /// HOST:PORT:ADDR[,ADDR]: use these addresses for HOST (as curl); the name still goes in SNI.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
@@ -133,6 +143,40 @@ pub struct CheckArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The targets, one per line: `host[:port] [product]` (any TARGET form `check` takes, then an optional
+    /// product); `#` starts a comment; blank lines are ignored. `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub targets: PathBuf,
+    /// The product of lines that name none.
+    #[arg(long, value_enum, default_value_t = Product::Generic)]
+    pub product: Product,
+    /// How many targets are checked at the same time; each keeps its own deadlines.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    pub concurrency: u32,
+    #[command(flatten)]
+    pub net: NetArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub output: ScanOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanOutputArgs {
+    /// Output format: `jsonl` streams one report per line as each target finishes; `table` prints a summary
+    /// at the end; `json`, `markdown` and `junit` print every report at the end.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Colour in the table: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Write the chosen format to this file (the summary table still goes to the terminal when stdout is one).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +255,15 @@ impl ConnectArgs {
     pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
         let target = Target::parse(&self.target).map_err(|e| UsageError(e.to_string()))?;
         let mut cfg = CheckConfig::new(target, self.product);
+        self.net.apply(&mut cfg)?;
+        Ok(cfg)
+    }
+}
+
+impl NetArgs {
+    /// Applies the connection options to a target's configuration. Errors do not depend on the target, so
+    /// a scan finds them before it reads its list (see `ScanArgs::check_options`).
+    pub fn apply(&self, cfg: &mut CheckConfig) -> Result<(), UsageError> {
         cfg.resolve = self
             .resolve
             .iter()
@@ -248,15 +301,43 @@ impl ConnectArgs {
             }
             cfg.alt_ports = ports.iter().copied().filter(|p| *p != cfg.port).collect();
         }
+        Ok(())
+    }
+}
+
+impl TrustArgs {
+    /// The judging options of a configuration: `--at`, `--warn-days`.
+    pub fn apply(&self, cfg: &mut CheckConfig) {
+        cfg.at = self.at;
+        cfg.warn_days = i64::from(self.warn_days);
+    }
+}
+
+impl ScanArgs {
+    /// The configuration of one line of the list: its target, its product (or `--product`), every option.
+    pub fn config(
+        &self,
+        target: Target,
+        product: Option<Product>,
+    ) -> Result<CheckConfig, UsageError> {
+        let mut cfg = CheckConfig::new(target, product.unwrap_or(self.product));
+        self.net.apply(&mut cfg)?;
+        self.trust.apply(&mut cfg);
         Ok(cfg)
+    }
+
+    /// The options alone, checked before the list is read: a bad `--resolve` or `--sni` is exit code 2
+    /// before anything runs.
+    pub fn check_options(&self) -> Result<(), UsageError> {
+        let probe = Target::parse("localhost").map_err(|e| UsageError(e.to_string()))?;
+        self.config(probe, None).map(|_| ())
     }
 }
 
 impl CheckArgs {
     pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
         let mut cfg = self.connect.to_config()?;
-        cfg.at = self.trust.at;
-        cfg.warn_days = i64::from(self.trust.warn_days);
+        self.trust.apply(&mut cfg);
         Ok(cfg)
     }
 }
@@ -316,6 +397,60 @@ mod tests {
         assert!(check_args(&["h:99999"])
             .unwrap_err()
             .contains("out of range"));
+    }
+
+    #[test]
+    fn scan_shares_the_options_of_check() {
+        let cli = Cli::try_parse_from([
+            "preflight",
+            "scan",
+            "--targets",
+            "-",
+            "--product",
+            "cvp",
+            "--timeout",
+            "2s",
+            "--at",
+            "2026-06-01T00:00:00Z",
+            "--warn-days",
+            "60",
+        ])
+        .expect("parse");
+        let Command::Scan(args) = cli.command else {
+            panic!("not scan")
+        };
+        assert_eq!(args.concurrency, 64);
+        assert_eq!(args.output.format, Format::Table);
+        args.check_options().expect("options");
+        let line = |t: &str, p| {
+            args.config(Target::parse(t).expect("target"), p)
+                .expect("ok")
+        };
+        let c = line("cvp1", None);
+        assert_eq!(
+            (c.product, c.port, c.alt_ports.clone()),
+            (Product::Cvp, 443, vec![8443])
+        );
+        assert_eq!(c.timeouts.connect, Duration::from_secs(2));
+        assert_eq!(c.warn_days, 60);
+        assert!(c.at.is_some());
+        let c = line("console", Some(Product::Prisma));
+        assert_eq!((c.product, c.port), (Product::Prisma, 8083));
+
+        let bad = Cli::try_parse_from(["preflight", "scan", "--targets", "-", "--sni", "10.0.0.1"])
+            .expect("parse");
+        let Command::Scan(args) = bad.command else {
+            panic!("not scan")
+        };
+        assert!(args
+            .check_options()
+            .unwrap_err()
+            .0
+            .contains("not a DNS name"));
+        assert!(
+            Cli::try_parse_from(["preflight", "scan", "--targets", "-", "--concurrency", "0"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod lab;
 pub mod pki;
 pub mod report;
+pub mod scan;
 pub mod secret;
 pub mod target;
 pub mod trace;

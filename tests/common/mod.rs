@@ -250,3 +250,80 @@ pub fn black_hole() -> BlackHole {
         port,
     }
 }
+
+/// Runs a command to the end, feeding `stdin`, and panics (after killing it) if it takes longer than
+/// `limit`: a generous "does not hang" bound, not a timing assertion.
+pub fn output_within(
+    cmd: &mut Command,
+    stdin: Option<&str>,
+    limit: Duration,
+) -> std::process::Output {
+    use std::io::{Read, Write};
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let text = text.to_string();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(text.as_bytes());
+        });
+    }
+    let reader = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = reader(Box::new(child.stdout.take().unwrap()));
+    let err = reader(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+            panic!("still running after {limit:?}; stderr: {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Parses JSON lines; panics with the text when a line is not JSON.
+pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The first failing check of a report (`None` when nothing failed): (id, code).
+pub fn first_failure(report: &Value) -> Option<(String, String)> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "fail" || c["status"] == "error")
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["code"].as_str().unwrap().to_string(),
+            )
+        })
+}

@@ -241,6 +241,10 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Ok(c) => c,
         Err(e) => return io.fail(exit::USAGE, e),
     };
+    // Every credential joins the values scrubbed from all output, the trace and the bundle.
+    let mut secrets = (*io.secrets).clone();
+    secrets.extend(cfg.credentials.secret_values());
+    io.secrets = Arc::new(secrets);
     let trust = match load_trust(&args.trust) {
         Ok(t) => t,
         Err(e) => return io.fail(exit::USAGE, e),

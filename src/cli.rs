@@ -142,6 +142,8 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]
+    pub auth: crate::credentials::AuthArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -338,6 +340,7 @@ impl CheckArgs {
     pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
         let mut cfg = self.connect.to_config()?;
         self.trust.apply(&mut cfg);
+        cfg.credentials = self.auth.load(cfg.product).map_err(UsageError)?;
         Ok(cfg)
     }
 }

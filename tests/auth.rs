@@ -457,3 +457,81 @@ fn cloudvision_grpc() {
         ("fail".into(), "alpn_h2_missing".into())
     );
 }
+
+#[test]
+fn prisma_tokens_and_client_certificate() {
+    let lab = RunningLab::start_at(
+        &[Scenario::Prisma, Scenario::Mtls],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let tok = |name: &str| TokenInput {
+        method: "token-env",
+        origin: "$PRISMA_TOKEN".into(),
+        token: Secret::new(
+            std::fs::read_to_string(lab.dir.path().join(name))
+                .unwrap()
+                .trim(),
+        ),
+    };
+    let r = run(
+        &lab,
+        Scenario::Prisma,
+        Product::Prisma,
+        Credentials {
+            tokens: vec![tok("prisma-token.txt")],
+            ..Credentials::default()
+        },
+        true,
+    );
+    assert_eq!(code(&r, "auth.token-env"), ("pass".into(), "ok".into()));
+    let r = run(
+        &lab,
+        Scenario::Prisma,
+        Product::Prisma,
+        Credentials {
+            tokens: vec![tok("prisma-token-expired.txt")],
+            ..Credentials::default()
+        },
+        true,
+    );
+    assert_eq!(
+        code(&r, "auth.token-env"),
+        ("fail".into(), "token_expired".into())
+    );
+
+    // Mutual TLS: the handshake presents the lab's client certificate, then authenticate-client logs in.
+    let chain = preflight::pki::sources::read_certificates(&lab.client_cert).unwrap();
+    let key_pem = std::fs::read(&lab.client_key).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).unwrap();
+    let creds = Credentials {
+        identity: Some(preflight::checks::auth::channel::Identity { chain, key }),
+        ..Credentials::default()
+    };
+    let r = run(&lab, Scenario::Mtls, Product::Prisma, creds, true);
+    assert_eq!(
+        code(&r, "tls.handshake"),
+        ("pass".into(), "ok".into()),
+        "{:#?}",
+        r.checks
+    );
+    let c = r.check("auth.client-cert").unwrap();
+    assert_eq!(
+        (c.status.as_str(), c.code.as_str()),
+        ("pass", "ok"),
+        "{c:#?}"
+    );
+    // Without the certificate, the same server stops at the handshake.
+    let r = run(
+        &lab,
+        Scenario::Mtls,
+        Product::Prisma,
+        Credentials::default(),
+        true,
+    );
+    assert_eq!(
+        code(&r, "tls.handshake"),
+        ("fail".into(), "client_cert_required".into())
+    );
+}

@@ -290,6 +290,72 @@ fn no_secret_leaves_in_any_output() {
             seen.push((format!("{format} bundle {name}"), text));
         }
     }
+    // Credentials that are really sent (a trusted Prisma lab), from the environment, a file and a token.
+    let plab = RunningLab::start_at(
+        &[Scenario::Prisma],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let pw_file = dir.path().join("pw.txt");
+    std::fs::write(&pw_file, format!("{CANARY}\n")).unwrap();
+    let prisma = plab.addr(Scenario::Prisma).to_string();
+    let ca = plab.trust_file(Scenario::Prisma);
+    let token_canary = format!("{CANARY}-token");
+    for format in ["table", "json", "markdown", "junit"] {
+        let bundle = dir.path().join(format!("auth-{format}.tar.gz"));
+        for how in [
+            vec!["--password-env", "PF_PW"],
+            vec!["--password-file", pw_file.to_str().unwrap()],
+        ] {
+            let mut args = vec![
+                "check",
+                &prisma,
+                "--product",
+                "prisma",
+                "--ca",
+                ca.to_str().unwrap(),
+                "--user",
+                "admin",
+                "--token-env",
+                "PF_TOKEN",
+                "-vv",
+                "--format",
+                format,
+                "--bundle",
+                bundle.to_str().unwrap(),
+            ];
+            args.extend(how);
+            let (_, out, err) = run_with(
+                &args,
+                &[("PF_PW", CANARY), ("PF_TOKEN", token_canary.as_str())],
+            );
+            seen.push((format!("auth {format} stdout"), out));
+            seen.push((format!("auth {format} trace"), err));
+            for (name, text) in untar(&bundle) {
+                seen.push((format!("auth {format} bundle {name}"), text));
+            }
+        }
+    }
+    // The credentials were really sent (and refused: the canary is not the lab's password).
+    let json_run = &seen
+        .iter()
+        .find(|(p, _)| p == "auth json stdout")
+        .unwrap()
+        .1;
+    let r: Value = serde_json::from_str(json_run).unwrap();
+    assert_eq!(
+        outcome(&r, "auth.password"),
+        ("fail".into(), "bad_credentials".into())
+    );
+    assert_eq!(outcome(&r, "auth.token-env").1, "bad_credentials");
+    // A password on the command line is refused, and not repeated.
+    let (code, out, err) = run_with(
+        &["check", &prisma, "--user", "admin", "--password", CANARY],
+        &[],
+    );
+    assert_eq!(code, 2);
+    seen.push(("--password refusal".into(), out + &err));
+
     // A credential typed into the target is refused without being echoed.
     let (_, out, err) = run_with(
         &["check", &format!("https://admin:{CANARY}@{target}/")],

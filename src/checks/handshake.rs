@@ -150,13 +150,19 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn client_config(slot: &Slot) -> Result<ClientConfig, rustls::Error> {
+fn client_config(
+    slot: &Slot,
+    identity: Option<Arc<rustls::sign::CertifiedKey>>,
+) -> Result<ClientConfig, rustls::Error> {
     let provider = provider();
     let mut config = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&TLS13, &TLS12])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(slot.clone(), provider)))
-        .with_client_cert_resolver(Arc::new(RecordingClientCert::new(slot.clone())));
+        .with_client_cert_resolver(Arc::new(RecordingClientCert::with_key(
+            slot.clone(),
+            identity,
+        )));
     config.alpn_protocols = ALPN_OFFERED.iter().map(|p| p.as_bytes().to_vec()).collect();
     Ok(config)
 }
@@ -312,6 +318,17 @@ pub async fn handshake(
     server_name: ServerName<'static>,
     timeout: Duration,
 ) -> Handshake {
+    handshake_as(stream, server_name, timeout, None).await
+}
+
+/// [`handshake`], presenting a client certificate when the server asks for one.
+pub async fn handshake_as(
+    stream: TcpStream,
+    server_name: ServerName<'static>,
+    timeout: Duration,
+    identity: Option<Arc<rustls::sign::CertifiedKey>>,
+) -> Handshake {
+    let presents = identity.is_some();
     let slot: Slot = Arc::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sni = match &server_name {
@@ -320,7 +337,7 @@ pub async fn handshake(
     };
     let start = Instant::now();
     let mut open = None;
-    let outcome = match client_config(&slot) {
+    let outcome = match client_config(&slot, identity) {
         Err(e) => Err(TlsFailure::Other(format!(
             "could not build the TLS client: {e}"
         ))),
@@ -336,7 +353,7 @@ pub async fn handshake(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .client_cert_requested;
-                if requested {
+                if requested && !presents {
                     // TLS 1.3 servers judge the client's (empty) certificate after the handshake: listen
                     // briefly for their verdict.
                     let mut buf = [0u8; 1];

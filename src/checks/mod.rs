@@ -137,7 +137,13 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     };
                     format!("ClientHello to {addr}: SNI {sni}, ALPN h2, http/1.1, TLS 1.3 and 1.2 (deadline {})", crate::duration::human(cfg.timeouts.tls))
                 });
-                let mut hs = handshake::handshake(stream, name.clone(), cfg.timeouts.tls).await;
+                let identity = cfg
+                    .credentials
+                    .identity
+                    .as_ref()
+                    .and_then(|i| i.certified_key());
+                let mut hs =
+                    handshake::handshake_as(stream, name.clone(), cfg.timeouts.tls, identity).await;
                 t.say(1, "tls", || match &hs.outcome {
                     Ok(f) => format!(
                         "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",

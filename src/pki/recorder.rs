@@ -99,15 +99,21 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
-/// Presents no client certificate, but records that one was asked for.
+/// Presents the user's client certificate when there is one (`--cert`/`--key`), and records that one was
+/// asked for, and from which issuers.
 #[derive(Debug)]
 pub struct RecordingClientCert {
     slot: Slot,
+    key: Option<Arc<rustls::sign::CertifiedKey>>,
 }
 
 impl RecordingClientCert {
     pub fn new(slot: Slot) -> Self {
-        RecordingClientCert { slot }
+        RecordingClientCert { slot, key: None }
+    }
+
+    pub fn with_key(slot: Slot, key: Option<Arc<rustls::sign::CertifiedKey>>) -> Self {
+        RecordingClientCert { slot, key }
     }
 }
 
@@ -121,7 +127,7 @@ impl ResolvesClientCert for RecordingClientCert {
             c.client_cert_requested = true;
             c.acceptable_issuers = root_hint_subjects.iter().map(|s| s.to_vec()).collect();
         });
-        None
+        self.key.clone()
     }
 
     fn has_certs(&self) -> bool {

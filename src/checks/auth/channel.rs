@@ -47,6 +47,21 @@ pub struct Identity {
     pub key: PrivateKeyDer<'static>,
 }
 
+impl Identity {
+    /// The certificate and a signing key, as rustls presents them.
+    pub fn certified_key(&self) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let provider = crate::checks::handshake::provider();
+        let signing = provider
+            .key_provider
+            .load_private_key(self.key.clone_key())
+            .ok()?;
+        Some(Arc::new(rustls::sign::CertifiedKey::new(
+            self.chain.clone(),
+            signing,
+        )))
+    }
+}
+
 impl Clone for Identity {
     fn clone(&self) -> Self {
         Identity {

@@ -158,6 +158,28 @@ pub async fn run(http: &Http, creds: &Credentials, now: OffsetDateTime) -> Vec<C
         checks.push(basic);
         checks.push(token);
     }
+    for t in &creds.tokens {
+        let id = format!("auth.{}", t.method);
+        let who = format!("token from {}", t.origin);
+        let proof = prove(http, &id, Auth::Bearer(&t.token), &who).await;
+        let (proof, finding) = token_facts(proof, &t.token, now);
+        let proof = match finding {
+            Some((code, text)) => {
+                let status = if code == Code::TokenExpired {
+                    Status::Fail
+                } else if proof.status == Status::Pass {
+                    Status::Warn
+                } else {
+                    proof.status
+                };
+                let mut c = Check::new(&id, status, code, format!("{}; {text}", proof.summary)).with_fix("Authenticate again (POST /api/v1/authenticate) or renew the token (GET /api/v1/authenticate/renew)");
+                c.facts = proof.facts;
+                c
+            }
+            None => proof,
+        };
+        checks.push(proof.with_fact("token_origin", t.origin.clone()));
+    }
     if creds.identity.is_some() {
         checks.push(
             token_login(

@@ -854,17 +854,38 @@ async fn demo_reports(
         ));
         if let Some(file) = &cvp.trust_file {
             let trusted = Arc::new(TrustSources::load(std::slice::from_ref(file), &[])?);
-            runs.push(("the same node with --ca cvp.crt (the lab's copy of /etc/nginx/cvp.crt): the fix applied".into(), cfg, trusted));
+            // The fix applied, and then the question users really have: can my integration log in?
+            let mut cfg = cfg;
+            cfg.credentials = crate::checks::auth::Credentials {
+                user: Some(crate::lab::Credentials::CVP_USER.into()),
+                password: Some(crate::secret::Secret::new(
+                    crate::lab::Credentials::CVP_PASSWORD,
+                )),
+                tokens: vec![crate::checks::auth::TokenInput {
+                    method: "token-file",
+                    origin: "cvp-token.txt".into(),
+                    token: crate::secret::Secret::new(lab.tokens.cvp_valid.clone()),
+                }],
+                ..Default::default()
+            };
+            runs.push(("the same node with --ca cvp.crt (the lab's copy of /etc/nginx/cvp.crt), logging in with a password and a service-account token".into(), cfg, trusted));
         }
     }
     if let Some(prisma) = lab.server(Scenario::Prisma) {
-        let cfg = CheckConfig::new(target_of(prisma.addr)?, Product::Prisma);
+        let mut cfg = CheckConfig::new(target_of(prisma.addr)?, Product::Prisma);
+        cfg.credentials = crate::checks::auth::Credentials {
+            user: Some(crate::lab::Credentials::PRISMA_USER.into()),
+            password: Some(crate::secret::Secret::new(
+                crate::lab::Credentials::PRISMA_PASSWORD,
+            )),
+            ..Default::default()
+        };
         let sources = match &prisma.trust_file {
             Some(f) => Arc::new(TrustSources::load(std::slice::from_ref(f), &[])?),
             None => defaults.clone(),
         };
         runs.push((
-            "a Prisma-like Console whose CA (O=Twistlock) is passed with --ca".into(),
+            "a Prisma-like Console whose CA (O=Twistlock) is passed with --ca, logging in as admin (Basic and token)".into(),
             cfg,
             sources,
         ));

@@ -50,33 +50,18 @@ fn stderr_trace(level: u8, secrets: Arc<Vec<String>>) -> Trace {
         return Trace::off();
     }
     Trace::new(level, move |line| {
-        let mut line = line.to_string();
-        for s in secrets.iter().filter(|s| s.len() >= 4) {
-            line = line.replace(s.as_str(), "(redacted)");
-        }
+        let line = crate::secret::scrub(line, &secrets);
         let _ = writeln!(std::io::stderr(), "{line}");
     })
 }
 
-/// Secrets the environment holds: proxy passwords (and, with authentication, the credentials).
+/// Secrets the environment holds: proxy passwords (the credentials join them once they are read).
 pub fn environment_secrets() -> Vec<String> {
-    [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .iter()
-    .filter_map(|k| std::env::var(k).ok())
-    .filter_map(|v| {
-        let rest = v.split_once("://").map(|(_, r)| r).unwrap_or(&v);
-        let userinfo = rest.split('/').next()?.rsplit_once('@')?.0;
-        let password = userinfo.split_once(':').map(|(_, p)| p).unwrap_or(userinfo);
-        (!password.is_empty()).then(|| password.to_string())
-    })
-    .collect()
+    crate::bundle::PROXY_VARS
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .filter_map(|v| crate::secret::url_password(&v))
+        .collect()
 }
 
 impl Io<'_> {
@@ -178,11 +163,7 @@ fn emit(report: &Report, o: &OutputArgs, io: &mut Io<'_>, code: i32) -> i32 {
 }
 
 fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
-    let mut text = String::from_utf8_lossy(bytes).into_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        text = text.replace(s.as_str(), "(redacted)");
-    }
-    text.into_bytes()
+    crate::secret::scrub(&String::from_utf8_lossy(bytes), secrets).into_bytes()
 }
 
 fn render_to(

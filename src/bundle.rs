@@ -29,7 +29,8 @@ pub struct Environment {
     pub clock_offset_seconds: Option<i64>,
 }
 
-const PROXY_VARS: [&str; 8] = [
+/// The proxy variables curl reads, upper and lower case.
+pub const PROXY_VARS: [&str; 8] = [
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",

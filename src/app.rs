@@ -155,7 +155,10 @@ fn emit(report: &Report, o: &OutputArgs, io: &mut Io<'_>, code: i32) -> i32 {
     };
     if let Some(format) = to_stdout {
         let opts = table_options(o, io);
-        if let Err(e) = render_to(reports, format, opts, io.out) {
+        let mut buf = Vec::new();
+        let written = render_to(reports, format, opts, &mut buf)
+            .and_then(|()| io.out.write_all(&scrub(&buf, &io.secrets)));
+        if let Err(e) = written {
             return io.write_failed(&e, code);
         }
     }

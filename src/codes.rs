@@ -107,6 +107,8 @@ codes! {
         "Reissue it for at most 825 days if Apple clients or browsers must connect.";
     NotAConsole => "not_a_console", "The product's unauthenticated endpoint did not answer as that product does.",
         "Check the product (`--product`), the port and, for SaaS, the tenant path in the URL.";
+    UnsupportedHost => "unsupported_host", "The host name is not one the product serves its API on (CloudVision as a Service needs `www.`).",
+        "Use the product's API host: CVaaS is `www.arista.io` or `www.cv-prod-REGION.arista.io`.";
     BadCredentials => "bad_credentials", "The server refused the credentials (401, or CloudVision's 200 with an errorMessage).",
         "Check the user name and password or token; for Active Directory users on Prisma, write `DOMAIN\\user`.";
     TokenExpired => "token_expired", "The token's `exp` is in the past, or the server says it expired.",

@@ -338,6 +338,9 @@ async fn products_and_auth(
             timeout,
         })
     };
+    if cfg.product == Product::Cvaas {
+        out.extend(auth::cvp::cvaas_host(&host));
+    }
     if is_cv {
         if let Some(g) = grpc_target(accepted) {
             out.push(auth::cvp::grpc_served(cfg.port, &g).await);

@@ -320,6 +320,29 @@ mod tests {
     use super::cvp_version;
 
     #[test]
+    fn cvaas_hosts() {
+        use super::cvaas_host;
+        assert_eq!(
+            cvaas_host("www.arista.io").map(|c| c.code.as_str()),
+            Some("ok")
+        );
+        let c = cvaas_host("arista.io").expect("check");
+        assert_eq!(c.code.as_str(), "unsupported_host");
+        assert!(c.fix.as_deref().unwrap_or("").contains("www.arista.io"));
+        let c = cvaas_host("cv-prod-uk-1.arista.io").expect("check");
+        assert!(c
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("www.cv-prod-uk-1.arista.io"));
+        assert_eq!(
+            cvaas_host("www.cv-prod-mars-1.arista.io").map(|c| c.status.as_str()),
+            Some("warn")
+        );
+        assert!(cvaas_host("10.0.0.5").is_none());
+    }
+
+    #[test]
     fn three_version_forms() {
         assert_eq!(
             cvp_version(r#"{"version":"2024.3.0","appVersion":""}"#).as_deref(),
@@ -332,4 +355,56 @@ mod tests {
         );
         assert_eq!(cvp_version("<html><body>login</body></html>"), None);
     }
+}
+
+/// The CloudVision as a Service API hosts (products.md); names without `www.` are not served.
+pub const CVAAS_HOSTS: [&str; 8] = [
+    "www.arista.io",
+    "www.cv-prod-us-central1-b.arista.io",
+    "www.cv-prod-us-central1-c.arista.io",
+    "www.cv-prod-euwest-2.arista.io",
+    "www.cv-prod-na-northeast1-b.arista.io",
+    "www.cv-prod-apnortheast-1.arista.io",
+    "www.cv-prod-ausoutheast-1.arista.io",
+    "www.cv-prod-uk-1.arista.io",
+];
+
+/// `product.host` for CVaaS: a host without `www.`, or outside the known regions, gets the hint.
+pub fn cvaas_host(host: &str) -> Option<Check> {
+    let id = "product.host";
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if CVAAS_HOSTS.contains(&host.as_str()) {
+        return Some(Check::pass(
+            id,
+            format!("{host} is a CloudVision as a Service API host"),
+        ));
+    }
+    if host == "arista.io" || (host.ends_with(".arista.io") && !host.starts_with("www.")) {
+        let with_www = if host == "arista.io" {
+            "www.arista.io".to_string()
+        } else {
+            format!("www.{host}")
+        };
+        return Some(Check::fail(
+            id,
+            Code::UnsupportedHost,
+            format!("{host} is not served: CloudVision as a Service answers the API only on names that start with www."),
+            format!("Use {with_www} (regional hosts: www.cv-prod-REGION.arista.io)"),
+        ));
+    }
+    if host.ends_with(".arista.io") {
+        return Some(
+            Check::new(
+                id,
+                Status::Warn,
+                Code::UnsupportedHost,
+                format!("{host} is not one of the known CloudVision as a Service regions"),
+            )
+            .with_fix(format!(
+                "Check the region in the CloudVision URL; known hosts: {}",
+                CVAAS_HOSTS.join(", ")
+            )),
+        );
+    }
+    None
 }

@@ -315,48 +315,6 @@ pub async fn run(
     checks
 }
 
-#[cfg(test)]
-mod tests {
-    use super::cvp_version;
-
-    #[test]
-    fn cvaas_hosts() {
-        use super::cvaas_host;
-        assert_eq!(
-            cvaas_host("www.arista.io").map(|c| c.code.as_str()),
-            Some("ok")
-        );
-        let c = cvaas_host("arista.io").expect("check");
-        assert_eq!(c.code.as_str(), "unsupported_host");
-        assert!(c.fix.as_deref().unwrap_or("").contains("www.arista.io"));
-        let c = cvaas_host("cv-prod-uk-1.arista.io").expect("check");
-        assert!(c
-            .fix
-            .as_deref()
-            .unwrap_or("")
-            .contains("www.cv-prod-uk-1.arista.io"));
-        assert_eq!(
-            cvaas_host("www.cv-prod-mars-1.arista.io").map(|c| c.status.as_str()),
-            Some("warn")
-        );
-        assert!(cvaas_host("10.0.0.5").is_none());
-    }
-
-    #[test]
-    fn three_version_forms() {
-        assert_eq!(
-            cvp_version(r#"{"version":"2024.3.0","appVersion":""}"#).as_deref(),
-            Some("2024.3.0")
-        );
-        assert_eq!(cvp_version("2026.1.3\n").as_deref(), Some("2026.1.3"));
-        assert_eq!(
-            cvp_version(r#"{"version":"CVaaS"}"#).as_deref(),
-            Some("CVaaS")
-        );
-        assert_eq!(cvp_version("<html><body>login</body></html>"), None);
-    }
-}
-
 /// The CloudVision as a Service API hosts (products.md); names without `www.` are not served.
 pub const CVAAS_HOSTS: [&str; 8] = [
     "www.arista.io",
@@ -407,4 +365,46 @@ pub fn cvaas_host(host: &str) -> Option<Check> {
         );
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cvp_version;
+
+    #[test]
+    fn cvaas_hosts() {
+        use super::cvaas_host;
+        assert_eq!(
+            cvaas_host("www.arista.io").map(|c| c.code.as_str()),
+            Some("ok")
+        );
+        let c = cvaas_host("arista.io").expect("check");
+        assert_eq!(c.code.as_str(), "unsupported_host");
+        assert!(c.fix.as_deref().unwrap_or("").contains("www.arista.io"));
+        let c = cvaas_host("cv-prod-uk-1.arista.io").expect("check");
+        assert!(c
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("www.cv-prod-uk-1.arista.io"));
+        assert_eq!(
+            cvaas_host("www.cv-prod-mars-1.arista.io").map(|c| c.status.as_str()),
+            Some("warn")
+        );
+        assert!(cvaas_host("10.0.0.5").is_none());
+    }
+
+    #[test]
+    fn three_version_forms() {
+        assert_eq!(
+            cvp_version(r#"{"version":"2024.3.0","appVersion":""}"#).as_deref(),
+            Some("2024.3.0")
+        );
+        assert_eq!(cvp_version("2026.1.3\n").as_deref(), Some("2026.1.3"));
+        assert_eq!(
+            cvp_version(r#"{"version":"CVaaS"}"#).as_deref(),
+            Some("CVaaS")
+        );
+        assert_eq!(cvp_version("<html><body>login</body></html>"), None);
+    }
 }

@@ -357,6 +357,23 @@ fn scan(args: &ScanArgs, io: &mut Io<'_>) -> i32 {
             Err(err) => return io.fail(exit::USAGE, err),
         }
     }
+    // Credentials: read once per product of the list, before anything runs; every value joins the secrets
+    // scrubbed from all output and the trace.
+    let products: Vec<crate::target::Product> = jobs.iter().map(|j| j.cfg.product).collect();
+    let credentials = match args.credentials(&products) {
+        Ok(c) => c,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
+    let mut secrets = (*io.secrets).clone();
+    for (_, creds) in &credentials {
+        secrets.extend(creds.secret_values());
+    }
+    io.secrets = Arc::new(secrets);
+    for job in &mut jobs {
+        if let Some((_, creds)) = credentials.iter().find(|(p, _)| *p == job.cfg.product) {
+            job.cfg.credentials = creds.clone();
+        }
+    }
     let mut tally = Tally {
         list: list_name.clone(),
         bad_lines: list.bad.iter().map(|b| b.line).collect(),
@@ -472,11 +489,15 @@ fn scan(args: &ScanArgs, io: &mut Io<'_>) -> i32 {
             }
         }
         if let Some(out) = sinks.jsonl_out.as_mut() {
-            let written = if out_is_terminal {
-                bar.suspend(|| jsonl::write_line(&report, *out))
-            } else {
-                jsonl::write_line(&report, *out)
-            };
+            let mut line = Vec::new();
+            let written = jsonl::write_line(&report, &mut line).and_then(|()| {
+                let line = scrub(&line, &secrets);
+                if out_is_terminal {
+                    bar.suspend(|| out.write_all(&line))
+                } else {
+                    out.write_all(&line)
+                }
+            });
             if let Err(e) = written {
                 if e.kind() == std::io::ErrorKind::BrokenPipe {
                     broken_pipe = true;
@@ -559,7 +580,10 @@ fn scan(args: &ScanArgs, io: &mut Io<'_>) -> i32 {
         }
     }
     if let (Some(format), Some(out)) = (to_stdout, out.as_mut()) {
-        if let Err(e) = render_end(format, opts, *out) {
+        let mut buf = Vec::new();
+        let written =
+            render_end(format, opts, &mut buf).and_then(|()| out.write_all(&scrub(&buf, &secrets)));
+        if let Err(e) = written {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
                 let _ = writeln!(err, "preflight: cannot write the report: {e}");
                 return exit::INTERNAL;

@@ -164,6 +164,8 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]
+    pub auth: crate::credentials::AuthArgs,
+    #[command(flatten)]
     pub output: ScanOutputArgs,
 }
 
@@ -316,7 +318,39 @@ impl TrustArgs {
 }
 
 impl ScanArgs {
-    /// The configuration of one line of the list: its target, its product (or `--product`), every option.
+    /// The credentials of every product in the list, read once each. The password (from the variable, the
+    /// file or the prompt) is read once, with the first product; the others take it from there.
+    pub fn credentials(
+        &self,
+        products: &[Product],
+    ) -> Result<Vec<(Product, crate::checks::auth::Credentials)>, UsageError> {
+        let mut loaded: Vec<(Product, crate::checks::auth::Credentials)> = Vec::new();
+        for &product in products {
+            if loaded.iter().any(|(p, _)| *p == product) {
+                continue;
+            }
+            let creds = match loaded.first() {
+                None => self.auth.load(product).map_err(UsageError)?,
+                Some((_, first)) => {
+                    let rest = crate::credentials::AuthArgs {
+                        user: None,
+                        password_env: None,
+                        password_file: None,
+                        ..self.auth.clone()
+                    };
+                    let mut c = rest.load(product).map_err(UsageError)?;
+                    c.user = first.user.clone();
+                    c.password = first.password.clone();
+                    c
+                }
+            };
+            loaded.push((product, creds));
+        }
+        Ok(loaded)
+    }
+
+    /// The configuration of one line of the list: its target, its product (or `--product`), every option
+    /// but the credentials (see `credentials`).
     pub fn config(
         &self,
         target: Target,

@@ -583,3 +583,50 @@ fn progress_bar_on_a_terminal() {
         "the closing line on a terminal: {terminal}"
     );
 }
+
+#[test]
+fn auth_options_apply_to_every_target_and_stay_secret() {
+    use preflight::lab::Credentials as Lab;
+    let fleet = Fleet::start();
+    let list = fleet.dir.path().join("nodes.txt");
+    std::fs::write(&list, format!("{0} cvp\n{0} cvp\n", fleet.cvp())).unwrap();
+    let out = output_within(
+        scan()
+            .arg("--targets")
+            .arg(&list)
+            .args(["--format", "jsonl", "--user", Lab::CVP_USER])
+            .args(["--password-env", "PREFLIGHT_SCAN_TEST_PASSWORD"])
+            .env("PREFLIGHT_SCAN_TEST_PASSWORD", Lab::CVP_PASSWORD)
+            .args(fleet.options()),
+        None,
+        HANG,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let reports = json_lines(&out.stdout);
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        assert_eq!(outcome(r, "auth.password"), ("pass".into(), "ok".into()));
+    }
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(Lab::CVP_PASSWORD));
+    assert!(!stderr.contains(Lab::CVP_PASSWORD));
+
+    // A credential that cannot be read is a usage error before anything runs.
+    let out = output_within(
+        scan()
+            .arg("--targets")
+            .arg(&list)
+            .args([
+                "--user",
+                "someone",
+                "--password-env",
+                "PREFLIGHT_SCAN_TEST_UNSET",
+            ])
+            .env_remove("PREFLIGHT_SCAN_TEST_UNSET"),
+        None,
+        HANG,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PREFLIGHT_SCAN_TEST_UNSET"));
+    assert!(out.stdout.is_empty());
+}

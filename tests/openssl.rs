@@ -67,12 +67,23 @@ fn alpn_missing_fails_for_cloudvision() {
         "-alpn",
         "h2",
     ]);
-    let (code, r) = check_json(&[&server.target(), "--product", "cvp", "--ca", ca, "--timeout", "1s"]);
+    let (code, r) = check_json(&[
+        &server.target(),
+        "--product",
+        "cvp",
+        "--ca",
+        ca,
+        "--timeout",
+        "1s",
+    ]);
     assert_eq!(outcome(&r, "tls.alpn"), ("pass".into(), "ok".into()));
     assert_eq!(check(&r, "tls.alpn")["facts"]["alpn"], "h2");
     // s_server negotiates h2 but speaks no HTTP/2: the gRPC probe says so, within its deadline.
     assert_eq!(code, 1, "{r:#}");
-    assert_eq!(outcome(&r, &format!("grpc.{}", server.port)), ("fail".into(), "http_failed".into()));
+    assert_eq!(
+        outcome(&r, &format!("grpc.{}", server.port)),
+        ("fail".into(), "http_failed".into())
+    );
 }
 
 #[test]

@@ -550,15 +550,15 @@ fn progress_bar_on_a_terminal() {
     }
     let fleet = Fleet::start();
     let list = fleet.dir.path().join("many.txt");
-    let lines: String = (0..40)
-        .map(|i| {
-            if i % 2 == 0 {
-                format!("{} cvp\n", fleet.cvp())
-            } else {
-                format!("127.0.0.1:{}\n", fleet.refused)
-            }
-        })
-        .collect();
+    // A black-holed target keeps the scan going for its 2 s deadline: the bar is drawn more than once.
+    let mut lines = format!("127.0.0.1:{}\n", fleet.hole.port);
+    for i in 0..40 {
+        if i % 2 == 0 {
+            lines.push_str(&format!("{} cvp\n", fleet.cvp()));
+        } else {
+            lines.push_str(&format!("127.0.0.1:{}\n", fleet.refused));
+        }
+    }
     std::fs::write(&list, lines).unwrap();
     let stdout = fleet.dir.path().join("out.jsonl");
     let command = format!(
@@ -576,10 +576,10 @@ fn progress_bar_on_a_terminal() {
         HANG,
     );
     let terminal = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(json_lines(&std::fs::read(&stdout).unwrap()).len(), 40);
-    assert!(terminal.contains("/40 targets"), "{terminal}");
+    assert_eq!(json_lines(&std::fs::read(&stdout).unwrap()).len(), 41);
+    assert!(terminal.contains("/41 targets"), "{terminal}");
     assert!(
-        terminal.contains("scanned 40 targets in"),
+        terminal.contains("scanned 41 targets in"),
         "the closing line on a terminal: {terminal}"
     );
 }

@@ -4,10 +4,11 @@ use clap::Parser;
 
 fn main() {
     let cli = preflight::cli::Cli::parse();
-    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let stdout = std::io::stdout();
+    // stderr stays unlocked: the trace and the progress bar write to it from other threads.
     let mut io = preflight::app::Io {
         out: &mut stdout.lock(),
-        err: &mut stderr.lock(),
+        err: &mut std::io::stderr(),
         out_is_terminal: preflight::app::stdout_is_terminal(),
         verbose: cli.verbose,
         secrets: std::sync::Arc::new(preflight::app::environment_secrets()),

@@ -535,3 +535,63 @@ fn prisma_tokens_and_client_certificate() {
         ("fail".into(), "client_cert_required".into())
     );
 }
+
+#[test]
+fn grpc_port_443_or_8443() {
+    let lab = RunningLab::start_at(
+        &[Scenario::Cvp, Scenario::CvpNoH2],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let good = lab.addr(Scenario::Cvp).port();
+    let no_h2 = lab.addr(Scenario::CvpNoH2).port();
+    let dead = closed_port();
+    let run_alt = |s: Scenario, alt: u16| {
+        let mut cfg = CheckConfig::new(
+            Target::parse(&lab.addr(s).to_string()).unwrap(),
+            Product::Cvp,
+        );
+        cfg.alt_ports = vec![alt];
+        let deps = Deps {
+            resolver: Arc::new(StaticResolver { answers: vec![] }),
+            trust: Arc::new(TrustSources::load(&[lab.trust_file(s)], &[]).unwrap()),
+            now: time::OffsetDateTime::now_utc(),
+            trace: preflight::trace::Trace::off(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(checks::run(&cfg, &deps))
+    };
+    // gRPC on the target's port; nothing on the other: as expected, a pass that says so.
+    let r = run_alt(Scenario::Cvp, dead);
+    assert_eq!(
+        code(&r, &format!("grpc.{good}")),
+        ("pass".into(), "ok".into())
+    );
+    let other = r.check(&format!("grpc.{dead}")).unwrap();
+    assert_eq!(other.status.as_str(), "pass", "{other:#?}");
+    assert!(
+        other.summary.contains(&format!("served on {good}")),
+        "{other:#?}"
+    );
+
+    // No gRPC on the target's port, but on the other one: the fix names it.
+    let r = run_alt(Scenario::CvpNoH2, good);
+    let main = r.check(&format!("grpc.{no_h2}")).unwrap();
+    assert_eq!(main.status.as_str(), "fail");
+    assert!(
+        main.summary.contains(&format!("served on {good} instead")),
+        "{main:#?}"
+    );
+    assert!(main
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains(&format!("port {good}")));
+    assert_eq!(
+        code(&r, &format!("grpc.{good}")),
+        ("pass".into(), "ok".into())
+    );
+}

@@ -343,7 +343,30 @@ async fn products_and_auth(
     }
     if is_cv {
         if let Some(g) = grpc_target(accepted) {
-            out.push(auth::cvp::grpc_served(cfg.port, &g).await);
+            // gRPC on the target's port and on the product's other ports (CVP: 443 from 2021.3, 8443
+            // before), at the same time; then say which one serves it.
+            let others: Vec<auth::cvp::GrpcTarget> = if cfg.product == Product::Cvp {
+                cfg.alt_ports
+                    .iter()
+                    .map(|p| auth::cvp::GrpcTarget {
+                        addr: std::net::SocketAddr::new(addr.ip(), *p),
+                        authority: cfg.target.authority(*p),
+                        // A filtered legacy port must not hold the run: a LAN answers in milliseconds.
+                        timeout: timeout.min(std::time::Duration::from_secs(1)),
+                        ..g.clone()
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let main = auth::cvp::grpc_served(cfg.port, &g);
+            let rest = futures_util::future::join_all(
+                others
+                    .iter()
+                    .map(|o| auth::cvp::grpc_served(o.addr.port(), o)),
+            );
+            let (main, rest) = tokio::join!(main, rest);
+            out.extend(auth::cvp::which_grpc_port(cfg.port, main, rest));
         }
     }
     if cfg.product == Product::Prisma {

@@ -42,6 +42,7 @@ fn error_message(r: &Reply) -> Option<String> {
 }
 
 /// Where gRPC calls go: the same server, over the same trusted channel, with ALPN h2.
+#[derive(Clone)]
 pub struct GrpcTarget {
     pub config: std::sync::Arc<rustls::ClientConfig>,
     pub name: rustls::pki_types::ServerName<'static>,
@@ -313,6 +314,50 @@ pub async fn run(
         checks.push(c.with_fact("token_origin", t.origin.clone()));
     }
     checks
+}
+
+/// Settles `grpc.<port>` for the target's port and the other known ports: which one serves gRPC.
+pub fn which_grpc_port(port: u16, main: Check, others: Vec<Check>) -> Vec<Check> {
+    let served = |c: &Check| c.status == Status::Pass;
+    let working: Vec<String> = others
+        .iter()
+        .filter(|c| served(c))
+        .map(|c| c.id.trim_start_matches("grpc.").to_string())
+        .collect();
+    let mut out = Vec::new();
+    let main_ok = served(&main);
+    match (main_ok, working.first()) {
+        (false, Some(other)) => {
+            let mut m = main;
+            m.summary = format!("{}; gRPC is served on {other} instead", m.summary);
+            m.fix = Some(format!("Point gRPC clients at port {other}: CloudVision up to 2021.2 serves gRPC on 8443, 2021.3 and later on 443 (`preflight check HOST:{other} --product cvp`)"));
+            out.push(m);
+        }
+        _ => out.push(main),
+    }
+    for c in others {
+        if served(&c) || !main_ok {
+            out.push(c);
+        } else {
+            // The other port does not serve gRPC while the target's does: as expected, not a failure.
+            let other = c.id.trim_start_matches("grpc.").to_string();
+            let note = match other.as_str() {
+                "8443" => " (CloudVision 2021.3 and later serve gRPC on 443 only)",
+                _ => "",
+            };
+            out.push(
+                Check::pass(
+                    &c.id,
+                    format!("no gRPC on {other}; it is served on {port}{note}"),
+                )
+                .with_fact(
+                    "outcome",
+                    c.facts.get("outcome").cloned().unwrap_or_default(),
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// The CloudVision as a Service API hosts (products.md); names without `www.` are not served.

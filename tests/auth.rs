@@ -250,6 +250,24 @@ fn cloudvision_methods_and_outcomes() {
         ("warn".into(), "token_expiring".into())
     );
 
+    // A Prisma Console checked as CloudVision: no login endpoint there.
+    let prisma_lab = RunningLab::start_at(
+        &[Scenario::Prisma],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let r = run(
+        &prisma_lab,
+        Scenario::Prisma,
+        Product::Cvp,
+        Credentials::default(),
+        true,
+    );
+    assert_eq!(
+        code(&r, "product.login"),
+        ("fail".into(), "endpoint_not_found".into())
+    );
+
     // CloudVision as a Service has no password login.
     let r = run(
         &lab,

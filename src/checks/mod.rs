@@ -369,6 +369,11 @@ async fn products_and_auth(
             out.extend(auth::cvp::which_grpc_port(cfg.port, main, rest));
         }
     }
+    if cfg.product == Product::Cvp {
+        if let Ok(http) = auth::http::Http::new(probe_config.clone(), &host, addr, path, timeout) {
+            out.push(auth::cvp::login_endpoint(&http).await);
+        }
+    }
     if cfg.product == Product::Prisma {
         if let Ok(http) = auth::http::Http::new(probe_config.clone(), &host, addr, path, timeout) {
             out.push(auth::prisma::ping(&http).await);

@@ -316,6 +316,23 @@ pub async fn run(
     checks
 }
 
+/// `product.login`: the CloudVision login endpoint answers (no credential is sent): anything but a 404 says
+/// it is there (a GET is usually refused with 405).
+pub async fn login_endpoint(http: &Http) -> Check {
+    let id = "product.login";
+    match http.get(LOGIN, Auth::None).await {
+        Ok(r) if r.status == 404 => Check::fail(
+            id,
+            Code::EndpointNotFound,
+            format!("{} answered 404: no CloudVision login API here", http.url(LOGIN)),
+            "Check `--product` and the port: CloudVision serves its API on 443 (CloudVision as a Service has no login endpoint: use --product cvaas)",
+        ),
+        Ok(r) if r.status >= 500 => Check::fail(id, Code::ServerError, format!("{LOGIN} answered {}", r.status), "CloudVision may be starting up or unhealthy: check `cvpi status all` on the node"),
+        Ok(r) => Check::pass(id, format!("the CloudVision login endpoint answers ({LOGIN}: HTTP {} to a GET without credentials)", r.status)).with_fact("http_status", r.status),
+        Err(e) => transport_failure(id, &format!("GET {LOGIN}"), &e),
+    }
+}
+
 /// Settles `grpc.<port>` for the target's port and the other known ports: which one serves gRPC.
 pub fn which_grpc_port(port: u16, main: Check, others: Vec<Check>) -> Vec<Check> {
     let served = |c: &Check| c.status == Status::Pass;

@@ -77,8 +77,9 @@ pub struct OutputArgs {
 pub struct ConnectArgs {
     /// host, host:port, [v6]:port, an address, or https://host:port/path.
     pub target: String,
-    /// The product behind the target: decides the default port, the other ports tried, and product fixes.
-    #[arg(long, value_enum, default_value_t = Product::Generic)]
+    /// The product behind the target: decides the default port, the other ports tried, and product checks.
+    /// `auto` recognises CloudVision or Prisma Cloud Compute from answers that need no credential.
+    #[arg(long, value_enum, default_value_t = Product::Auto)]
     pub product: Product,
     #[command(flatten)]
     pub net: NetArgs,

@@ -17,6 +17,8 @@ pub enum Product {
     Prisma,
     /// Any TLS server.
     Generic,
+    /// Recognise the product from its answers (Prisma's `_ping`, CloudVision's gRPC).
+    Auto,
 }
 
 impl Product {
@@ -26,6 +28,7 @@ impl Product {
             Product::Cvaas => "cvaas",
             Product::Prisma => "prisma",
             Product::Generic => "generic",
+            Product::Auto => "auto",
         }
     }
 
@@ -35,6 +38,7 @@ impl Product {
             Product::Cvaas => "CloudVision as a Service",
             Product::Prisma => "Prisma Cloud Compute Console",
             Product::Generic => "generic TLS server",
+            Product::Auto => "product to recognise",
         }
     }
 
@@ -42,7 +46,7 @@ impl Product {
     pub fn default_port(self) -> u16 {
         match self {
             Product::Prisma => 8083,
-            Product::Cvp | Product::Cvaas | Product::Generic => 443,
+            Product::Cvp | Product::Cvaas | Product::Generic | Product::Auto => 443,
         }
     }
 
@@ -52,7 +56,7 @@ impl Product {
             Product::Cvp => &[443, 8443],
             Product::Cvaas => &[443],
             Product::Prisma => &[8083, 443],
-            Product::Generic => &[443],
+            Product::Generic | Product::Auto => &[443],
         }
     }
 

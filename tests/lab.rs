@@ -434,3 +434,37 @@ fn not_yet_valid_compares_with_the_servers_clock() {
     ]);
     assert!(check(&r, "trust.custom")["facts"]["server_date"].is_null());
 }
+
+#[test]
+fn product_auto_recognises_the_lab_consoles() {
+    let lab = RunningLab::start_at(
+        &[Scenario::Cvp, Scenario::Prisma, Scenario::CvpNoH2],
+        "127.0.0.1".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    for (s, want) in [
+        (Scenario::Cvp, "cvp"),
+        (Scenario::Prisma, "prisma"),
+        (Scenario::CvpNoH2, "cvp"),
+    ] {
+        let ca = lab.trust_file(s);
+        let (_, r) = check_json(&[&lab.addr(s).to_string(), "--ca", ca.to_str().unwrap()]);
+        assert_eq!(r["target"]["product"], want, "{s:?}: {r:#}");
+        let c = check(&r, "product.detect");
+        assert_eq!(c["status"], "pass");
+        assert!(
+            c["summary"].as_str().unwrap().starts_with("recognised as"),
+            "{c:#}"
+        );
+    }
+    // Once recognised, the product's own checks run: CloudVision's ALPN, Prisma's ping.
+    let (_, r) = check_json(&[
+        &lab.addr(Scenario::CvpNoH2).to_string(),
+        "--ca",
+        lab.trust_file(Scenario::CvpNoH2).to_str().unwrap(),
+    ]);
+    assert_eq!(
+        outcome(&r, "tls.alpn"),
+        ("fail".into(), "alpn_h2_missing".into())
+    );
+}

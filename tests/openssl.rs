@@ -223,3 +223,22 @@ fn rsa_key_size_is_read() {
     assert_eq!(leaf["days_left"], -47);
     assert_eq!(leaf["sha256"], openssl_fingerprint(&cert_path));
 }
+
+#[test]
+fn product_auto_leaves_a_non_http_server_generic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "plain.test");
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+    ]);
+    let (code, r) = check_json(&[&server.target(), "--ca", cert.to_str().unwrap()]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["target"]["product"], "generic");
+    assert!(check(&r, "product.detect")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("no ALPN"));
+}

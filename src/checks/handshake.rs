@@ -499,7 +499,7 @@ fn failure_text(
 ) -> (String, String) {
     let port = at.port;
     let tls_port_hint = match at.product {
-        Product::Generic => "the port that serves HTTPS (often 443)".to_string(),
+        Product::Generic | Product::Auto => "the port that serves HTTPS (often 443)".to_string(),
         p => format!(
             "the {} TLS port ({})",
             p.display_name(),

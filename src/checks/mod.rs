@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod clock;
 pub mod connect;
+pub mod detect;
 pub mod handshake;
 pub mod inspect;
 pub mod ports;
@@ -35,6 +36,16 @@ pub struct Deps {
     pub trace: crate::trace::Trace,
 }
 
+/// The name certificates are verified against: the target's host (whatever SNI carries), as a client
+/// connecting to that URL would.
+pub fn verify_name(cfg: &CheckConfig) -> ServerName<'static> {
+    match &cfg.target.host {
+        Host::Name(n) => ServerName::try_from(n.clone())
+            .unwrap_or_else(|_| ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into())),
+        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
+    }
+}
+
 /// The server name for SNI: `--sni`, else the host name; an address sends none.
 pub fn server_name(cfg: &CheckConfig) -> ServerName<'static> {
     if let Some(sni) = &cfg.sni {
@@ -57,6 +68,7 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
     let mut checks: Vec<Check> = Vec::new();
     let mut certificates = Vec::new();
     let mut clients = Vec::new();
+    let mut reported_product = cfg.product;
 
     let t = &deps.trace;
     t.say(1, "target", || {
@@ -184,6 +196,20 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     Some(d) => format!("server Date {}", crate::pki::verify::rfc3339(d)),
                     None => "server clock not read (no certificate date in doubt, --at given, or no Date)".into(),
                 });
+                // `--product auto`: recognise the product first; everything after is that product's.
+                let detected = match cfg.product {
+                    crate::target::Product::Auto => Some(detect::detect(cfg, &hs, addr).await),
+                    _ => None,
+                };
+                let cfg = match &detected {
+                    Some((eff, _)) => eff,
+                    None => cfg,
+                };
+                if let Some((eff, check)) = &detected {
+                    t.say(1, "product", || check.summary.clone());
+                    checks.push(check.clone());
+                    reported_product = eff.product;
+                }
                 let mut judged = judge_handshake(cfg, deps, addr, &hs, judged_at, server_date);
                 let product_checks = products_and_auth(cfg, deps, addr, &hs, &judged.checks).await;
                 judged.checks.extend(product_checks);
@@ -206,7 +232,7 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
         host: cfg.target.host.to_string(),
         port: Some(cfg.port),
         path: cfg.target.path.clone(),
-        product: cfg.product,
+        product: reported_product,
         sni: match &name {
             ServerName::DnsName(d) => Some(d.as_ref().to_string()),
             _ => None,
@@ -322,7 +348,12 @@ async fn products_and_auth(
         },
     };
     let host = cfg.target.host.to_string();
-    let path = cfg.target.path.as_deref();
+    // The URL path is a Prisma SaaS tenant path; CloudVision's API is at the root.
+    let path = if cfg.product == Product::Prisma {
+        cfg.target.path.as_deref()
+    } else {
+        None
+    };
     let timeout = cfg.timeouts.tls;
     let mut out = Vec::new();
     let is_cv = matches!(cfg.product, Product::Cvp | Product::Cvaas);
@@ -332,7 +363,7 @@ async fn products_and_auth(
         let config = auth::channel::config_for(source, identity, &["h2"]).ok()?;
         Some(auth::cvp::GrpcTarget {
             config: std::sync::Arc::new(config),
-            name: server_name(cfg),
+            name: verify_name(cfg),
             authority: cfg.target.authority(cfg.port),
             addr,
             timeout,
@@ -369,13 +400,19 @@ async fn products_and_auth(
             out.extend(auth::cvp::which_grpc_port(cfg.port, main, rest));
         }
     }
+    // Probes without credentials get a short deadline: a server that is not HTTP must not cost the TLS timeout.
+    let probe_timeout = timeout.min(std::time::Duration::from_secs(3));
     if cfg.product == Product::Cvp {
-        if let Ok(http) = auth::http::Http::new(probe_config.clone(), &host, addr, path, timeout) {
+        if let Ok(http) =
+            auth::http::Http::new(probe_config.clone(), &host, addr, path, probe_timeout)
+        {
             out.push(auth::cvp::login_endpoint(&http).await);
         }
     }
     if cfg.product == Product::Prisma {
-        if let Ok(http) = auth::http::Http::new(probe_config.clone(), &host, addr, path, timeout) {
+        if let Ok(http) =
+            auth::http::Http::new(probe_config.clone(), &host, addr, path, probe_timeout)
+        {
             out.push(auth::prisma::ping(&http).await);
         }
     }
@@ -411,7 +448,7 @@ async fn products_and_auth(
             };
             auth::cvp::run(&http, creds, cfg.product, now, g.as_ref()).await
         }
-        Product::Generic => ids
+        Product::Generic | Product::Auto => ids
             .iter()
             .map(|id| {
                 Check::new(

@@ -265,7 +265,7 @@ fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> 
     let file = chosen_file.clone().unwrap_or_else(|| match input.product {
         Product::Cvp | Product::Cvaas => "cvp.crt".to_string(),
         Product::Prisma => "console-ca.pem".to_string(),
-        Product::Generic => "ca.pem".to_string(),
+        Product::Generic | Product::Auto => "ca.pem".to_string(),
     });
     let hp = input
         .authority

@@ -1,0 +1,113 @@
+//! `--product auto` (the default): recognise the product from answers that need no credential, with short
+//! deadlines: Prisma's `GET /api/v1/_ping`, CloudVision's gRPC `GetOne` (UNAUTHENTICATED) or login endpoint.
+//! A server that negotiated no ALPN is not probed (it is not an HTTPS API) and is checked as generic.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::checks::auth::grpc::{self, Outcome};
+use crate::checks::auth::http::{Auth, Http};
+use crate::checks::handshake::{self, Handshake};
+use crate::config::CheckConfig;
+use crate::report::Check;
+use crate::target::Product;
+
+pub const ID: &str = "product.detect";
+
+/// The configuration for the recognised product, and the check that says what was recognised and why.
+pub async fn detect(cfg: &CheckConfig, hs: &Handshake, addr: SocketAddr) -> (CheckConfig, Check) {
+    let mut eff = cfg.clone();
+    // Only the product changes: the ports to try stay what the user asked for.
+    let settle = |eff: &mut CheckConfig, p: Product| eff.product = p;
+    let alpn = hs.outcome.as_ref().ok().and_then(|f| f.alpn.clone());
+    let Some(alpn) = alpn else {
+        settle(&mut eff, Product::Generic);
+        let c = Check::pass(ID, "not recognised: the server negotiated no ALPN, so no HTTP probe was made; checked as a generic TLS server (pass --product cvp, cvaas or prisma to check a product)");
+        return (eff, c);
+    };
+    let deadline = cfg.timeouts.tls.min(Duration::from_secs(2));
+    let host = cfg.target.host.to_string();
+    let Ok(probe) = crate::checks::auth::channel::config_for(None, None, &handshake::ALPN_OFFERED)
+    else {
+        settle(&mut eff, Product::Generic);
+        return (
+            eff,
+            Check::pass(
+                ID,
+                "not recognised: no probe could be prepared; checked as a generic TLS server",
+            ),
+        );
+    };
+    let probe = Arc::new(probe);
+    if let Ok(http) = Http::new(
+        probe.clone(),
+        &host,
+        addr,
+        cfg.target.path.as_deref(),
+        deadline,
+    ) {
+        // The path is a Prisma SaaS tenant path; CloudVision's API is at the root.
+        let root = Http::new(probe.clone(), &host, addr, None, deadline).ok();
+        if let Ok(r) = http.get("/api/v1/_ping", Auth::None).await {
+            if r.status == 200 {
+                settle(&mut eff, Product::Prisma);
+                return (eff, Check::pass(ID, "recognised as a Prisma Cloud Compute Console: GET /api/v1/_ping answered 200").with_fact("product", "prisma"));
+            }
+        }
+        if let (true, Some(root)) = (alpn != "h2", &root) {
+            if let Ok(r) = root
+                .get("/cvpservice/login/authenticate.do", Auth::None)
+                .await
+            {
+                if r.status != 404 && r.status < 500 {
+                    settle(&mut eff, cloudvision(&host));
+                    return (
+                        eff,
+                        Check::pass(
+                            ID,
+                            format!(
+                                "recognised as CloudVision: its login endpoint answered HTTP {}",
+                                r.status
+                            ),
+                        )
+                        .with_fact("product", eff_name(&host)),
+                    );
+                }
+            }
+        }
+    }
+    if alpn == "h2" {
+        if let Ok(config) = crate::checks::auth::channel::config_for(None, None, &["h2"]) {
+            let name = crate::checks::verify_name(cfg);
+            let outcome = grpc::get_one(
+                Arc::new(config),
+                name,
+                &cfg.target.authority(cfg.port),
+                addr,
+                None,
+                deadline,
+            )
+            .await;
+            if let Outcome::Status(code @ (0 | 5 | 7 | 16), _) = outcome {
+                settle(&mut eff, cloudvision(&host));
+                let c = Check::pass(ID, format!("recognised as CloudVision: the inventory gRPC service answered {} without a token", grpc::status_name(code)));
+                return (eff, c.with_fact("product", eff_name(&host)));
+            }
+        }
+    }
+    settle(&mut eff, Product::Generic);
+    (eff, Check::pass(ID, "not recognised as CloudVision or Prisma Cloud Compute (no _ping, no inventory gRPC): checked as a generic TLS server; pass --product to insist"))
+}
+
+fn cloudvision(host: &str) -> Product {
+    if host.ends_with("arista.io") {
+        Product::Cvaas
+    } else {
+        Product::Cvp
+    }
+}
+
+fn eff_name(host: &str) -> &'static str {
+    cloudvision(host).as_str()
+}

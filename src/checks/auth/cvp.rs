@@ -231,10 +231,17 @@ async fn password(
         );
     }
     let body = json!({"userId": user, "password": pass.expose()});
-    let reply = match http.post_json(LOGIN, &body, Auth::None).await {
+    let mut reply = match http.post_json(LOGIN, &body, Auth::None).await {
         Ok(r) => r,
         Err(e) => return transport_failure(id, &format!("POST {LOGIN}"), &e),
     };
+    // Releases that do not take the JSON body answer 400/415: try HTTP Basic, as the vendor's example does.
+    if matches!(reply.status, 400 | 415) {
+        match http.post_empty(LOGIN, Auth::Basic(user, pass)).await {
+            Ok(r) => reply = r,
+            Err(e) => return transport_failure(id, &format!("POST {LOGIN} (Basic)"), &e),
+        }
+    }
     if reply.status != 200 {
         let mut c = http_failure(
             id,
@@ -299,6 +306,36 @@ pub async fn run(
     let mut checks = Vec::new();
     if let (Some(user), Some(pass)) = (&creds.user, &creds.password) {
         checks.push(password(http, user, pass, product, now, g).await);
+    }
+    if creds.identity.is_some() {
+        // Mutual TLS: the client certificate is on the connection; no token is sent.
+        let id = "auth.client-cert";
+        let check = match http.get(INFO, Auth::None).await {
+            Ok(r) if r.status == 200 && error_message(&r).is_none() => {
+                let v = cvp_version(&r.body).unwrap_or_else(|| "unknown".into());
+                Check::pass(id, format!("the client certificate is accepted: GET {INFO} answered 200 (CloudVision {v})"))
+            }
+            Ok(r) if r.status == 200 => Check::fail(
+                id,
+                Code::BadCredentials,
+                format!("GET {INFO} with the client certificate answered 200 with an errorMessage"),
+                "Map the certificate to a CloudVision user, or use a token",
+            ),
+            Ok(r) => {
+                let mut c = http_failure(
+                    id,
+                    &format!("client certificate: GET {INFO}"),
+                    &r,
+                    &http.url(INFO),
+                );
+                if r.status == 401 {
+                    c.fix = Some("This CloudVision does not log in with client certificates (the vendor plans mutual TLS): use a service-account token".into());
+                }
+                c
+            }
+            Err(e) => transport_failure(id, &format!("client certificate: GET {INFO}"), &e),
+        };
+        checks.push(check);
     }
     for t in &creds.tokens {
         let id = format!("auth.{}", t.method);

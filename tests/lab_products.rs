@@ -282,9 +282,17 @@ async fn cvp_bad_login_is_200_with_an_error_code_and_legacy_401() {
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     let (legacy, _, _) = server(&lab, Scenario::CvpLegacy);
+    // The legacy release takes HTTP Basic only.
     let res = http
         .post(url(legacy, LOGIN))
         .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let res = http
+        .post(url(legacy, LOGIN))
+        .basic_auth(Credentials::CVP_USER, Some("wrong"))
         .send()
         .await
         .unwrap();
@@ -293,10 +301,9 @@ async fn cvp_bad_login_is_200_with_an_error_code_and_legacy_401() {
         res.json::<Value>().await.unwrap(),
         json!({"errorMessage": "User is unauthorized"})
     );
-    let good = json!({"userId": Credentials::CVP_USER, "password": Credentials::CVP_PASSWORD});
     let res = http
         .post(url(legacy, LOGIN))
-        .json(&good)
+        .basic_auth(Credentials::CVP_USER, Some(Credentials::CVP_PASSWORD))
         .send()
         .await
         .unwrap();

@@ -201,6 +201,13 @@ fn login_credentials(headers: &HeaderMap, body: Option<&Bytes>) -> Option<(Strin
 }
 
 fn login(flavor: Flavor, headers: &HeaderMap, body: Option<&Bytes>) -> Response<LabBody> {
+    // The legacy release takes HTTP Basic only (the vendor page's example): a JSON body is a 415.
+    if flavor == Flavor::Legacy && is_json(headers) {
+        return json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &json!({"errorMessage": "Unsupported Media Type: use HTTP Basic"}),
+        );
+    }
     let Some((user, password)) = login_credentials(headers, body) else {
         return json(
             StatusCode::BAD_REQUEST,

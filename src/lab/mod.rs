@@ -149,7 +149,7 @@ impl Scenario {
                 "CloudVision-like: self-signed certificate (like /etc/nginx/cvp.crt), ALPN h2; CVP 2024.3 login, REST, gRPC"
             }
             Scenario::CvpLegacy => {
-                "CloudVision 2021.2: a bad login is HTTP 401 \"User is unauthorized\" (not 200 + errorCode)"
+                "CloudVision 2021.2: login by HTTP Basic only (a JSON body is 415); a bad login is HTTP 401 \"User is unauthorized\""
             }
             Scenario::Cvp2026 => "CloudVision 2026.1: getCvpInfo.do answers the bare text 2026.1.3",
             Scenario::CvpNoH2 => {

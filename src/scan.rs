@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
+use comfy_table::{Cell, Color};
 use futures_util::StreamExt;
 use time::OffsetDateTime;
 
@@ -298,18 +298,7 @@ pub fn render_summary(
     let mut sorted: Vec<&Row> = rows.iter().collect();
     sorted.sort_by_key(|r| r.line);
     if !sorted.is_empty() {
-        let mut table = Table::new();
-        table
-            .load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-        if let Some(w) = opts.width {
-            table.set_width(w);
-        }
-        if opts.color {
-            table.enforce_styling();
-        } else {
-            table.force_no_tty();
-        }
+        let mut table = crate::report::table::new_table(opts);
         table.set_header(vec![
             "TARGET",
             "PRODUCT",

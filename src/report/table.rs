@@ -40,7 +40,8 @@ fn status_cell(status: Status, color: bool) -> Cell {
     }
 }
 
-fn new_table(opts: TableOptions) -> Table {
+/// A table drawn the way every table of the tool is (preset, wrapping, colour or not).
+pub fn new_table(opts: TableOptions) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)

@@ -305,6 +305,7 @@ impl NetArgs {
                 return Err(UsageError("--alt-ports: 0 is not a port".into()));
             }
             cfg.alt_ports = ports.iter().copied().filter(|p| *p != cfg.port).collect();
+            cfg.alt_ports_chosen = true;
         }
         Ok(())
     }

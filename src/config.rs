@@ -96,6 +96,8 @@ pub struct CheckConfig {
     pub sni: Option<String>,
     /// Ports to probe when `port` does not answer (the product's other known ports unless overridden).
     pub alt_ports: Vec<u16>,
+    /// The user named the other ports (`--alt-ports`): probe them even next to an unusual port.
+    pub alt_ports_chosen: bool,
     pub timeouts: Timeouts,
     /// Judge certificate dates at this time instead of now.
     pub at: Option<OffsetDateTime>,
@@ -122,6 +124,7 @@ impl CheckConfig {
             resolve: Vec::new(),
             sni: None,
             alt_ports,
+            alt_ports_chosen: false,
             timeouts: Timeouts::default(),
             at: None,
             warn_days: 30,

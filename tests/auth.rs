@@ -570,6 +570,7 @@ fn grpc_port_443_or_8443() {
             Product::Cvp,
         );
         cfg.alt_ports = vec![alt];
+        cfg.alt_ports_chosen = true;
         let deps = Deps {
             resolver: Arc::new(StaticResolver { answers: vec![] }),
             trust: Arc::new(TrustSources::load(&[lab.trust_file(s)], &[]).unwrap()),

@@ -376,7 +376,10 @@ async fn products_and_auth(
         if let Some(g) = grpc_target(accepted) {
             // gRPC on the target's port and on the product's other ports (CVP: 443 from 2021.3, 8443
             // before), at the same time; then say which one serves it.
-            let others: Vec<auth::cvp::GrpcTarget> = if cfg.product == Product::Cvp {
+            // Only when the target's port is itself a CloudVision port (or the user named the others):
+            // comparing 443 with 8443 tells an old release from a new one; next to another port it is noise.
+            let known = cfg.product.known_ports().contains(&cfg.port) || cfg.alt_ports_chosen;
+            let others: Vec<auth::cvp::GrpcTarget> = if cfg.product == Product::Cvp && known {
                 cfg.alt_ports
                     .iter()
                     .map(|p| auth::cvp::GrpcTarget {

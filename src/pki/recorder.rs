@@ -33,16 +33,48 @@ fn with_slot(slot: &Slot, f: impl FnOnce(&mut Captured)) {
     f(&mut guard);
 }
 
+/// Handshake signature checks with the provider's algorithms: the part of verification every custom
+/// verifier here keeps (the server must prove it holds the key in its certificate).
+#[derive(Debug, Clone)]
+pub struct Signatures(pub Arc<CryptoProvider>);
+
+impl Signatures {
+    pub fn tls12(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+
+    pub fn tls13(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+
+    pub fn schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// Accepts any chain and records it; checks handshake signatures with the provider's algorithms.
 #[derive(Debug)]
 pub struct RecordingVerifier {
     slot: Slot,
-    provider: Arc<CryptoProvider>,
+    signatures: Signatures,
 }
 
 impl RecordingVerifier {
     pub fn new(slot: Slot, provider: Arc<CryptoProvider>) -> Self {
-        RecordingVerifier { slot, provider }
+        RecordingVerifier {
+            slot,
+            signatures: Signatures(provider),
+        }
     }
 }
 
@@ -70,12 +102,7 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -84,18 +111,11 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.schemes()
     }
 }
 

@@ -10,7 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::pki::facts::sha256_fingerprint;
-use crate::pki::recorder::{RecordingVerifier, Slot};
+use crate::pki::recorder::{RecordingVerifier, Signatures, Slot};
 use crate::pki::sources::{SourceKind, TrustSource};
 
 /// Why credentials may (or may not) be sent.
@@ -76,7 +76,7 @@ impl Clone for Identity {
 #[derive(Debug)]
 struct PinVerifier {
     pins: Vec<String>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
+    signatures: Signatures,
 }
 
 impl ServerCertVerifier for PinVerifier {
@@ -106,12 +106,7 @@ impl ServerCertVerifier for PinVerifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            m,
-            c,
-            d,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.tls12(m, c, d)
     }
 
     fn verify_tls13_signature(
@@ -120,18 +115,11 @@ impl ServerCertVerifier for PinVerifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            m,
-            c,
-            d,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.tls13(m, c, d)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.schemes()
     }
 }
 
@@ -161,7 +149,7 @@ pub fn config_for(
         Some(s) if s.kind == SourceKind::Pin => {
             let verifier = PinVerifier {
                 pins: s.pins.clone(),
-                provider,
+                signatures: Signatures(provider),
             };
             finish(
                 builder

@@ -315,63 +315,13 @@ fn no_credential_over_an_untrusted_chain() {
     assert!(c.summary.contains("--insecure"));
 }
 
-/// A TLS server that records every decrypted byte it receives and answers each request with 200.
-fn recording_server(
-    issued: &preflight::lab::certs::Issued,
-) -> (u16, Arc<std::sync::Mutex<Vec<u8>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![issued.der.clone()], issued.key())
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap().port()).unwrap();
-            loop {
-                let (s, _) = listener.accept().await.unwrap();
-                let (acceptor, record) = (acceptor.clone(), record.clone());
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(s).await else {
-                        return;
-                    };
-                    let mut buf = [0u8; 4096];
-                    while let Ok(Ok(n)) =
-                        tokio::time::timeout(std::time::Duration::from_secs(2), tls.read(&mut buf))
-                            .await
-                    {
-                        if n == 0 {
-                            break;
-                        }
-                        record.lock().unwrap().extend_from_slice(&buf[..n]);
-                        let _ = tls
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                            .await;
-                    }
-                });
-            }
-        });
-    });
-    (rx.recv().unwrap(), seen)
-}
-
 #[test]
 fn the_wire_never_sees_a_credential_without_trust() {
     let issued =
         preflight::lab::certs::self_signed_server("recorder.preflight.test", ISSUED_AT).unwrap();
-    let (port, seen) = recording_server(&issued);
+    let (port, seen) = tls_responder(&issued, |_| {
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec()
+    });
     let secret = "CANARY-wire-5b1d";
     let mut cfg = CheckConfig::new(
         Target::parse(&format!("127.0.0.1:{port}")).unwrap(),

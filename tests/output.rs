@@ -406,65 +406,22 @@ fn table_snapshot() {
     });
 }
 
-/// A TLS server that answers every request with 401 and the request itself as the body: a server that
-/// echoes credentials back.
-fn echo_server(issued: &preflight::lab::certs::Issued) -> u16 {
-    use std::sync::Arc;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![issued.der.clone()], issued.key())
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap().port()).unwrap();
-            loop {
-                let (s, _) = listener.accept().await.unwrap();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(s).await else {
-                        return;
-                    };
-                    let mut buf = [0u8; 8192];
-                    while let Ok(Ok(n)) =
-                        tokio::time::timeout(std::time::Duration::from_secs(2), tls.read(&mut buf))
-                            .await
-                    {
-                        if n == 0 {
-                            break;
-                        }
-                        // Echo the body (and the Authorization header) on the first line of the answer.
-                        let req = String::from_utf8_lossy(&buf[..n]).replace(['\r', '\n'], " ");
-                        let body = format!("{req}\n");
-                        let reply = format!(
-                            "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = tls.write_all(reply.as_bytes()).await;
-                    }
-                });
-            }
-        });
-    });
-    rx.recv().unwrap()
-}
-
 #[test]
 fn a_server_that_echoes_credentials_does_not_leak_them() {
     let issued =
         preflight::lab::certs::self_signed_server("echo.preflight.test", ISSUED_AT).unwrap();
-    let port = echo_server(&issued);
+    // A server that answers 401 with the request itself as the body: it echoes credentials back.
+    let (port, _) = tls_responder(&issued, |req| {
+        let body = format!(
+            "{}\n",
+            String::from_utf8_lossy(req).replace(['\r', '\n'], " ")
+        );
+        format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("echo.crt");
     std::fs::write(&ca, &issued.cert_pem).unwrap();

@@ -327,3 +327,55 @@ pub fn first_failure(report: &Value) -> Option<(String, String)> {
             )
         })
 }
+
+/// A TLS server (certificate `issued`) that records every decrypted byte it receives and answers each read
+/// with `respond(bytes read)`. Returns its port and the record.
+pub fn tls_responder(
+    issued: &preflight::lab::certs::Issued,
+    respond: fn(&[u8]) -> Vec<u8>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![issued.der.clone()], issued.key())
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (tx, rx) = mpsc::channel();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().port()).unwrap();
+            loop {
+                let (s, _) = listener.accept().await.unwrap();
+                let (acceptor, record) = (acceptor.clone(), record.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    let mut buf = [0u8; 8192];
+                    while let Ok(Ok(n)) =
+                        tokio::time::timeout(Duration::from_secs(2), tls.read(&mut buf)).await
+                    {
+                        if n == 0 {
+                            break;
+                        }
+                        record.lock().unwrap().extend_from_slice(&buf[..n]);
+                        let _ = tls.write_all(&respond(&buf[..n])).await;
+                    }
+                });
+            }
+        });
+    });
+    (rx.recv().unwrap(), seen)
+}

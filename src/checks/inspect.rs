@@ -9,12 +9,21 @@ use rustls::pki_types::CertificateDer;
 
 pub const ID: &str = "cert.chain";
 
-pub fn run(chain: &[CertificateDer<'static>], now: OffsetDateTime) -> (Check, Vec<CertFacts>) {
-    let facts: Vec<CertFacts> = chain
+/// Every certificate's facts, in the order sent: parsed once per run, used by every stage after.
+pub fn parse(chain: &[CertificateDer<'static>], now: OffsetDateTime) -> Vec<CertFacts> {
+    chain
         .iter()
         .enumerate()
         .map(|(i, der)| inspect(i, der.as_ref(), now))
-        .collect();
+        .collect()
+}
+
+pub fn run(chain: &[CertificateDer<'static>], now: OffsetDateTime) -> (Check, Vec<CertFacts>) {
+    judge(parse(chain, now))
+}
+
+/// The `cert.chain` check on facts already parsed.
+pub fn judge(facts: Vec<CertFacts>) -> (Check, Vec<CertFacts>) {
     if facts.is_empty() {
         let check = Check::fail(
             ID,

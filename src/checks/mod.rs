@@ -168,17 +168,14 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     ),
                     Err(e) => format!("failed [{}]: {}", e.code(), e.describe()),
                 });
+                let parsed = inspect::parse(&hs.captured.chain, judged_at);
                 t.say(2, "tls", || {
-                    let subjects: Vec<String> = hs
-                        .captured
-                        .chain
+                    let subjects: Vec<String> = parsed
                         .iter()
-                        .enumerate()
-                        .map(|(i, d)| {
-                            let f = crate::pki::facts::inspect(i, d.as_ref(), judged_at);
+                        .map(|f| {
                             format!(
-                                "#{i} {} (issuer {}, SHA-256 {})",
-                                f.subject, f.issuer, f.sha256
+                                "#{} {} (issuer {}, SHA-256 {})",
+                                f.index, f.subject, f.issuer, f.sha256
                             )
                         })
                         .collect();
@@ -191,7 +188,7 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                         }
                     )
                 });
-                let server_date = read_server_clock(cfg, &mut hs, judged_at).await;
+                let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at).await;
                 t.say(1, "clock", || match server_date {
                     Some(d) => format!("server Date {}", crate::pki::verify::rfc3339(d)),
                     None => "server clock not read (no certificate date in doubt, --at given, or no Date)".into(),
@@ -210,7 +207,8 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
                     checks.push(check.clone());
                     reported_product = eff.product;
                 }
-                let mut judged = judge_handshake(cfg, deps, addr, &hs, judged_at, server_date);
+                let mut judged =
+                    judge_handshake(cfg, deps, addr, &hs, parsed, judged_at, server_date);
                 let product_checks = products_and_auth(cfg, deps, addr, &hs, &judged.checks).await;
                 judged.checks.extend(product_checks);
                 for c in judged.checks.iter().filter(|c| {
@@ -273,14 +271,14 @@ fn skip_rest(checks: &mut Vec<Check>, trust: &TrustSources, because: &str, why: 
 async fn read_server_clock(
     cfg: &CheckConfig,
     hs: &mut handshake::Handshake,
+    facts: &[crate::pki::facts::CertFacts],
     now: OffsetDateTime,
 ) -> Option<OffsetDateTime> {
     let stream = hs.stream.take()?;
     if cfg.at.is_some() {
         return None;
     }
-    let in_doubt = hs.captured.chain.iter().any(|der| {
-        let f = crate::pki::facts::inspect(0, der.as_ref(), now);
+    let in_doubt = facts.iter().any(|f| {
         let not_before = OffsetDateTime::parse(
             &f.not_before,
             &time::format_description::well_known::Rfc3339,
@@ -492,6 +490,7 @@ fn judge_handshake(
     deps: &Deps,
     addr: std::net::SocketAddr,
     hs: &handshake::Handshake,
+    parsed: Vec<crate::pki::facts::CertFacts>,
     judged_at: OffsetDateTime,
     server_date: Option<OffsetDateTime>,
 ) -> Judged {
@@ -521,7 +520,7 @@ fn judge_handshake(
             clients: vec![],
         };
     }
-    let (chain_check, facts) = inspect::run(&hs.captured.chain, judged_at);
+    let (chain_check, facts) = inspect::judge(parsed);
     let chain_ok = chain_check.status == crate::report::Status::Pass;
     checks.push(chain_check);
     if !chain_ok {

@@ -211,13 +211,8 @@ fn write_bundle(
 }
 
 fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Result<()> {
-    match o.format {
-        Format::Table => table::render(reports, table_options(o, io), io.out),
-        Format::Json => json::render(reports, io.out),
-        Format::Jsonl => jsonl::render(reports, io.out),
-        Format::Markdown => markdown::render(reports, io.out),
-        Format::Junit => junit::render(reports, io.out),
-    }
+    let opts = table_options(o, io);
+    render_to(reports, o.format, opts, io.out)
 }
 
 fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {

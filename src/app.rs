@@ -57,11 +57,7 @@ fn stderr_trace(level: u8, secrets: Arc<Vec<String>>) -> Trace {
 
 /// Secrets the environment holds: proxy passwords (the credentials join them once they are read).
 pub fn environment_secrets() -> Vec<String> {
-    crate::bundle::PROXY_VARS
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .filter_map(|v| crate::secret::url_password(&v))
-        .collect()
+    crate::proxy::secrets_in(&crate::proxy::urls_in_environment())
 }
 
 impl Io<'_> {

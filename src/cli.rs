@@ -117,6 +117,20 @@ pub struct NetArgs {
     /// Probe no other port.
     #[arg(long)]
     pub no_alt_ports: bool,
+    /// Use only IPv4 addresses (of the target, or of the proxy).
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Use only IPv6 addresses (of the target, or of the proxy).
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Connect through this HTTP proxy (http://[USER:PASSWORD@]HOST[:PORT]; curl's default port 1080)
+    /// instead of HTTPS_PROXY/ALL_PROXY; `--proxy ''` connects directly.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Hosts to reach without the proxy (comma-separated names, domains, addresses, CIDR ranges; `*` for
+    /// all), instead of NO_PROXY.
+    #[arg(long, value_name = "LIST")]
+    pub noproxy: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -307,6 +321,17 @@ impl NetArgs {
             cfg.alt_ports = ports.iter().copied().filter(|p| *p != cfg.port).collect();
             cfg.alt_ports_chosen = true;
         }
+        cfg.family = match (self.ipv4, self.ipv6) {
+            (true, _) => Some(crate::config::Family::V4),
+            (_, true) => Some(crate::config::Family::V6),
+            _ => None,
+        };
+        cfg.proxy = crate::proxy::ProxySettings::from_flags_and_env(
+            self.proxy.as_deref(),
+            self.noproxy.as_deref(),
+            &|k| std::env::var(k).ok(),
+        )
+        .map_err(UsageError)?;
         Ok(())
     }
 }

@@ -47,6 +47,9 @@ codes! {
     DnsFailed => "dns_failed",
         "The lookup failed for another reason (no resolver configured, SERVFAIL, refused).",
         "Check `/etc/resolv.conf`, try `dig NAME`, or test by address with `--resolve`.";
+    DnsNoAddressOfFamily => "dns_no_address_of_family",
+        "The name has addresses, but none of the family `-4` or `-6` asked for.",
+        "Drop `-4`/`-6`, or publish the missing A or AAAA record.";
     TcpRefused => "tcp_refused", "The host answered, but nothing listens on the port (connection refused).",
         "Use the port the service listens on (the report says which other known port answers), or start the service.";
     TcpTimeout => "tcp_timeout", "No answer to the TCP connection: a firewall drops it, or the host is down.",
@@ -55,6 +58,23 @@ codes! {
         "Check routing, VPN and the address family (`ip route get ADDR`).";
     TcpFailed => "tcp_failed", "The TCP connection failed for another reason; the summary says which.",
         "Read the summary; check local socket limits and the address.";
+    ProxyAuthRequired => "proxy_auth_required",
+        "The HTTP proxy answered CONNECT with 407: it wants credentials, or refused the ones sent.",
+        "Put the proxy account in the proxy URL (`--proxy http://USER:PASSWORD@proxy:3128` or `HTTPS_PROXY`, percent-encoding `@` and `:`), or bypass the proxy with `NO_PROXY`/`--noproxy`.";
+    ProxyRefused => "proxy_refused",
+        "The HTTP proxy refused to open a tunnel to the target (403 or another 4xx): its policy forbids the host or port.",
+        "Ask the proxy's owners to allow CONNECT to HOST:PORT (many proxies allow port 443 only), or bypass the proxy for this host with `NO_PROXY`/`--noproxy`.";
+    ProxyUpstreamFailed => "proxy_upstream_failed",
+        "The HTTP proxy could not reach the target (502, 503 or 504 to CONNECT).",
+        "The proxy cannot resolve or reach HOST:PORT: check the name from the proxy's network and the firewall between the proxy and the server, or bypass the proxy.";
+    ProxyTimeout => "proxy_timeout", "The HTTP proxy did not answer CONNECT in time.",
+        "The proxy is slow or cannot reach the server; retry with a longer `--connect-timeout`, or bypass the proxy.";
+    ProxyFailed => "proxy_failed",
+        "The proxy connection failed otherwise: it did not speak HTTP, closed the connection, or answered CONNECT strangely.",
+        "Check that the proxy URL names an HTTP proxy port (`http://proxy:3128`), not an HTTPS or SOCKS one.";
+    ProxyIntercepting => "proxy_intercepting",
+        "The certificate chain comes from a TLS-inspecting proxy or firewall (its CA signed it), not from the server.",
+        "Trust the inspection CA your company distributes (`--ca corp-proxy-ca.pem`, and in your client), or bypass the proxy for this host (`NO_PROXY=HOST`, `--noproxy HOST`).";
     NotTls => "not_tls", "Something answers on the port, but it does not speak TLS (plain HTTP, SSH, ...).",
         "Use the TLS port; the port you chose serves plain text.";
     LegacyTlsOnly => "legacy_tls_only", "The server only speaks TLS 1.0 or 1.1, which current clients refuse.",

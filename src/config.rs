@@ -84,6 +84,37 @@ impl ResolveOverride {
     }
 }
 
+/// `-4` / `-6`: the address family to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        }
+    }
+
+    pub fn of(ip: &IpAddr) -> Family {
+        if ip.is_ipv4() {
+            Family::V4
+        } else {
+            Family::V6
+        }
+    }
+}
+
 /// Everything one `check` of one target needs.
 #[derive(Debug, Clone)]
 pub struct CheckConfig {
@@ -105,6 +136,10 @@ pub struct CheckConfig {
     pub warn_days: i64,
     /// What to log in with (nothing by default).
     pub credentials: crate::checks::auth::Credentials,
+    /// `-4` / `-6`: only addresses of this family.
+    pub family: Option<Family>,
+    /// The HTTP proxy and its bypass list.
+    pub proxy: crate::proxy::ProxySettings,
 }
 
 impl CheckConfig {
@@ -129,6 +164,8 @@ impl CheckConfig {
             at: None,
             warn_days: 30,
             credentials: Default::default(),
+            family: None,
+            proxy: Default::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod jwt;
 pub mod lab;
 pub mod pki;
+pub mod proxy;
 pub mod report;
 pub mod scan;
 pub mod secret;

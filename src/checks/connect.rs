@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::net::TcpStream;
 
 use crate::codes::Code;
+use crate::config::Family;
 use crate::duration::human;
 use crate::report::{Check, Status};
 
@@ -107,13 +108,13 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
         let addr = sock(*ip, port);
         match result {
             Ok(s) => {
-                per_addr.push(json!({"address": addr.to_string(), "result": "connected", "elapsed_ms": took.as_millis() as u64}));
+                per_addr.push(json!({"address": addr.to_string(), "family": Family::of(ip).name(), "result": "connected", "elapsed_ms": took.as_millis() as u64}));
                 if stream.is_none() {
                     stream = Some((addr, s));
                 }
             }
             Err(e) => {
-                per_addr.push(json!({"address": addr.to_string(), "result": e.code().as_str(), "detail": e.describe(timeout), "elapsed_ms": took.as_millis() as u64}));
+                per_addr.push(json!({"address": addr.to_string(), "family": Family::of(ip).name(), "result": e.code().as_str(), "detail": e.describe(timeout), "elapsed_ms": took.as_millis() as u64}));
                 errors.push((addr, e));
             }
         }
@@ -123,6 +124,12 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
         Some((addr, _)) if errors.is_empty() => {
             let summary = if addrs.len() == 1 {
                 format!("{addr} connected in {}", human(elapsed))
+            } else if addrs.iter().any(|a| a.is_ipv4()) && addrs.iter().any(|a| a.is_ipv6()) {
+                format!(
+                    "all {} addresses connected, IPv4 and IPv6; using {addr} ({})",
+                    addrs.len(),
+                    Family::of(&addr.ip()).name()
+                )
             } else {
                 format!("all {} addresses connected; using {addr}", addrs.len())
             };
@@ -134,11 +141,22 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
                 .map(|(a, e)| format!("{a} {}", e.describe(timeout)))
                 .collect();
             let (_, first_err) = &errors[0];
+            let works = Family::of(&addr.ip());
+            let all_failed_other = errors.iter().all(|(a, _)| Family::of(&a.ip()) != works);
+            let families = if all_failed_other {
+                format!(
+                    " ({} works, {} does not)",
+                    works.name(),
+                    Family::of(&errors[0].0.ip()).name()
+                )
+            } else {
+                String::new()
+            };
             let check = Check::new(
                 ID,
                 Status::Warn,
                 first_err.code(),
-                format!("{addr} connected, but {}", failed.join("; ")),
+                format!("{addr} connected, but {}{families}", failed.join("; ")),
             )
             .with_fix(format!(
                 "Clients that try the failing address first stall or fail: make the service listen on {} too (or open the firewall for it), or remove that address from DNS or /etc/hosts",
@@ -166,6 +184,10 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
             let check = Check::fail(ID, first_err.code(), summary, fix);
             (check, Some(first_err))
         }
+    };
+    let check = match &stream {
+        Some((addr, _)) => check.with_fact("family", Family::of(&addr.ip()).name()),
+        None => check,
     };
     Connected {
         check: check.with_fact("attempts", per_addr).with_elapsed(elapsed),

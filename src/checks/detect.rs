@@ -2,7 +2,6 @@
 //! deadlines: Prisma's `GET /api/v1/_ping`, CloudVision's gRPC `GetOne` (UNAUTHENTICATED) or login endpoint.
 //! A server that negotiated no ALPN is not probed (it is not an HTTPS API) and is checked as generic.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,13 +9,14 @@ use crate::checks::auth::grpc::{self, Outcome};
 use crate::checks::auth::http::{Auth, Http};
 use crate::checks::handshake::{self, Handshake};
 use crate::config::CheckConfig;
+use crate::proxy::Route;
 use crate::report::Check;
 use crate::target::Product;
 
 pub const ID: &str = "product.detect";
 
 /// The configuration for the recognised product, and the check that says what was recognised and why.
-pub async fn detect(cfg: &CheckConfig, hs: &Handshake, addr: SocketAddr) -> (CheckConfig, Check) {
+pub async fn detect(cfg: &CheckConfig, hs: &Handshake, route: &Route) -> (CheckConfig, Check) {
     let mut eff = cfg.clone();
     // Only the product changes: the ports to try stay what the user asked for.
     let settle = |eff: &mut CheckConfig, p: Product| eff.product = p;
@@ -40,15 +40,9 @@ pub async fn detect(cfg: &CheckConfig, hs: &Handshake, addr: SocketAddr) -> (Che
         );
     };
     let probe = Arc::new(probe);
-    if let Ok(http) = Http::new(
-        probe.clone(),
-        &host,
-        addr,
-        cfg.target.path.as_deref(),
-        deadline,
-    ) {
+    if let Ok(http) = Http::new(probe.clone(), route, cfg.target.path.as_deref(), deadline) {
         // The path is a Prisma SaaS tenant path; CloudVision's API is at the root.
-        let root = Http::new(probe.clone(), &host, addr, None, deadline).ok();
+        let root = Http::new(probe.clone(), route, None, deadline).ok();
         if let Ok(r) = http.get("/api/v1/_ping", Auth::None).await {
             if r.status == 200 {
                 settle(&mut eff, Product::Prisma);
@@ -84,7 +78,7 @@ pub async fn detect(cfg: &CheckConfig, hs: &Handshake, addr: SocketAddr) -> (Che
                 Arc::new(config),
                 name,
                 &cfg.target.authority(cfg.port),
-                addr,
+                route,
                 None,
                 deadline,
             )

@@ -436,7 +436,8 @@ pub async fn handshake_as(
 
 /// Context for writing fixes.
 pub struct Where<'a> {
-    pub addr: std::net::SocketAddr,
+    /// How the connection went: straight to an address, or through a proxy.
+    pub route: &'a crate::proxy::Route,
     pub host: &'a str,
     pub port: u16,
     pub product: Product,
@@ -449,9 +450,13 @@ pub fn check(h: &Handshake, at: &Where<'_>) -> Check {
         .sni
         .clone()
         .unwrap_or_else(|| "(none: connecting to an address)".into());
+    let connect = match at.route.proxy() {
+        None => at.route.first_hop().to_string(),
+        Some(p) => format!("{} -proxy {}", at.route.authority(), p.authority()),
+    };
     let s_client = format!(
         "openssl s_client -connect {}{}",
-        at.addr,
+        connect,
         h.sni
             .as_ref()
             .map(|s| format!(" -servername {s}"))
@@ -482,7 +487,7 @@ pub fn check(h: &Handshake, at: &Where<'_>) -> Check {
     };
     let issuers = crate::pki::facts::distinguished_names(&h.captured.acceptable_issuers);
     check
-        .with_fact("address", at.addr.to_string())
+        .with_fact("address", at.route.describe())
         .with_fact("sni", h.sni.clone())
         .with_fact("sni_text", sni_text)
         .with_fact("alpn_offered", ALPN_OFFERED.to_vec())
@@ -512,7 +517,7 @@ fn failure_text(
     };
     match failure {
         TlsFailure::Timeout => (
-            format!("{} accepted the TCP connection but sent no TLS answer within {}", at.addr, human(at.timeout)),
+            format!("{} accepted the TCP connection but sent no TLS answer within {}", at.route.describe(), human(at.timeout)),
             format!("Something holds port {port} without speaking TLS: check that {port} is the TLS port and any proxy or load balancer in between; compare with `{s_client}`"),
         ),
         TlsFailure::NotTls(first) => {
@@ -549,7 +554,7 @@ fn failure_text(
             ("the server demands a client certificate (mutual TLS) and ends the handshake without one".to_string(), fix)
         }
         TlsFailure::Closed => (
-            format!("{} closed the connection without answering the TLS ClientHello (SNI: {})", at.addr, h.sni.as_deref().unwrap_or("none")),
+            format!("{} closed the connection without answering the TLS ClientHello (SNI: {})", at.route.describe(), h.sni.as_deref().unwrap_or("none")),
             format!("The server may refuse this SNI name or this client's address: try `--sni` with the name the server serves, and compare with `{s_client}`"),
         ),
         TlsFailure::Alert(a) => {

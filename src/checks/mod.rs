@@ -8,6 +8,7 @@ pub mod detect;
 pub mod handshake;
 pub mod inspect;
 pub mod ports;
+pub mod proxy_checks;
 pub mod resolve;
 pub mod trust;
 
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::config::CheckConfig;
 use crate::pki::sources::TrustSources;
+use crate::proxy::{Hop, Route};
 use crate::report::model::{Report, TargetInfo};
 use crate::report::Check;
 use crate::target::Host;
@@ -71,163 +73,32 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
     let mut reported_product = cfg.product;
 
     let t = &deps.trace;
+    let host = cfg.target.host.to_string();
+    let proxy = cfg.proxy.for_host(&host).cloned().map(Arc::new);
     t.say(1, "target", || {
         format!(
-            "{} → {}:{} ({})",
+            "{} → {}:{} ({}){}",
             cfg.target.input,
             cfg.target.host,
             cfg.port,
-            cfg.product.display_name()
+            cfg.product.display_name(),
+            match &proxy {
+                Some(p) => format!(" through the proxy {}", p.describe()),
+                None => String::new(),
+            }
         )
     });
-    let (dns, addrs) = resolve::run(cfg, deps.resolver.as_ref()).await;
-    t.say(1, "dns", || {
-        format!("{} [{}]: {}", dns.status.as_str(), dns.code, dns.summary)
-    });
-    checks.push(dns);
-
-    if addrs.is_empty() {
-        checks.push(Check::skip(
-            connect::ID,
-            resolve::ID,
-            "no address to connect to",
-        ));
-        skip_rest(
-            &mut checks,
-            &deps.trust,
-            resolve::ID,
-            "no address to connect to",
-        );
-    } else {
-        // The product's other ports are probed at the same time, so a dead port costs no extra wait.
-        let alternates: Vec<_> = cfg
-            .alt_ports
-            .iter()
-            .map(|port| tokio::spawn(ports::probe(addrs[0], *port, name.clone(), cfg.timeouts)))
-            .collect();
-        t.say(1, "tcp", || {
-            let list: Vec<String> = addrs
-                .iter()
-                .map(|a| std::net::SocketAddr::new(*a, cfg.port).to_string())
-                .collect();
-            format!(
-                "connecting to {} (deadline {}); other ports probed meanwhile: {:?}",
-                list.join(", "),
-                crate::duration::human(cfg.timeouts.connect),
-                cfg.alt_ports
-            )
-        });
-        let connected = connect::run(&addrs, cfg.port, cfg.timeouts.connect).await;
-        t.say(1, "tcp", || {
-            format!(
-                "{} [{}]: {}",
-                connected.check.status.as_str(),
-                connected.check.code,
-                connected.check.summary
-            )
-        });
-        match connected.stream {
-            None => {
-                let mut answers = Vec::new();
-                for h in alternates {
-                    if let Ok(a) = h.await {
-                        answers.push(a);
-                    }
-                }
-                checks.push(with_alternatives(connected.check, cfg, &answers));
-                skip_rest(&mut checks, &deps.trust, connect::ID, "no TCP connection");
-            }
-            Some((addr, stream)) => {
-                for h in &alternates {
-                    h.abort();
-                }
-                checks.push(connected.check);
-                t.say(1, "tls", || {
-                    let sni = match &name {
-                        ServerName::DnsName(d) => d.as_ref().to_string(),
-                        _ => "(none: an address)".into(),
-                    };
-                    format!("ClientHello to {addr}: SNI {sni}, ALPN h2, http/1.1, TLS 1.3 and 1.2 (deadline {})", crate::duration::human(cfg.timeouts.tls))
-                });
-                let identity = cfg
-                    .credentials
-                    .identity
-                    .as_ref()
-                    .and_then(|i| i.certified_key());
-                let mut hs =
-                    handshake::handshake_as(stream, name.clone(), cfg.timeouts.tls, identity).await;
-                t.say(1, "tls", || match &hs.outcome {
-                    Ok(f) => format!(
-                        "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",
-                        f.protocol,
-                        f.cipher_suite,
-                        f.key_exchange,
-                        f.alpn,
-                        hs.captured.chain.len(),
-                        hs.captured.client_cert_requested
-                    ),
-                    Err(e) => format!("failed [{}]: {}", e.code(), e.describe()),
-                });
-                let parsed = inspect::parse(&hs.captured.chain, judged_at);
-                t.say(2, "tls", || {
-                    let subjects: Vec<String> = parsed
-                        .iter()
-                        .map(|f| {
-                            format!(
-                                "#{} {} (issuer {}, SHA-256 {})",
-                                f.index, f.subject, f.issuer, f.sha256
-                            )
-                        })
-                        .collect();
-                    format!(
-                        "chain received: {}",
-                        if subjects.is_empty() {
-                            "none".into()
-                        } else {
-                            subjects.join("; ")
-                        }
-                    )
-                });
-                let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at).await;
-                t.say(1, "clock", || match server_date {
-                    Some(d) => format!("server Date {}", crate::pki::verify::rfc3339(d)),
-                    None => "server clock not read (no certificate date in doubt, --at given, or no Date)".into(),
-                });
-                // `--product auto`: recognise the product first; everything after is that product's.
-                let detected = match cfg.product {
-                    crate::target::Product::Auto => Some(detect::detect(cfg, &hs, addr).await),
-                    _ => None,
-                };
-                let cfg = match &detected {
-                    Some((eff, _)) => eff,
-                    None => cfg,
-                };
-                if let Some((eff, check)) = &detected {
-                    t.say(1, "product", || check.summary.clone());
-                    checks.push(check.clone());
-                    reported_product = eff.product;
-                }
-                let mut judged =
-                    judge_handshake(cfg, deps, addr, &hs, parsed, judged_at, server_date);
-                let product_checks = products_and_auth(cfg, deps, addr, &hs, &judged.checks).await;
-                judged.checks.extend(product_checks);
-                for c in judged.checks.iter().filter(|c| {
-                    c.id.starts_with("trust.") || c.id == "cert.chain" || c.id == "tls.alpn"
-                }) {
-                    t.say(1, &c.id, || {
-                        format!("{} [{}]: {}", c.status.as_str(), c.code, c.summary)
-                    });
-                }
-                checks.extend(judged.checks);
-                certificates = judged.certificates;
-                clients = judged.clients;
-            }
-        }
+    if let Some((route, stream)) = reach(cfg, deps, &name, proxy, &mut checks).await {
+        let done = after_connect(cfg, deps, &name, &route, stream, judged_at).await;
+        checks.extend(done.checks);
+        certificates = done.certificates;
+        clients = done.clients;
+        reported_product = done.product;
     }
 
     let target = TargetInfo {
         input: cfg.target.input.clone(),
-        host: cfg.target.host.to_string(),
+        host,
         port: Some(cfg.port),
         path: cfg.target.path.clone(),
         product: reported_product,
@@ -235,6 +106,10 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
             ServerName::DnsName(d) => Some(d.as_ref().to_string()),
             _ => None,
         },
+        proxy: cfg
+            .proxy
+            .for_host(&cfg.target.host.to_string())
+            .map(|p| p.describe()),
     };
     Report::new(
         target,
@@ -245,6 +120,298 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
         clients,
         start.elapsed(),
     )
+}
+
+/// DNS, TCP and (with a proxy) CONNECT: the open connection and the way it went, or `None` with every
+/// later check skipped.
+async fn reach(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    name: &ServerName<'static>,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
+    checks: &mut Vec<Check>,
+) -> Option<(Route, tokio::net::TcpStream)> {
+    let t = &deps.trace;
+    let host = cfg.target.host.to_string();
+    // With a proxy, this machine resolves and connects to the proxy; the proxy resolves the target.
+    let (mut dns, addrs) = match &proxy {
+        None => resolve::run(cfg, deps.resolver.as_ref()).await,
+        Some(p) => {
+            let proxy_host = match p.host.parse::<std::net::IpAddr>() {
+                Ok(ip) => Host::Ip(ip),
+                Err(_) => Host::Name(p.host.to_ascii_lowercase()),
+            };
+            let (mut c, a) =
+                resolve::lookup(&proxy_host, p.port, cfg, deps.resolver.as_ref()).await;
+            c.summary = format!(
+                "proxy {}: {}; the proxy resolves {host} itself",
+                p.describe(),
+                c.summary
+            );
+            (c.with_fact("proxy", p.describe()), a)
+        }
+    };
+    if proxy.is_none() {
+        if let Some(p) = &cfg.proxy.proxy {
+            dns.summary = format!(
+                "{} (direct: {} lists {host}, so {} is not used)",
+                dns.summary,
+                cfg.proxy.no_proxy_source.as_deref().unwrap_or("NO_PROXY"),
+                p.describe()
+            );
+            dns = dns.with_fact("proxy", "bypassed");
+        } else if let Some(var) = &cfg.proxy.unused {
+            dns = dns.with_fact("proxy", format!("{var} is set but applies to http:// only"));
+        }
+    }
+    t.say(1, "dns", || {
+        format!("{} [{}]: {}", dns.status.as_str(), dns.code, dns.summary)
+    });
+    let dns_failed = addrs.is_empty();
+    checks.push(dns);
+    if dns_failed {
+        checks.push(Check::skip(
+            connect::ID,
+            resolve::ID,
+            "no address to connect to",
+        ));
+        skip_rest(checks, &deps.trust, resolve::ID, "no address to connect to");
+        return None;
+    }
+    let route_via = |ip: std::net::IpAddr| Route {
+        host: host.clone(),
+        port: cfg.port,
+        hop: match &proxy {
+            None => Hop::Direct(ip),
+            Some(p) => Hop::Proxy {
+                proxy: p.clone(),
+                addr: std::net::SocketAddr::new(ip, p.port),
+            },
+        },
+    };
+    // The product's other ports are probed at the same time, so a dead port costs no extra wait.
+    let first = route_via(addrs[0]);
+    let alternates: Vec<_> = cfg
+        .alt_ports
+        .iter()
+        .map(|port| {
+            tokio::spawn(ports::probe(
+                first.with_port(*port),
+                name.clone(),
+                cfg.timeouts,
+            ))
+        })
+        .collect();
+    let tcp_port = proxy.as_ref().map_or(cfg.port, |p| p.port);
+    t.say(1, "tcp", || {
+        let list: Vec<String> = addrs
+            .iter()
+            .map(|a| std::net::SocketAddr::new(*a, tcp_port).to_string())
+            .collect();
+        format!(
+            "connecting to {}{} (deadline {}); other ports probed meanwhile: {:?}",
+            list.join(", "),
+            if proxy.is_some() { " (the proxy)" } else { "" },
+            crate::duration::human(cfg.timeouts.connect),
+            cfg.alt_ports
+        )
+    });
+    let mut connected = connect::run(&addrs, tcp_port, cfg.timeouts.connect).await;
+    if let Some(p) = &proxy {
+        connected.check = proxy_checks::tcp_to_proxy(connected.check, p, &host);
+    } else if let (Some(var), Some(_)) = (&cfg.proxy.unused, &connected.error) {
+        connected.check = proxy_checks::unused_hint(connected.check, var);
+    }
+    t.say(1, "tcp", || {
+        format!(
+            "{} [{}]: {}",
+            connected.check.status.as_str(),
+            connected.check.code,
+            connected.check.summary
+        )
+    });
+    let collect = |alternates: Vec<tokio::task::JoinHandle<(u16, ports::PortAnswer)>>| async move {
+        let mut answers = Vec::new();
+        for h in alternates {
+            if let Ok(a) = h.await {
+                answers.push(a);
+            }
+        }
+        answers
+    };
+    let Some((addr, stream)) = connected.stream else {
+        let answers = collect(alternates).await;
+        checks.push(with_alternatives(connected.check, cfg, &answers));
+        if proxy.is_some() {
+            checks.push(Check::skip(
+                proxy_checks::CONNECT_ID,
+                connect::ID,
+                "no connection to the proxy",
+            ));
+        }
+        skip_rest(checks, &deps.trust, connect::ID, "no TCP connection");
+        return None;
+    };
+    checks.push(connected.check);
+    let route = route_via(addr.ip());
+    let stream = match route.proxy() {
+        None => stream,
+        Some(p) => {
+            let started = Instant::now();
+            let authority = route.authority();
+            t.say(1, "proxy", || {
+                format!("CONNECT {authority} through {}", p.describe())
+            });
+            match crate::proxy::connect(stream, &authority, p, cfg.timeouts.connect).await {
+                Ok(s) => {
+                    let c = Check::pass(
+                        proxy_checks::CONNECT_ID,
+                        format!(
+                            "{} opened a tunnel to {authority} in {}",
+                            p.describe(),
+                            crate::duration::human(started.elapsed())
+                        ),
+                    )
+                    .with_fact("proxy", p.shown.clone())
+                    .with_fact("source", p.source.clone())
+                    .with_fact("authenticated", p.authorization.is_some())
+                    .with_elapsed(started.elapsed());
+                    t.say(1, "proxy", || c.summary.clone());
+                    checks.push(c);
+                    s
+                }
+                Err(e) => {
+                    let answers = collect(alternates).await;
+                    let c = proxy_checks::tunnel_failed(&e, &route, cfg, &answers)
+                        .with_elapsed(started.elapsed());
+                    t.say(1, "proxy", || format!("[{}]: {}", c.code, c.summary));
+                    checks.push(c);
+                    skip_rest(
+                        checks,
+                        &deps.trust,
+                        proxy_checks::CONNECT_ID,
+                        "no tunnel through the proxy",
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    for h in &alternates {
+        h.abort();
+    }
+    Some((route, stream))
+}
+
+/// What the checks after the TCP connection add to a report.
+struct AfterConnect {
+    checks: Vec<Check>,
+    certificates: Vec<crate::pki::facts::CertFacts>,
+    clients: Vec<trust::ClientAdvice>,
+    product: crate::target::Product,
+}
+
+/// The handshake, the chain, trust, product recognition, product probes and authentication.
+async fn after_connect(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    name: &ServerName<'static>,
+    route: &Route,
+    stream: tokio::net::TcpStream,
+    judged_at: OffsetDateTime,
+) -> AfterConnect {
+    let t = &deps.trace;
+    let mut checks = Vec::new();
+    t.say(1, "tls", || {
+        let sni = match name {
+            ServerName::DnsName(d) => d.as_ref().to_string(),
+            _ => "(none: an address)".into(),
+        };
+        format!(
+            "ClientHello to {}: SNI {sni}, ALPN h2, http/1.1, TLS 1.3 and 1.2 (deadline {})",
+            route.describe(),
+            crate::duration::human(cfg.timeouts.tls)
+        )
+    });
+    let identity = cfg
+        .credentials
+        .identity
+        .as_ref()
+        .and_then(|i| i.certified_key());
+    let mut hs = handshake::handshake_as(stream, name.clone(), cfg.timeouts.tls, identity).await;
+    t.say(1, "tls", || match &hs.outcome {
+        Ok(f) => format!(
+            "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",
+            f.protocol,
+            f.cipher_suite,
+            f.key_exchange,
+            f.alpn,
+            hs.captured.chain.len(),
+            hs.captured.client_cert_requested
+        ),
+        Err(e) => format!("failed [{}]: {}", e.code(), e.describe()),
+    });
+    let parsed = inspect::parse(&hs.captured.chain, judged_at);
+    t.say(2, "tls", || {
+        let subjects: Vec<String> = parsed
+            .iter()
+            .map(|f| {
+                format!(
+                    "#{} {} (issuer {}, SHA-256 {})",
+                    f.index, f.subject, f.issuer, f.sha256
+                )
+            })
+            .collect();
+        format!(
+            "chain received: {}",
+            if subjects.is_empty() {
+                "none".into()
+            } else {
+                subjects.join("; ")
+            }
+        )
+    });
+    let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at).await;
+    t.say(1, "clock", || match server_date {
+        Some(d) => format!("server Date {}", crate::pki::verify::rfc3339(d)),
+        None => {
+            "server clock not read (no certificate date in doubt, --at given, or no Date)".into()
+        }
+    });
+    // `--product auto`: recognise the product first; everything after is that product's.
+    let detected = match cfg.product {
+        crate::target::Product::Auto => Some(detect::detect(cfg, &hs, route).await),
+        _ => None,
+    };
+    let cfg = match &detected {
+        Some((eff, _)) => eff,
+        None => cfg,
+    };
+    let mut product = cfg.product;
+    if let Some((eff, check)) = &detected {
+        t.say(1, "product", || check.summary.clone());
+        checks.push(check.clone());
+        product = eff.product;
+    }
+    let mut judged = judge_handshake(cfg, deps, route, &hs, parsed, judged_at, server_date);
+    let product_checks = products_and_auth(cfg, deps, route, &hs, &judged.checks).await;
+    judged.checks.extend(product_checks);
+    for c in judged
+        .checks
+        .iter()
+        .filter(|c| c.id.starts_with("trust.") || c.id == "cert.chain" || c.id == "tls.alpn")
+    {
+        t.say(1, &c.id, || {
+            format!("{} [{}]: {}", c.status.as_str(), c.code, c.summary)
+        });
+    }
+    checks.extend(judged.checks);
+    AfterConnect {
+        checks,
+        certificates: judged.certificates,
+        clients: judged.clients,
+        product,
+    }
 }
 
 /// Marks every trust source's check as skipped because `because` did not pass.
@@ -305,7 +472,7 @@ async fn read_server_clock(
 async fn products_and_auth(
     cfg: &CheckConfig,
     deps: &Deps,
-    addr: std::net::SocketAddr,
+    route: &Route,
     hs: &handshake::Handshake,
     checks: &[Check],
 ) -> Vec<Check> {
@@ -363,7 +530,7 @@ async fn products_and_auth(
             config: std::sync::Arc::new(config),
             name: verify_name(cfg),
             authority: cfg.target.authority(cfg.port),
-            addr,
+            route: route.clone(),
             timeout,
         })
     };
@@ -381,7 +548,7 @@ async fn products_and_auth(
                 cfg.alt_ports
                     .iter()
                     .map(|p| auth::cvp::GrpcTarget {
-                        addr: std::net::SocketAddr::new(addr.ip(), *p),
+                        route: g.route.with_port(*p),
                         authority: cfg.target.authority(*p),
                         // A filtered legacy port must not hold the run: a LAN answers in milliseconds.
                         timeout: timeout.min(std::time::Duration::from_secs(1)),
@@ -395,7 +562,7 @@ async fn products_and_auth(
             let rest = futures_util::future::join_all(
                 others
                     .iter()
-                    .map(|o| auth::cvp::grpc_served(o.addr.port(), o)),
+                    .map(|o| auth::cvp::grpc_served(o.route.port, o)),
             );
             let (main, rest) = tokio::join!(main, rest);
             out.extend(auth::cvp::which_grpc_port(cfg.port, main, rest));
@@ -404,16 +571,12 @@ async fn products_and_auth(
     // Probes without credentials get a short deadline: a server that is not HTTP must not cost the TLS timeout.
     let probe_timeout = timeout.min(std::time::Duration::from_secs(3));
     if cfg.product == Product::Cvp {
-        if let Ok(http) =
-            auth::http::Http::new(probe_config.clone(), &host, addr, path, probe_timeout)
-        {
+        if let Ok(http) = auth::http::Http::new(probe_config.clone(), route, path, probe_timeout) {
             out.push(auth::cvp::login_endpoint(&http).await);
         }
     }
     if cfg.product == Product::Prisma {
-        if let Ok(http) =
-            auth::http::Http::new(probe_config.clone(), &host, addr, path, probe_timeout)
-        {
+        if let Ok(http) = auth::http::Http::new(probe_config.clone(), route, path, probe_timeout) {
             out.push(auth::prisma::ping(&http).await);
         }
     }
@@ -424,7 +587,7 @@ async fn products_and_auth(
         out.extend(auth::skipped_untrusted(&ids));
         return out;
     };
-    let http = match auth::http::Http::new(config, &host, addr, path, timeout) {
+    let http = match auth::http::Http::new(config, route, path, timeout) {
         Ok(h) => h,
         Err(e) => {
             out.push(
@@ -488,7 +651,7 @@ struct Judged {
 fn judge_handshake(
     cfg: &CheckConfig,
     deps: &Deps,
-    addr: std::net::SocketAddr,
+    route: &Route,
     hs: &handshake::Handshake,
     parsed: Vec<crate::pki::facts::CertFacts>,
     judged_at: OffsetDateTime,
@@ -497,7 +660,7 @@ fn judge_handshake(
     let mut checks = Vec::new();
     let host = cfg.target.host.to_string();
     let at = handshake::Where {
-        addr,
+        route,
         host: &host,
         port: cfg.port,
         product: cfg.product,
@@ -549,6 +712,21 @@ fn judge_handshake(
         server_date,
     };
     let (trust_checks, clients) = trust::run(&deps.trust, &input);
+    // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.
+    let accepted_by =
+        trust::accepting_source(&deps.trust, &trust_checks).map(|s| s.kind.check_id());
+    let you_gave = deps.trust.sources.iter().any(|s| {
+        matches!(
+            s.kind,
+            crate::pki::sources::SourceKind::Custom | crate::pki::sources::SourceKind::Pin
+        )
+    });
+    checks.extend(proxy_checks::intercept(
+        route,
+        &facts,
+        accepted_by,
+        you_gave,
+    ));
     checks.extend(trust_checks);
     Judged {
         checks,
@@ -655,6 +833,7 @@ pub fn verify_offline(
         path: None,
         product: input.product,
         sni: None,
+        proxy: None,
     };
     Report::new(
         target,

@@ -1,14 +1,13 @@
 //! The product's other known ports, probed at the same time as the chosen one: when the chosen port
 //! refuses or stays silent, the report says which port answers TLS instead.
 
-use std::net::{IpAddr, SocketAddr};
-
 use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
 
-use crate::checks::connect::{connect_one, TcpError};
+use crate::checks::connect::TcpError;
 use crate::checks::handshake::{handshake, TlsFailure};
 use crate::config::Timeouts;
+use crate::proxy::OpenError;
 
 /// What one other port did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,19 +17,21 @@ pub enum PortAnswer {
     /// TCP connected but TLS did not work.
     NotTls(TlsFailure),
     Closed(TcpError),
+    /// The proxy opened no tunnel to the port.
+    NoTunnel(crate::proxy::TunnelError),
 }
 
-/// Connect and handshake on `port`, under the same deadlines as the main check.
+/// Connect (through the proxy, when there is one) and handshake on the route's port, under the same
+/// deadlines as the main check.
 pub async fn probe(
-    ip: IpAddr,
-    port: u16,
+    route: crate::proxy::Route,
     name: ServerName<'static>,
     timeouts: Timeouts,
 ) -> (u16, PortAnswer) {
-    let addr = SocketAddr::new(ip, port);
-    let (tcp, _) = connect_one(addr, timeouts.connect).await;
-    let answer = match tcp {
-        Err(e) => PortAnswer::Closed(e),
+    let port = route.port;
+    let answer = match route.open(timeouts.connect).await {
+        Err(OpenError::Tcp(_, e, _)) => PortAnswer::Closed(e),
+        Err(OpenError::Tunnel(_, e)) => PortAnswer::NoTunnel(e),
         Ok(stream) => match handshake(stream, name, timeouts.tls).await.outcome {
             Ok(f) => PortAnswer::Tls(f.protocol),
             // A server that demands a client certificate still answers TLS.
@@ -53,6 +54,7 @@ pub fn facts(answers: &[(u16, PortAnswer)], timeouts: Timeouts) -> Value {
                     PortAnswer::Tls(v) => ("tls", v.clone()),
                     PortAnswer::NotTls(f) => (f.code().as_str(), f.describe()),
                     PortAnswer::Closed(e) => (e.code().as_str(), e.describe(timeouts.connect)),
+                    PortAnswer::NoTunnel(e) => (e.code().as_str(), e.describe()),
                 };
                 json!({"port": port, "result": result, "detail": detail})
             })

@@ -117,7 +117,103 @@ impl Resolver for SystemResolver {
 /// Runs the check. Returns the addresses in the order to try (as answered; IPv4 and IPv6 interleaved as
 /// the resolver gave them).
 pub async fn run(cfg: &CheckConfig, resolver: &dyn Resolver) -> (Check, Vec<IpAddr>) {
-    let name = match &cfg.target.host {
+    lookup(&cfg.target.host, cfg.port, cfg, resolver).await
+}
+
+/// Resolves `host` (the target's, or the proxy's) for `port`, keeping only the `-4`/`-6` family.
+pub async fn lookup(
+    host: &Host,
+    port: u16,
+    cfg: &CheckConfig,
+    resolver: &dyn Resolver,
+) -> (Check, Vec<IpAddr>) {
+    let (check, addrs) = answer(host, port, cfg, resolver).await;
+    match cfg.family {
+        Some(family) if check.status == crate::report::Status::Pass => {
+            keep_family(check, addrs, family, host)
+        }
+        _ => (check, addrs),
+    }
+}
+
+/// Drops the addresses `-4`/`-6` excludes; none left is a failure that says which family there is.
+fn keep_family(
+    check: Check,
+    addrs: Vec<IpAddr>,
+    family: crate::config::Family,
+    host: &Host,
+) -> (Check, Vec<IpAddr>) {
+    use crate::config::Family;
+    let (kept, dropped): (Vec<IpAddr>, Vec<IpAddr>) =
+        addrs.into_iter().partition(|a| Family::of(a) == family);
+    let list = |v: &[IpAddr]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if kept.is_empty() {
+        let other = match family {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        };
+        let fix = match (host, family) {
+            (Host::Ip(_), _) => format!(
+                "Drop {} (the address is {}), or give an {} address",
+                family.flag(),
+                other.name(),
+                family.name()
+            ),
+            (Host::Name(n), Family::V6) => format!(
+                "Drop -6 to use {}, or publish an AAAA record for {n}",
+                other.name()
+            ),
+            (Host::Name(n), Family::V4) => format!(
+                "Drop -4 to use {}, or publish an A record for {n}",
+                other.name()
+            ),
+        };
+        let failed = Check::fail(
+            ID,
+            Code::DnsNoAddressOfFamily,
+            format!(
+                "{host} has only {} addresses ({}); {} asks for {}",
+                other.name(),
+                list(&dropped),
+                family.flag(),
+                family.name()
+            ),
+            fix,
+        );
+        let failed = Check {
+            facts: check.facts,
+            elapsed_ms: check.elapsed_ms,
+            ..failed
+        };
+        return (failed, Vec::new());
+    }
+    if dropped.is_empty() {
+        return (check.with_fact("family", family.name()), kept);
+    }
+    let summary = format!(
+        "{}; {} keeps {} ({} left out)",
+        check.summary,
+        family.flag(),
+        list(&kept),
+        list(&dropped)
+    );
+    let mut check = check.with_fact("family", family.name());
+    check.summary = summary;
+    (check, kept)
+}
+
+async fn answer(
+    host: &Host,
+    port: u16,
+    cfg: &CheckConfig,
+    resolver: &dyn Resolver,
+) -> (Check, Vec<IpAddr>) {
+    let name = match host {
         Host::Ip(ip) => {
             let check = Check::pass(ID, format!("{ip} is an address: no lookup needed"))
                 .with_fact("addresses", vec![ip.to_string()])
@@ -126,7 +222,7 @@ pub async fn run(cfg: &CheckConfig, resolver: &dyn Resolver) -> (Check, Vec<IpAd
         }
         Host::Name(n) => n.clone(),
     };
-    if let Some(o) = cfg.resolve.iter().find(|o| o.matches(&name, cfg.port)) {
+    if let Some(o) = cfg.resolve.iter().find(|o| o.matches(&name, port)) {
         let list: Vec<String> = o.addrs.iter().map(ToString::to_string).collect();
         let check = Check::pass(
             ID,
@@ -146,10 +242,8 @@ pub async fn run(cfg: &CheckConfig, resolver: &dyn Resolver) -> (Check, Vec<IpAd
     };
     let elapsed = start.elapsed();
     let source = resolver.describe();
-    let override_hint = format!(
-        "to test the server by address meanwhile: --resolve {name}:{}:ADDRESS",
-        cfg.port
-    );
+    let override_hint =
+        format!("to test the server by address meanwhile: --resolve {name}:{port}:ADDRESS");
     let check = match &outcome {
         Ok(addrs) => {
             let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();

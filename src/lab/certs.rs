@@ -127,6 +127,21 @@ impl Ca {
     }
 
     /// A client certificate for `cn` signed by this CA.
+    /// A server certificate for exactly these names (an inspecting proxy's forgery carries the one name
+    /// the client asked for).
+    pub fn server_for(
+        &self,
+        name: &str,
+        at: OffsetDateTime,
+        days: i64,
+    ) -> Result<Issued, rcgen::Error> {
+        let key = KeyPair::generate()?;
+        let mut p = params(name, None, &[name], at, days)?;
+        server_usage(&mut p);
+        p.use_authority_key_identifier_extension = true;
+        Ok(issued(p.signed_by(&key, &self.issuer)?, &key))
+    }
+
     pub fn client(&self, cn: &str, at: OffsetDateTime, days: i64) -> Result<Issued, rcgen::Error> {
         let key = KeyPair::generate()?;
         let mut p = params(cn, None, &[], at, days)?;

@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod http;
 pub mod jwt;
 pub mod prisma;
+pub mod proxy;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -86,11 +87,25 @@ pub enum Scenario {
     Mtls,
     /// A self-signed certificate that becomes valid two days after the lab starts: the clock check.
     Future,
+    /// An HTTP proxy (CONNECT) to the lab's servers; `*.preflight.lab` names resolve there.
+    Proxy,
+    /// An HTTP proxy that wants a Basic proxy account (407 without it).
+    #[value(name = "proxy-auth")]
+    #[serde(rename = "proxy-auth")]
+    ProxyAuth,
+    /// An HTTP proxy whose policy allows CONNECT to port 443 only (403 for the lab's ports).
+    #[value(name = "proxy-deny")]
+    #[serde(rename = "proxy-deny")]
+    ProxyDeny,
+    /// An HTTP proxy that inspects TLS: it answers with certificates its own CA mints.
+    #[value(name = "proxy-intercept")]
+    #[serde(rename = "proxy-intercept")]
+    ProxyIntercept,
 }
 
 impl Scenario {
     /// Every server, in the order `preflight lab` starts them.
-    pub const ALL: [Scenario; 14] = [
+    pub const ALL: [Scenario; 18] = [
         Scenario::Cvp,
         Scenario::CvpLegacy,
         Scenario::Cvp2026,
@@ -105,6 +120,10 @@ impl Scenario {
         Scenario::Silent,
         Scenario::Mtls,
         Scenario::Future,
+        Scenario::Proxy,
+        Scenario::ProxyAuth,
+        Scenario::ProxyDeny,
+        Scenario::ProxyIntercept,
     ];
 
     pub fn name(self) -> &'static str {
@@ -123,6 +142,10 @@ impl Scenario {
             Scenario::Silent => "silent",
             Scenario::Mtls => "mtls",
             Scenario::Future => "future",
+            Scenario::Proxy => "proxy",
+            Scenario::ProxyAuth => "proxy-auth",
+            Scenario::ProxyDeny => "proxy-deny",
+            Scenario::ProxyIntercept => "proxy-intercept",
         }
     }
 
@@ -139,7 +162,13 @@ impl Scenario {
             | Scenario::PrismaRateLimited
             | Scenario::PrismaError
             | Scenario::Mtls => Product::Prisma,
-            Scenario::Plaintext | Scenario::Silent | Scenario::Future => Product::Generic,
+            Scenario::Plaintext
+            | Scenario::Silent
+            | Scenario::Future
+            | Scenario::Proxy
+            | Scenario::ProxyAuth
+            | Scenario::ProxyDeny
+            | Scenario::ProxyIntercept => Product::Generic,
         }
     }
 
@@ -173,10 +202,21 @@ impl Scenario {
                 "TLS that demands a client certificate; the Prisma API behind it (authenticate-client)"
             }
             Scenario::Future => "a certificate valid only from two days after start-up (not_yet_valid; the server's Date is compared)",
+            Scenario::Proxy => "HTTP proxy (CONNECT) to the lab; it resolves *.preflight.lab names itself",
+            Scenario::ProxyAuth => "HTTP proxy that wants a proxy account (407 without it)",
+            Scenario::ProxyDeny => "HTTP proxy whose policy allows CONNECT to port 443 only (403 here)",
+            Scenario::ProxyIntercept => "HTTP proxy that inspects TLS: certificates minted by its own CA",
         }
     }
 
     /// The path under which the server's API lives (`""` but for Prisma SaaS's tenant path).
+    pub fn is_proxy(self) -> bool {
+        matches!(
+            self,
+            Scenario::Proxy | Scenario::ProxyAuth | Scenario::ProxyDeny | Scenario::ProxyIntercept
+        )
+    }
+
     pub fn base_path(self) -> &'static str {
         match self {
             Scenario::PrismaSaas => "/us-1-123456789",
@@ -430,6 +470,12 @@ impl Lab {
         let client = client_ca.client(Credentials::CLIENT_CERT_USER, at, 365)?;
         let future =
             certs::self_signed_server("future.preflight.lab", at + time::Duration::days(3))?;
+        let inspection_ca = Arc::new(certs::ca(
+            "preflight lab TLS Inspection CA",
+            "preflight lab corporate proxy",
+            at,
+            3650,
+        )?);
 
         let dir = &opts.dir;
         let cvp_file = write(dir, "cvp.crt", &cvp.cert_pem)?;
@@ -438,6 +484,7 @@ impl Lab {
         write(dir, "prisma-console.crt", &console.cert_pem)?;
         let mtls_file = write(dir, "mtls.crt", &mtls_server.cert_pem)?;
         let future_file = write(dir, "future.crt", &future.cert_pem)?;
+        let inspection_file = write(dir, "proxy-inspection-ca.pem", &inspection_ca.cert.cert_pem)?;
         write(dir, "client-ca.pem", &client_ca.cert.cert_pem)?;
         let client_cert = write(dir, "client.crt", &client.cert_pem)?;
         let client_key = write(dir, "client.key", &client.key_pem)?;
@@ -549,6 +596,23 @@ impl Lab {
                     servers.push(LabServer::new(*scenario, addr, None));
                     continue;
                 }
+                Scenario::Proxy
+                | Scenario::ProxyAuth
+                | Scenario::ProxyDeny
+                | Scenario::ProxyIntercept => {
+                    let (kind, trust) = match scenario {
+                        Scenario::ProxyAuth => (proxy::Kind::Auth, None),
+                        Scenario::ProxyDeny => (proxy::Kind::Deny, None),
+                        Scenario::ProxyIntercept => (
+                            proxy::Kind::Intercept(inspection_ca.clone(), at),
+                            Some(inspection_file.clone()),
+                        ),
+                        _ => (proxy::Kind::Open, None),
+                    };
+                    tasks.push(tokio::spawn(proxy::serve(listener, kind, opts.bind)));
+                    servers.push(LabServer::new(*scenario, addr, trust));
+                    continue;
+                }
             };
             tasks.push(serve_tls(listener, server));
             servers.push(LabServer::new(*scenario, addr, trust_file.cloned()));
@@ -589,6 +653,33 @@ impl Lab {
                 s.url,
                 s.scenario.about()
             ));
+            if s.scenario.is_proxy() {
+                // Through the proxy to the CloudVision server, by its lab name (the proxy resolves it).
+                let to = self
+                    .server(Scenario::Cvp)
+                    .map(|c| {
+                        format!(
+                            "cvp.preflight.lab:{} --product cvp --ca {}",
+                            c.addr.port(),
+                            c.trust_file
+                                .as_ref()
+                                .map(|f| f.display().to_string())
+                                .unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_else(|| "cvp.preflight.lab:PORT --product cvp".into());
+                let account = if s.scenario == Scenario::ProxyAuth {
+                    format!("{}:{}@", proxy::PROXY_USER, proxy::PROXY_PASSWORD)
+                } else {
+                    String::new()
+                };
+                let mut cmd = format!("preflight check {to} --proxy http://{account}{}", s.addr);
+                if let Some(f) = &s.trust_file {
+                    cmd.push_str(&format!(" --ca {}", f.display()));
+                }
+                out.push_str(&format!("{:<25}{cmd}\n", ""));
+                continue;
+            }
             let target = if s.scenario.base_path().is_empty() {
                 s.addr.to_string()
             } else {
@@ -613,7 +704,8 @@ impl Lab {
         out.push_str(&format!(
             "\nCredentials the lab accepts:\n  \
              CloudVision  {} / {} (network-admin), {} / {} (read-only: gRPC PERMISSION_DENIED)\n  \
-             Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n\
+             Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n  \
+             Proxy        {} / {} (proxy-auth)\n\
              Tokens (issued now; the lab checks exp against the real clock):\n",
             Credentials::CVP_USER,
             Credentials::CVP_PASSWORD,
@@ -623,6 +715,8 @@ impl Lab {
             Credentials::PRISMA_PASSWORD,
             Credentials::PRISMA_AUDITOR_USER,
             Credentials::PRISMA_AUDITOR_PASSWORD,
+            proxy::PROXY_USER,
+            proxy::PROXY_PASSWORD,
         ));
         let about = [
             "CloudVision service account, valid a year",
@@ -650,7 +744,11 @@ impl LabServer {
             scenario,
             addr,
             trust_file,
-            url: format!("https://{addr}{}", scenario.base_path()),
+            url: if scenario.is_proxy() {
+                format!("http://{addr}")
+            } else {
+                format!("https://{addr}{}", scenario.base_path())
+            },
         }
     }
 }

@@ -100,6 +100,9 @@ fn summary(r: &Report) -> Vec<String> {
     if let Some(sni) = &r.target.sni {
         meta.push_str(&format!(", SNI {}", code(sni, Ctx::Block)));
     }
+    if let Some(proxy) = &r.target.proxy {
+        meta.push_str(&format!(", via proxy {}", code(proxy, Ctx::Block)));
+    }
     meta.push('.');
     blocks.push(meta);
     blocks
@@ -541,6 +544,7 @@ pub(crate) mod fixtures {
                 path: Some("/cvpservice".into()),
                 product: Product::Cvp,
                 sni: Some("cvp1.example.com".into()),
+                proxy: None,
             },
             datetime!(2026-06-01 10:00:00.25 UTC),
             datetime!(2026-06-01 10:00:00 UTC),
@@ -561,6 +565,7 @@ pub(crate) mod fixtures {
                 path: None,
                 product: Product::Prisma,
                 sni: None,
+                proxy: None,
             },
             datetime!(2026-06-01 10:00:05 +02:00),
             datetime!(2027-01-01 00:00:00 UTC),
@@ -587,6 +592,7 @@ pub(crate) mod fixtures {
                 path: None,
                 product: Product::Prisma,
                 sni: None,
+                proxy: None,
             },
             datetime!(2026-06-01 10:00:01 UTC),
             datetime!(2026-06-01 10:00:01 UTC),

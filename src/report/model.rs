@@ -123,6 +123,9 @@ pub struct TargetInfo {
     pub product: crate::target::Product,
     /// The server name sent in SNI, `None` when connecting to an address without `--sni`.
     pub sni: Option<String>,
+    /// The HTTP proxy the connections went through (`http://proxy:3128 (from HTTPS_PROXY)`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

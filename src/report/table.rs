@@ -99,6 +99,9 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
     if let Some(sni) = &t.sni {
         head.push_str(&format!(" · SNI {sni}"));
     }
+    if let Some(proxy) = &r.target.proxy {
+        head.push_str(&format!(" · via proxy {proxy}"));
+    }
     writeln!(out, "{}", paint(&head, "1", opts.color))?;
 
     let mut table = new_table(opts);

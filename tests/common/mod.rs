@@ -105,6 +105,10 @@ impl Drop for RunningLab {
 pub fn preflight() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
     cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+    // Hermetic: a proxy in the environment running the tests must not route the tests' connections.
+    for var in preflight::bundle::PROXY_VARS {
+        cmd.env_remove(var);
+    }
     cmd
 }
 

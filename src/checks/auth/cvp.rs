@@ -47,7 +47,8 @@ pub struct GrpcTarget {
     pub config: std::sync::Arc<rustls::ClientConfig>,
     pub name: rustls::pki_types::ServerName<'static>,
     pub authority: String,
-    pub addr: std::net::SocketAddr,
+    /// How connections reach the server (directly or through the proxy).
+    pub route: crate::proxy::Route,
     pub timeout: std::time::Duration,
 }
 
@@ -57,7 +58,7 @@ async fn prove_grpc(check: Check, id: &str, token: &Secret, g: &GrpcTarget) -> C
         g.config.clone(),
         g.name.clone(),
         &g.authority,
-        g.addr,
+        &g.route,
         Some(token),
         g.timeout,
     )
@@ -126,7 +127,7 @@ pub async fn grpc_served(port: u16, g: &GrpcTarget) -> Check {
         g.config.clone(),
         g.name.clone(),
         &g.authority,
-        g.addr,
+        &g.route,
         None,
         g.timeout,
     )
@@ -135,10 +136,10 @@ pub async fn grpc_served(port: u16, g: &GrpcTarget) -> Check {
         Outcome::Status(16, _) => Check::pass(&id, format!("gRPC is served on {port}: GetOne without a token answered UNAUTHENTICATED, as it should")),
         Outcome::Status(c @ (0 | 5), _) => Check::new(&id, Status::Warn, Code::Ok, format!("gRPC on {port} answered {} without any token", grpc::status_name(*c))).with_fix("Check that the API requires authentication"),
         Outcome::Status(12, _) => Check::fail(&id, Code::NotAConsole, format!("gRPC is served on {port}, but not the CloudVision inventory service (UNIMPLEMENTED)"), "Check `--product` and the port: CVP 2021.3+ serves gRPC on 443, older releases on 8443"),
-        Outcome::Status(c, m) => Check::new(&id, Status::Warn, Code::Ok, format!("gRPC on {port} answered {} {m}", grpc::status_name(*c))).with_fix("Retry with -v; the server may be starting up"),
+        Outcome::Status(c, m) => Check::new(&id, Status::Warn, Code::Ok, format!("gRPC on {port} answered {}{}", grpc::status_name(*c), if m.is_empty() { String::new() } else { format!(": {m}") })).with_fix("Retry with -v; the server may be starting up"),
         Outcome::Http(s) => Check::fail(&id, Code::HttpFailed, format!("port {port} answered HTTP {s} to a gRPC call: something in front of CloudVision handles HTTP/2 but not gRPC"), "Make the proxy or load balancer pass gRPC (HTTP/2 with trailers) through to CloudVision"),
         Outcome::NoH2(p) => Check::fail(&id, Code::AlpnH2Missing, format!("gRPC cannot work on {port}: ALPN chose {} instead of h2", p.as_deref().unwrap_or("nothing")), "Whatever terminates TLS must negotiate HTTP/2 (nginx: `listen 443 ssl http2;`)"),
-        Outcome::Failed(w) => Check::fail(&id, Code::HttpFailed, format!("the gRPC call on {port} failed: {w}"), "Retry with -v"),
+        Outcome::Failed(w) => Check::fail(&id, Code::HttpFailed, format!("the gRPC call on {port} failed: {w}"), format!("Port {port} negotiates HTTP/2 but does not answer gRPC as CloudVision does: check what terminates TLS there (a proxy or load balancer must pass gRPC, HTTP/2 with trailers, through); retry with -v")),
     };
     check.with_fact("outcome", describe(&outcome))
 }

@@ -2,7 +2,6 @@
 //! trailers or, for a Trailers-Only answer, from the headers. Used to prove gRPC is served (`grpc.<port>`)
 //! and that a token is accepted there, without pulling inventory.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,6 @@ use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::secret::Secret;
@@ -51,19 +49,54 @@ pub fn status_name(code: u32) -> &'static str {
     }
 }
 
+/// The most of a gRPC answer read: GetOne's is a few bytes.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// A `grpc-status` value: a decimal number, nothing else.
+fn grpc_status(v: &str) -> Option<u32> {
+    (!v.is_empty() && v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.parse().ok())
+        .flatten()
+}
+
+fn not_a_status(v: &str) -> Outcome {
+    let shown: String = v.chars().take(40).collect();
+    Outcome::Failed(format!(
+        "the server sent grpc-status `{shown}`, which is not a gRPC status code"
+    ))
+}
+
+/// An error's causes, `: `-joined, without hyper's own "http2 error" when there is a cause, and with the
+/// debug text of a GOAWAY (h2 shows it as `(b"...")`) as plain text.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        let text = match text.split_once(" (b\"") {
+            Some((what, debug)) => format!("{what}: {}", debug.trim_end_matches("\")")),
+            None => text,
+        };
+        parts.push(text);
+        cause = c.source();
+    }
+    if parts.len() > 1 {
+        parts.remove(0);
+    }
+    parts.join(": ")
+}
+
 /// One unary GetOne call with an optional bearer token.
 pub async fn get_one(
     config: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
     authority: &str,
-    addr: SocketAddr,
+    route: &crate::proxy::Route,
     token: Option<&Secret>,
     timeout: Duration,
 ) -> Outcome {
     let work = async {
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let tcp = route.open(timeout).await.map_err(|e| e.describe())?;
         let tls = match TlsConnector::from(config).connect(name, tcp).await {
             Ok(t) => t,
             Err(e) => {
@@ -109,7 +142,7 @@ pub async fn get_one(
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| format!("the gRPC call failed: {e}"))?;
+            .map_err(|e| format!("the server broke off the HTTP/2 exchange ({})", chain(&e)))?;
         let status = resp.status().as_u16();
         let header = |h: &hyper::HeaderMap, k: &str| {
             h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string)
@@ -119,26 +152,42 @@ pub async fn get_one(
         // Trailers-Only: the status is in the headers.
         if let Some(code) = header(resp.headers(), "grpc-status") {
             let msg = header(resp.headers(), "grpc-message").unwrap_or_default();
-            return Ok(Outcome::Status(code.parse().unwrap_or(2), msg));
+            return Ok(match grpc_status(&code) {
+                Some(c) => Outcome::Status(c, msg),
+                None => not_a_status(&code),
+            });
         }
         if !is_grpc {
             return Ok(Outcome::Http(status));
         }
-        let collected = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("reading the gRPC answer failed: {e}"))?;
-        match collected.trailers() {
-            Some(t) => {
-                let code = header(t, "grpc-status")
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(2);
-                Ok(Outcome::Status(
-                    code,
-                    header(t, "grpc-message").unwrap_or_default(),
-                ))
+        // Read frame by frame, up to MAX_ANSWER: GetOne's answer is a few bytes, and a server that streams
+        // forever must not fill memory until the deadline.
+        let mut body = resp.into_body();
+        let mut read = 0usize;
+        let mut trailers = None;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("the gRPC answer broke off ({})", chain(&e)))?;
+            match frame.into_data() {
+                Ok(data) => {
+                    read += data.len();
+                    if read > MAX_ANSWER {
+                        return Ok(Outcome::Failed(format!(
+                            "the gRPC answer went on past {} KiB without a grpc-status",
+                            MAX_ANSWER / 1024
+                        )));
+                    }
+                }
+                Err(frame) => trailers = frame.into_trailers().ok(),
             }
+        }
+        match trailers
+            .as_ref()
+            .and_then(|t| header(t, "grpc-status").map(|c| (t, c)))
+        {
+            Some((t, code)) => Ok(match grpc_status(&code) {
+                Some(c) => Outcome::Status(c, header(t, "grpc-message").unwrap_or_default()),
+                None => not_a_status(&code),
+            }),
             None => Ok(Outcome::Failed(
                 "the gRPC answer ended without a grpc-status".into(),
             )),

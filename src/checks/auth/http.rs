@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 
+use crate::proxy::Hop;
 use crate::secret::Secret;
 
 /// The most of a response body that is read.
@@ -78,31 +79,42 @@ fn words(e: &reqwest::Error) -> HttpError {
 impl Http {
     pub fn new(
         config: std::sync::Arc<rustls::ClientConfig>,
-        host: &str,
-        addr: SocketAddr,
+        route: &crate::proxy::Route,
         path_prefix: Option<&str>,
         timeout: Duration,
     ) -> Result<Http, String> {
         let config = (*config).clone();
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
-            .resolve(host, addr)
             .connect_timeout(timeout)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
+            .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")));
+        // Pinned to the address (or the proxy) the TCP check used: no second lookup that could differ.
+        let builder = match &route.hop {
+            Hop::Direct(ip) => builder
+                .resolve(&route.host, SocketAddr::new(*ip, route.port))
+                .no_proxy(),
+            Hop::Proxy { proxy, addr } => {
+                let mut p = reqwest::Proxy::all(format!("http://{addr}"))
+                    .map_err(|e| format!("cannot use the proxy {}: {e}", proxy.shown))?;
+                if let Some(auth) = &proxy.authorization {
+                    let mut value =
+                        reqwest::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
+                            "the proxy credentials are not valid in a header".to_string()
+                        })?;
+                    value.set_sensitive(true);
+                    p = p.custom_http_auth(value);
+                }
+                builder.proxy(p)
+            }
+        };
+        let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let authority = match addr {
-            SocketAddr::V6(_) if host.parse::<std::net::Ipv6Addr>().is_ok() => {
-                format!("[{host}]:{}", addr.port())
-            }
-            _ => format!("{host}:{}", addr.port()),
-        };
         Ok(Http {
             client,
-            base: format!("https://{authority}{}", path_prefix.unwrap_or("")),
+            base: format!("https://{}{}", route.authority(), path_prefix.unwrap_or("")),
             timeout,
         })
     }

@@ -1,0 +1,703 @@
+//! HTTP proxies, as curl reads them: `--proxy URL` / `--noproxy LIST`, else `HTTPS_PROXY`/`https_proxy`,
+//! `ALL_PROXY`/`all_proxy` and `NO_PROXY`/`no_proxy` (every connection preflight makes is https, so
+//! `HTTP_PROXY` does not apply; the report says so when it is the only one set). Connections go through
+//! the proxy with `CONNECT host:port` (hyper's HTTP/1.1 client and its upgrade), credentials from the URL
+//! as `Proxy-Authorization: Basic`; they are never shown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::secret::Secret;
+
+/// curl's port for a proxy URL that names none.
+pub const DEFAULT_PORT: u16 = 1080;
+
+/// A proxy to tunnel through.
+#[derive(Clone)]
+pub struct Proxy {
+    /// `http://host:port`: what reports show (never the credentials).
+    pub shown: String,
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+    /// `Basic …` for `Proxy-Authorization`, when the URL carries credentials.
+    pub authorization: Option<Secret>,
+    /// Where the setting came from: `--proxy`, `HTTPS_PROXY`, `all_proxy`, ...
+    pub source: String,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (from {})", self.shown, self.source)
+    }
+}
+
+impl Proxy {
+    /// `http://proxy:3128 (from HTTPS_PROXY)`.
+    pub fn describe(&self) -> String {
+        format!("{} (from {})", self.shown, self.source)
+    }
+
+    /// `host:port`, bracketed for IPv6.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Parses a proxy URL: `http://[user:password@]host[:port][/]`, or the same without `http://`.
+    pub fn parse(url: &str, source: &str) -> Result<Proxy, String> {
+        let shown_input = crate::secret::redact_url_credentials(url.trim());
+        let bad = |why: &str| format!("{source} `{shown_input}`: {why}");
+        let url = url.trim();
+        let rest = match url.split_once("://") {
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "http" => rest,
+                "https" => return Err(bad("HTTPS proxies (TLS to the proxy) are not supported; use the proxy's http:// address")),
+                s if s.starts_with("socks") => return Err(bad("SOCKS proxies are not supported; use an HTTP proxy (http://host:port) or bypass it with --noproxy '*'")),
+                other => return Err(bad(&format!("`{other}://` is not a proxy scheme; write http://host:port"))),
+            },
+            None => url,
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        if hostport.is_empty() {
+            return Err(bad("no host; write http://host:port"));
+        }
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("an IPv6 address needs its closing `]`"))?;
+            match after.strip_prefix(':') {
+                Some(p) => (h.to_string(), Some(p)),
+                None if after.is_empty() => (h.to_string(), None),
+                None => return Err(bad("unexpected text after the IPv6 address")),
+            }
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (hostport.to_string(), None),
+            }
+        };
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(bad("no usable host"));
+        }
+        let port = match port {
+            None | Some("") => DEFAULT_PORT,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad(&format!("`{p}` is not a port")))?,
+        };
+        let authorization = userinfo.map(|u| {
+            let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            use base64::Engine;
+            let pair = format!("{}:{}", decode(user), decode(pass));
+            Secret::new(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            ))
+        });
+        let mut p = Proxy {
+            shown: String::new(),
+            host,
+            port,
+            authorization,
+            source: source.to_string(),
+        };
+        p.shown = format!("http://{}", p.authority());
+        Ok(p)
+    }
+}
+
+/// What proxy settings say for this run.
+#[derive(Debug, Clone, Default)]
+pub struct ProxySettings {
+    /// The proxy for https connections, if any.
+    pub proxy: Option<Proxy>,
+    /// The bypass list (curl's rules: `*`, domains and their subdomains, addresses, CIDR ranges).
+    pub no_proxy: String,
+    /// Where the bypass list came from (`--noproxy`, `NO_PROXY`, `no_proxy`).
+    pub no_proxy_source: Option<String>,
+    /// A proxy variable that is set but does not apply (`HTTP_PROXY` without `HTTPS_PROXY`), to mention.
+    pub unused: Option<String>,
+}
+
+fn first_env(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(String, String)> {
+    names.iter().find_map(|n| {
+        env(n)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (n.to_string(), v))
+    })
+}
+
+impl ProxySettings {
+    /// From the flags, else the environment (`env` reads a variable; tests pass their own).
+    /// `--proxy ""` and `--noproxy '*'` turn proxies off, as in curl.
+    pub fn from_flags_and_env(
+        flag_proxy: Option<&str>,
+        flag_noproxy: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ProxySettings, String> {
+        let mut s = ProxySettings::default();
+        let chosen = match flag_proxy {
+            Some(p) if p.trim().is_empty() => None,
+            Some(p) => Some(("--proxy".to_string(), p.to_string())),
+            None => first_env(
+                env,
+                &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
+            ),
+        };
+        match flag_noproxy {
+            Some(list) => {
+                s.no_proxy = list.to_string();
+                s.no_proxy_source = Some("--noproxy".into());
+            }
+            None => {
+                if let Some((name, list)) = first_env(env, &["NO_PROXY", "no_proxy"]) {
+                    s.no_proxy = list;
+                    s.no_proxy_source = Some(name);
+                }
+            }
+        }
+        if let Some((source, url)) = chosen {
+            s.proxy = Some(Proxy::parse(&url, &source)?);
+        } else if flag_proxy.is_none() {
+            if let Some((name, _)) = first_env(env, &["HTTP_PROXY", "http_proxy"]) {
+                s.unused = Some(name);
+            }
+        }
+        Ok(s)
+    }
+
+    /// The proxy to use for `host` (a name, or an address without brackets), or `None` when there is
+    /// none or the bypass list matches it.
+    pub fn for_host(&self, host: &str) -> Option<&Proxy> {
+        let proxy = self.proxy.as_ref()?;
+        if self.bypassed(host) {
+            None
+        } else {
+            Some(proxy)
+        }
+    }
+
+    /// The bypass list matches `host` (curl's rules, through hyper-util's matcher).
+    pub fn bypassed(&self, host: &str) -> bool {
+        if self.no_proxy.trim().is_empty() {
+            return false;
+        }
+        // curl: `*` alone matches every host (hyper-util's matcher applies it to names only).
+        if self.no_proxy.split(',').any(|e| e.trim() == "*") {
+            return true;
+        }
+        let authority = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        let Ok(uri) = format!("https://{authority}/").parse::<hyper::Uri>() else {
+            return false;
+        };
+        let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+            .https("http://proxy.invalid:1")
+            .no(self.no_proxy.clone())
+            .build();
+        matcher.intercept(&uri).is_none()
+    }
+}
+
+/// The secrets in proxy URLs (the password as written, percent-decoded, and the `Basic` value built from
+/// it), to be scrubbed from every output.
+pub fn secrets_in(urls: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for url in urls {
+        let Some(password) = crate::secret::url_password(url) else {
+            continue;
+        };
+        let decoded = percent_encoding::percent_decode_str(&password)
+            .decode_utf8_lossy()
+            .into_owned();
+        if let Ok(p) = Proxy::parse(url, "") {
+            if let Some(a) = p.authorization {
+                out.push(a.expose().trim_start_matches("Basic ").to_string());
+            }
+        }
+        out.push(password);
+        out.push(decoded);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The proxy URLs this process may use: the proxy variables and every `--proxy` argument.
+pub fn urls_in_environment() -> Vec<String> {
+    let mut urls: Vec<String> = crate::bundle::PROXY_VARS
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .collect();
+    let args: Vec<String> = std::env::args().collect();
+    for (i, a) in args.iter().enumerate() {
+        if a == "--proxy" {
+            urls.extend(args.get(i + 1).cloned());
+        } else if let Some(v) = a.strip_prefix("--proxy=") {
+            urls.push(v.to_string());
+        }
+    }
+    urls
+}
+
+/// Why the proxy did not open a tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunnelError {
+    /// 407: the proxy wants (other) credentials; the schemes it offers.
+    AuthRequired { offered: Vec<String>, sent: bool },
+    /// Another 4xx (403 mostly): the proxy's policy refuses this destination. `said`: the proxy's own
+    /// explanation (Squid's `X-Squid-Error`, a page title, a line of text), when it gave one.
+    Refused {
+        status: u16,
+        reason: String,
+        said: Option<String>,
+    },
+    /// 5xx: the proxy could not reach the destination (502, 503, 504).
+    Upstream {
+        status: u16,
+        reason: String,
+        said: Option<String>,
+    },
+    /// Any other answer (1xx, 3xx).
+    Unexpected {
+        status: u16,
+        reason: String,
+        said: Option<String>,
+    },
+    /// No answer to CONNECT within the deadline.
+    Timeout,
+    /// The proxy did not speak HTTP, or closed the connection.
+    NotHttp(String),
+}
+
+/// Opens a tunnel to `authority` (`host:port`) over `stream`, a connection to the proxy.
+pub async fn connect(
+    stream: TcpStream,
+    authority: &str,
+    proxy: &Proxy,
+    timeout: Duration,
+) -> Result<TcpStream, TunnelError> {
+    let work = async {
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(16 * 1024)
+            .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| TunnelError::NotHttp(e.to_string()))?;
+        let driver = tokio::spawn(conn.with_upgrades());
+        let mut req = Request::connect(authority)
+            .header(hyper::header::HOST, authority)
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("preflight/", env!("CARGO_PKG_VERSION")),
+            );
+        if let Some(auth) = &proxy.authorization {
+            let mut value = hyper::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
+                TunnelError::NotHttp("the proxy credentials are not valid in a header".into())
+            })?;
+            value.set_sensitive(true);
+            req = req.header(hyper::header::PROXY_AUTHORIZATION, value);
+        }
+        let req = req
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| TunnelError::NotHttp(e.to_string()))?;
+        let resp = match sender.send_request(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                driver.abort();
+                return Err(TunnelError::NotHttp(http_words(&e)));
+            }
+        };
+        let status = resp.status();
+        let reason = status.canonical_reason().unwrap_or("").to_string();
+        if !status.is_success() {
+            let code = status.as_u16();
+            let offered: Vec<String> = resp
+                .headers()
+                .get_all(hyper::header::PROXY_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .filter_map(|v| v.split_whitespace().next())
+                .map(|s| s.to_string())
+                .collect();
+            let said = explanation(resp).await;
+            driver.abort();
+            return Err(match status {
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED => TunnelError::AuthRequired {
+                    offered,
+                    sent: proxy.authorization.is_some(),
+                },
+                s if s.is_client_error() => TunnelError::Refused {
+                    status: code,
+                    reason,
+                    said,
+                },
+                s if s.is_server_error() => TunnelError::Upstream {
+                    status: code,
+                    reason,
+                    said,
+                },
+                _ => TunnelError::Unexpected {
+                    status: code,
+                    reason,
+                    said,
+                },
+            });
+        }
+        let upgraded = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| TunnelError::NotHttp(http_words(&e)))?;
+        let parts = upgraded
+            .downcast::<TokioIo<TcpStream>>()
+            .map_err(|_| TunnelError::NotHttp("the tunnel is not a TCP stream".into()))?;
+        if !parts.read_buf.is_empty() {
+            return Err(TunnelError::NotHttp(format!(
+                "the proxy sent {} bytes after its 200, before the server could speak",
+                parts.read_buf.len()
+            )));
+        }
+        Ok(parts.io.into_inner())
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(TunnelError::Timeout),
+    }
+}
+
+/// What a refusing proxy said about it, in one short line: Squid's `X-Squid-Error`, else the title of an
+/// HTML page, else the first line of text (at most 4 KB of the body is read).
+async fn explanation(resp: hyper::Response<hyper::body::Incoming>) -> Option<String> {
+    use http_body_util::BodyExt;
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Some(e) = header("x-squid-error") {
+        return Some(one_line(&e));
+    }
+    let html = header("content-type").is_some_and(|c| c.contains("html"));
+    let body = http_body_util::Limited::new(resp.into_body(), 4096)
+        .collect()
+        .await
+        .ok()?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    let line = if html {
+        let lower = text.to_ascii_lowercase();
+        let start = lower.find("<title>")? + "<title>".len();
+        let end = lower[start..].find("</title>")? + start;
+        text[start..end].to_string()
+    } else {
+        text.lines().find(|l| !l.trim().is_empty())?.to_string()
+    };
+    let line = one_line(&line);
+    (!line.is_empty()).then_some(line)
+}
+
+/// Printable, trimmed, at most 160 characters.
+fn one_line(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = clean.trim();
+    match clean.char_indices().nth(160) {
+        Some((i, _)) => format!("{}…", &clean[..i]),
+        None => clean.to_string(),
+    }
+}
+
+fn http_words(e: &hyper::Error) -> String {
+    if e.is_incomplete_message() || e.is_canceled() {
+        return "the proxy closed the connection without an HTTP answer".into();
+    }
+    if e.is_parse() || e.is_parse_status() {
+        return "the proxy's answer is not HTTP (is this an HTTP proxy port?)".into();
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// How every connection of a check reaches the target: straight to an address, or through the proxy's
+/// `CONNECT host:port`. The alternative-port probes, the product probes, REST and gRPC all open theirs here.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// The target's host (a name, or an address without brackets), as CONNECT and URLs name it.
+    pub host: String,
+    pub port: u16,
+    pub hop: Hop,
+}
+
+#[derive(Clone, Debug)]
+pub enum Hop {
+    /// Straight to this address of the target.
+    Direct(std::net::IpAddr),
+    /// Through this proxy, at this address.
+    Proxy {
+        proxy: std::sync::Arc<Proxy>,
+        addr: SocketAddr,
+    },
+}
+
+impl Route {
+    /// The same way to the same host, on another port.
+    pub fn with_port(&self, port: u16) -> Route {
+        Route {
+            port,
+            ..self.clone()
+        }
+    }
+
+    /// `host:port`, bracketed for IPv6.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    pub fn proxy(&self) -> Option<&Proxy> {
+        match &self.hop {
+            Hop::Proxy { proxy, .. } => Some(proxy),
+            Hop::Direct(_) => None,
+        }
+    }
+
+    /// Where the TCP connection goes: the target's address, or the proxy's.
+    pub fn first_hop(&self) -> SocketAddr {
+        match &self.hop {
+            Hop::Direct(ip) => SocketAddr::new(*ip, self.port),
+            Hop::Proxy { addr, .. } => *addr,
+        }
+    }
+
+    /// `10.0.0.5:443`, or `cvp.example.com:443 through http://proxy:3128`: for messages.
+    pub fn describe(&self) -> String {
+        match &self.hop {
+            Hop::Direct(ip) => SocketAddr::new(*ip, self.port).to_string(),
+            Hop::Proxy { proxy, .. } => format!("{} through {}", self.authority(), proxy.shown),
+        }
+    }
+
+    /// A new connection to the target (through the tunnel when there is a proxy), within `timeout`.
+    pub async fn open(&self, timeout: Duration) -> Result<TcpStream, OpenError> {
+        let start = std::time::Instant::now();
+        let (tcp, _) = crate::checks::connect::connect_one(self.first_hop(), timeout).await;
+        let tcp = tcp.map_err(|e| OpenError::Tcp(self.first_hop(), e, timeout))?;
+        match &self.hop {
+            Hop::Direct(_) => Ok(tcp),
+            Hop::Proxy { proxy, .. } => {
+                let left = timeout.saturating_sub(start.elapsed());
+                connect(tcp, &self.authority(), proxy, left)
+                    .await
+                    .map_err(|e| OpenError::Tunnel(self.authority(), e))
+            }
+        }
+    }
+}
+
+/// Why [`Route::open`] gave no connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    Tcp(SocketAddr, crate::checks::connect::TcpError, Duration),
+    Tunnel(String, TunnelError),
+}
+
+impl OpenError {
+    pub fn describe(&self) -> String {
+        match self {
+            OpenError::Tcp(addr, e, timeout) => format!("TCP to {addr} {}", e.describe(*timeout)),
+            OpenError::Tunnel(to, e) => {
+                format!("the proxy opened no tunnel to {to}: {}", e.describe())
+            }
+        }
+    }
+}
+
+impl TunnelError {
+    pub fn code(&self) -> crate::codes::Code {
+        use crate::codes::Code;
+        match self {
+            TunnelError::AuthRequired { .. } => Code::ProxyAuthRequired,
+            TunnelError::Refused { .. } => Code::ProxyRefused,
+            TunnelError::Upstream { .. } => Code::ProxyUpstreamFailed,
+            TunnelError::Timeout => Code::ProxyTimeout,
+            TunnelError::Unexpected { .. } | TunnelError::NotHttp(_) => Code::ProxyFailed,
+        }
+    }
+
+    /// In words, for a summary.
+    pub fn describe(&self) -> String {
+        match self {
+            TunnelError::AuthRequired { offered, sent } => format!(
+                "HTTP 407 Proxy Authentication Required ({}; it offers {})",
+                if *sent {
+                    "the credentials sent were refused"
+                } else {
+                    "no credentials were sent"
+                },
+                if offered.is_empty() {
+                    "no scheme".to_string()
+                } else {
+                    offered.join(", ")
+                }
+            ),
+            TunnelError::Refused {
+                status,
+                reason,
+                said,
+            }
+            | TunnelError::Upstream {
+                status,
+                reason,
+                said,
+            }
+            | TunnelError::Unexpected {
+                status,
+                reason,
+                said,
+            } => {
+                let head = format!("HTTP {status} {reason}").trim_end().to_string();
+                match said {
+                    Some(s) => format!("{head} (\"{s}\")"),
+                    None => head,
+                }
+            }
+            TunnelError::Timeout => "no answer to CONNECT in time".into(),
+            TunnelError::NotHttp(w) => w.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let p = Proxy::parse("http://u%40corp:p%3Ass@proxy.corp:3128/", "--proxy").expect("parse");
+        assert_eq!((p.host.as_str(), p.port), ("proxy.corp", 3128));
+        assert_eq!(p.shown, "http://proxy.corp:3128");
+        use base64::Engine;
+        let want = base64::engine::general_purpose::STANDARD.encode("u@corp:p:ss");
+        assert_eq!(
+            p.authorization.expect("auth").expose(),
+            format!("Basic {want}")
+        );
+        let p = Proxy::parse("proxy.corp", "HTTPS_PROXY").expect("parse");
+        assert_eq!((p.port, p.authorization.is_none()), (1080, true));
+        let p = Proxy::parse("http://[::1]:8080", "x").expect("parse");
+        assert_eq!(
+            (p.host.as_str(), p.authority().as_str()),
+            ("::1", "[::1]:8080")
+        );
+        for (bad, want) in [
+            ("https://proxy:443", "HTTPS proxies"),
+            ("socks5://proxy:1080", "SOCKS"),
+            ("ftp://proxy", "not a proxy scheme"),
+            ("http://proxy:x", "not a port"),
+            ("http://:3128", "no usable host"),
+            ("http://u:secretpw@proxy:99999", "not a port"),
+        ] {
+            let e = Proxy::parse(bad, "--proxy").expect_err(bad);
+            assert!(e.contains(want), "{bad}: {e}");
+            assert!(!e.contains("secretpw"), "{e}");
+        }
+    }
+
+    #[test]
+    fn settings_follow_curl() {
+        let s = ProxySettings::from_flags_and_env(
+            None,
+            None,
+            &env_of(&[("https_proxy", "http://a:1"), ("ALL_PROXY", "http://b:2")]),
+        )
+        .expect("settings");
+        assert_eq!(
+            s.proxy.as_ref().map(|p| p.source.as_str()),
+            Some("https_proxy")
+        );
+        let s =
+            ProxySettings::from_flags_and_env(None, None, &env_of(&[("HTTP_PROXY", "http://a:1")]))
+                .expect("settings");
+        assert!(s.proxy.is_none());
+        assert_eq!(s.unused.as_deref(), Some("HTTP_PROXY"));
+        let s = ProxySettings::from_flags_and_env(
+            Some(""),
+            None,
+            &env_of(&[("HTTPS_PROXY", "http://a:1")]),
+        )
+        .expect("settings");
+        assert!(s.proxy.is_none() && s.unused.is_none());
+        let s = ProxySettings::from_flags_and_env(
+            Some("http://p:3128"),
+            None,
+            &env_of(&[("NO_PROXY", "corp.example, 10.0.0.0/8,::1")]),
+        )
+        .expect("settings");
+        assert!(s.for_host("cvp.corp.example").is_none());
+        assert!(s.for_host("corp.example").is_none());
+        assert!(s.for_host("notcorp.example").is_some());
+        assert!(s.for_host("10.1.2.3").is_none());
+        assert!(s.for_host("11.1.2.3").is_some());
+        assert!(s.for_host("::1").is_none());
+        let s = ProxySettings::from_flags_and_env(
+            None,
+            Some("*"),
+            &env_of(&[("HTTPS_PROXY", "http://a:1")]),
+        )
+        .expect("settings");
+        assert!(s.for_host("anything").is_none());
+        assert!(s.for_host("127.0.0.1").is_none());
+        assert!(s.for_host("::1").is_none());
+        let e = ProxySettings::from_flags_and_env(
+            None,
+            None,
+            &env_of(&[("HTTPS_PROXY", "socks5h://u:hunter22@p:1080")]),
+        )
+        .expect_err("socks");
+        assert!(e.starts_with("HTTPS_PROXY"), "{e}");
+        assert!(!e.contains("hunter22"), "{e}");
+    }
+}

@@ -120,3 +120,151 @@ fn every_address_is_tried_and_a_dead_one_warns() {
         .collect();
     assert_eq!(failed, vec!["trust.mozilla"]);
 }
+
+fn ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+#[test]
+fn dual_stack_says_which_family_worked() {
+    if !ipv6_loopback() {
+        panic!("this test needs IPv6 on loopback (::1)");
+    }
+    // The name has an AAAA and an A record; the server listens on IPv4 only.
+    let lab = RunningLab::start(&[Scenario::Cvp]);
+    let port = lab.addr(Scenario::Cvp).port();
+    let answers = vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+    let r = run(&format!("cvp.preflight.lab:{port}"), Ok(answers), |_| {});
+    let tcp = r.check("tcp.connect").unwrap();
+    assert_eq!((tcp.status, tcp.code), (Status::Warn, Code::TcpRefused));
+    assert!(
+        tcp.summary.contains("(IPv4 works, IPv6 does not)"),
+        "{}",
+        tcp.summary
+    );
+    assert_eq!(tcp.facts["family"], "IPv4");
+    let families: Vec<&str> = tcp.facts["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["family"].as_str().unwrap())
+        .collect();
+    assert_eq!(families, vec!["IPv6", "IPv4"]);
+    assert_eq!(status(&r, "tls.handshake"), (Status::Pass, Code::Ok));
+
+    // -4: only the A record is tried, and the report says what was left out.
+    let answers = vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+    let r = run(&format!("cvp.preflight.lab:{port}"), Ok(answers), |c| {
+        c.family = Some(preflight::config::Family::V4)
+    });
+    let dns = r.check("dns.resolve").unwrap();
+    assert!(
+        dns.summary.contains("-4 keeps 127.0.0.1 (::1 left out)"),
+        "{}",
+        dns.summary
+    );
+    assert_eq!(status(&r, "tcp.connect"), (Status::Pass, Code::Ok));
+    assert_eq!(
+        r.check("tcp.connect").unwrap().facts["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // -6: only ::1, where nothing listens.
+    let answers = vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+    let r = run(&format!("cvp.preflight.lab:{port}"), Ok(answers), |c| {
+        c.family = Some(preflight::config::Family::V6)
+    });
+    assert_eq!(status(&r, "tcp.connect"), (Status::Fail, Code::TcpRefused));
+    assert!(r.check("tcp.connect").unwrap().summary.contains("[::1]"));
+}
+
+#[test]
+fn ipv6_only_server_with_minus_6() {
+    if !ipv6_loopback() {
+        panic!("this test needs IPv6 on loopback (::1)");
+    }
+    let lab = RunningLab::start_on(&[Scenario::Cvp], "::1".parse().unwrap());
+    let port = lab.addr(Scenario::Cvp).port();
+    let answers = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    let r = run(&format!("cvp.preflight.lab:{port}"), Ok(answers), |c| {
+        c.family = Some(preflight::config::Family::V6)
+    });
+    let tcp = r.check("tcp.connect").unwrap();
+    assert_eq!((tcp.status, tcp.code), (Status::Pass, Code::Ok), "{tcp:#?}");
+    assert_eq!(tcp.facts["family"], "IPv6");
+    assert_eq!(status(&r, "tls.handshake"), (Status::Pass, Code::Ok));
+}
+
+#[test]
+fn a_family_the_name_lacks_is_its_own_failure() {
+    let r = run(
+        "v4only.example:443",
+        Ok(vec!["10.0.0.5".parse().unwrap()]),
+        |c| c.family = Some(preflight::config::Family::V6),
+    );
+    let dns = r.check("dns.resolve").unwrap();
+    assert_eq!(
+        (dns.status, dns.code),
+        (Status::Fail, Code::DnsNoAddressOfFamily)
+    );
+    assert!(
+        dns.summary
+            .contains("v4only.example has only IPv4 addresses (10.0.0.5); -6 asks for IPv6"),
+        "{}",
+        dns.summary
+    );
+    assert!(dns
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("AAAA record for v4only.example"));
+    assert_eq!(status(&r, "tcp.connect").0, Status::Skip);
+
+    let r = run(
+        "v6only.example:443",
+        Ok(vec!["2001:db8::5".parse().unwrap()]),
+        |c| c.family = Some(preflight::config::Family::V4),
+    );
+    assert_eq!(
+        status(&r, "dns.resolve"),
+        (Status::Fail, Code::DnsNoAddressOfFamily)
+    );
+}
+
+#[test]
+fn minus_4_and_minus_6_on_the_command_line() {
+    let lab = RunningLab::start(&[Scenario::Cvp]);
+    let port = lab.addr(Scenario::Cvp).port();
+    // An address of the other family: the same finding.
+    let (code, r) = check_json(&[&format!("127.0.0.1:{port}"), "--product", "cvp", "-6"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        outcome(&r, "dns.resolve"),
+        ("fail".into(), "dns_no_address_of_family".into())
+    );
+    // --resolve with both families, -4 keeps the IPv4 one.
+    let resolve = format!("dual.preflight.lab:{port}:[::1],127.0.0.1");
+    let (_, r) = check_json(&[
+        &format!("dual.preflight.lab:{port}"),
+        "--product",
+        "cvp",
+        "--resolve",
+        &resolve,
+        "-4",
+    ]);
+    assert_eq!(
+        outcome(&r, "tcp.connect"),
+        ("pass".into(), "ok".into()),
+        "{r:#}"
+    );
+    assert_eq!(check(&r, "tcp.connect")["facts"]["family"], "IPv4");
+    // -4 and -6 together: a usage error.
+    let out = preflight()
+        .args(["check", "127.0.0.1:1", "-4", "-6"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -694,3 +694,77 @@ fn bad_proxy_settings_are_usage_errors() {
         assert!(!stderr.contains("pw-canary-1"), "{stderr}");
     }
 }
+
+#[test]
+fn an_ipv6_proxy_and_an_ipv6_target_through_it() {
+    assert!(
+        std::net::TcpListener::bind("[::1]:0").is_ok(),
+        "this test needs IPv6 on loopback (::1)"
+    );
+    let lab = RunningLab::start_on(&[Scenario::Cvp, Scenario::Proxy], "::1".parse().unwrap());
+    let port = lab.addr(Scenario::Cvp).port();
+    let proxy = format!("http://{}", lab.addr(Scenario::Proxy));
+    assert!(proxy.starts_with("http://[::1]:"));
+    let ca = lab.trust_file(Scenario::Cvp);
+    for target in [format!("cvp.preflight.lab:{port}"), format!("[::1]:{port}")] {
+        let (code, r, _) = run(
+            &[
+                &target,
+                "--product",
+                "cvp",
+                "--ca",
+                ca.to_str().unwrap(),
+                "--proxy",
+                &proxy,
+                "-6",
+            ],
+            &[],
+        );
+        assert_eq!(outcome(&r, "proxy.connect"), ("pass".into(), "ok".into()));
+        if target.starts_with('[') {
+            // reqwest cannot verify an IPv6 address after CONNECT: the REST probe says so in words.
+            assert_eq!(code, 1, "{r:#}");
+            let login = check(&r, "product.login")["summary"].as_str().unwrap();
+            assert!(
+                login.contains("REST through a proxy to an IPv6 address"),
+                "{login}"
+            );
+        } else {
+            assert_eq!(code, 0, "{target}: {r:#}");
+        }
+        assert_eq!(check(&r, "tcp.connect")["facts"]["family"], "IPv6");
+        assert_eq!(
+            outcome(&r, &format!("grpc.{port}")),
+            ("pass".into(), "ok".into())
+        );
+    }
+}
+
+#[test]
+fn a_scan_goes_through_the_proxy_too() {
+    let lab = RunningLab::start(&[Scenario::Cvp, Scenario::Prisma, Scenario::Proxy]);
+    let list = format!(
+        "cvp.preflight.lab:{} cvp\nlocalhost:{} prisma\n",
+        lab.addr(Scenario::Cvp).port(),
+        lab.addr(Scenario::Prisma).port()
+    );
+    let mut child = preflight()
+        .args(["scan", "--targets", "-", "--format", "jsonl", "--proxy"])
+        .arg(proxy_url(&lab, Scenario::Proxy))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), list.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let reports = json_lines(&out.stdout);
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        assert_eq!(
+            outcome(r, "proxy.connect"),
+            ("pass".into(), "ok".into()),
+            "{r:#}"
+        );
+        assert_eq!(outcome(r, "tls.handshake"), ("pass".into(), "ok".into()));
+    }
+}

@@ -143,11 +143,14 @@ async fn reach(
             };
             let (mut c, a) =
                 resolve::lookup(&proxy_host, p.port, cfg, deps.resolver.as_ref()).await;
-            c.summary = format!(
-                "proxy {}: {}; the proxy resolves {host} itself",
-                p.describe(),
-                c.summary
-            );
+            c.summary = match &cfg.target.host {
+                Host::Name(_) => format!(
+                    "proxy {}: {}; the proxy resolves {host} itself",
+                    p.describe(),
+                    c.summary
+                ),
+                Host::Ip(_) => format!("proxy {}: {}", p.describe(), c.summary),
+            };
             (c.with_fact("proxy", p.describe()), a)
         }
     };

@@ -73,6 +73,12 @@ fn words(e: &reqwest::Error) -> HttpError {
         text.push_str(&s.to_string());
         source = s.source();
     }
+    if text.ends_with("Invalid Server Name") && text.contains("://[") {
+        // reqwest 0.13 passes `[v6]` with its brackets to rustls after a proxy's CONNECT.
+        return HttpError::Failed(
+            "REST through a proxy to an IPv6 address is not possible here (reqwest cannot verify an IPv6 address after CONNECT): use the server's name, or reach it without the proxy (--noproxy)".into(),
+        );
+    }
     HttpError::Failed(text)
 }
 

@@ -786,7 +786,12 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
     };
     let dir = std::env::temp_dir().join(format!("preflight-demo-{}", std::process::id()));
     let mut opts = LabOptions::new(dir.clone(), OffsetDateTime::now_utc());
-    opts.scenarios = vec![Scenario::Cvp, Scenario::Prisma, Scenario::Plaintext];
+    opts.scenarios = vec![
+        Scenario::Cvp,
+        Scenario::Prisma,
+        Scenario::Plaintext,
+        Scenario::ProxyIntercept,
+    ];
     let outcome = rt.block_on(demo_reports(&opts));
     let _ = std::fs::remove_dir_all(&dir);
     let reports = match outcome {
@@ -832,7 +837,8 @@ fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
 }
 
 /// The demo's story: a self-signed console failing, then trusted with its own certificate; a private-CA
-/// console trusted through its CA; plain text on a TLS port; the wrong port.
+/// console trusted through its CA; the first console behind a TLS-inspecting proxy; plain text on a TLS
+/// port; the wrong port.
 async fn demo_reports(
     opts: &LabOptions,
 ) -> Result<Vec<(String, Report)>, Box<dyn std::error::Error>> {
@@ -885,6 +891,25 @@ async fn demo_reports(
         };
         runs.push((
             "a Prisma-like Console whose CA (O=Twistlock) is passed with --ca, logging in as admin (Basic and token)".into(),
+            cfg,
+            sources,
+        ));
+    }
+    // The same node from a corporate network whose proxy inspects TLS: the chain is the proxy's.
+    if let (Some(cvp), Some(proxy)) = (
+        lab.server(Scenario::Cvp),
+        lab.server(Scenario::ProxyIntercept),
+    ) {
+        let target = Target::parse(&format!("cvp.preflight.lab:{}", cvp.addr.port()))
+            .map_err(|e| e.to_string())?;
+        let mut cfg = CheckConfig::new(target, Product::Cvp);
+        cfg.proxy.proxy = Some(crate::proxy::Proxy::parse(&proxy.url, "HTTPS_PROXY")?);
+        let sources = match &cvp.trust_file {
+            Some(f) => Arc::new(TrustSources::load(std::slice::from_ref(f), &[])?),
+            None => defaults.clone(),
+        };
+        runs.push((
+            "the same node with --ca cvp.crt, from a network whose proxy (HTTPS_PROXY) inspects TLS".into(),
             cfg,
             sources,
         ));

@@ -106,7 +106,7 @@ fn demo_checks_the_lab() {
     assert_eq!(code, 0);
     let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
     let reports = reports.as_array().unwrap();
-    assert_eq!(reports.len(), 5);
+    assert_eq!(reports.len(), 6);
     // The self-signed node fails without --ca, with the CloudVision fix, then passes with it.
     assert_eq!(reports[0]["verdict"], "fail");
     let first_fix = reports[0]["first_fix"].as_str().unwrap();
@@ -122,4 +122,20 @@ fn demo_checks_the_lab() {
         .unwrap();
     assert_eq!(custom["status"], "pass");
     assert_ne!(reports[1]["verdict"], "fail");
+    // Behind an inspecting proxy, the first failure is the proxy, named with its CA.
+    assert!(reports[3]["target"]["proxy"]
+        .as_str()
+        .unwrap()
+        .ends_with("(from HTTPS_PROXY)"));
+    let first = reports[3]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "fail")
+        .unwrap();
+    assert_eq!(first["id"], "proxy.intercept");
+    assert!(first["summary"]
+        .as_str()
+        .unwrap()
+        .contains("TLS Inspection CA"));
 }

@@ -724,12 +724,17 @@ fn judge_handshake(
             crate::pki::sources::SourceKind::Custom | crate::pki::sources::SourceKind::Pin
         )
     });
-    checks.extend(proxy_checks::intercept(
-        route,
-        &facts,
-        accepted_by,
-        you_gave,
-    ));
+    let intercepted = proxy_checks::intercept(route, &facts, accepted_by, you_gave);
+    let mut trust_checks = trust_checks;
+    if intercepted.as_ref().is_some_and(|c| c.status.is_failure()) {
+        // Every verdict below is about the proxy's chain: the fix is the proxy's, not a CA to fetch.
+        for c in trust_checks.iter_mut().filter(|c| c.status.is_failure()) {
+            c.fix = Some(
+                "This chain is the inspecting proxy's, not the server's (see proxy.intercept): trust the proxy's CA, or bypass the proxy to judge the server's own certificate".into(),
+            );
+        }
+    }
+    checks.extend(intercepted);
     checks.extend(trust_checks);
     Judged {
         checks,

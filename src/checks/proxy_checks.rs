@@ -198,7 +198,7 @@ pub fn intercept(
         .chain(facts.iter().skip(1).map(|f| &f.subject))
         .find_map(|dn| inspection_word(dn).map(|w| (dn.clone(), w)));
     let trust_it = format!(
-        "Get the inspection CA from your IT team (managed machines often have it in the system store) and trust it: --ca corp-inspection-ca.pem here, and REQUESTS_CA_BUNDLE / GRPC_DEFAULT_SSL_ROOTS_FILE_PATH in scripts; or reach {host} without inspection: {} (or ask for an inspection exemption for {host})",
+        "Get the inspection CA from your IT team (managed machines often have it in the system store) and trust it: --ca corp-inspection-ca.pem here, and REQUESTS_CA_BUNDLE / GRPC_DEFAULT_SSL_ROOTS_FILE_PATH in scripts; or reach {host} without inspection: {}, or ask for an inspection exemption for {host}",
         bypass(host)
     );
     match (named, accepted_by) {

@@ -701,3 +701,213 @@ fn grpc_goaway_after_the_request_headers() {
     eprintln!("GOAWAY: {took:?}: {summary}\n{table}");
     assert!(took < ANSWERED_AT_ONCE, "took {took:?}");
 }
+
+// HTTP answers that never end: a TLS server (ALPN http/1.1) whose every request gets `head` and then `body`
+// chunks for as long as the client reads. The Prisma probe (`product.ping`) must read at most its cap and
+// finish within its deadline; `sent` counts what the server got to write.
+
+fn http_forever(
+    head: &'static str,
+    chunk: &'static [u8],
+) -> (
+    Server,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Arc<std::sync::atomic::AtomicU64>,
+) {
+    let issued =
+        preflight::lab::certs::self_signed_server("forever.preflight.test", ISSUED_AT).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("forever.pem");
+    std::fs::write(&pem, &issued.cert_pem).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![issued.der.clone()], issued.key())
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    let server = serve(move |s| {
+        let acceptor = acceptor.clone();
+        let counter = counter.clone();
+        async move {
+            let Ok(Ok(mut tls)) =
+                tokio::time::timeout(Duration::from_secs(3), acceptor.accept(s)).await
+            else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(3), tls.read(&mut buf)).await;
+            if tls.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(20), async {
+                loop {
+                    if chunk.is_empty() {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    if tls.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+            .await;
+        }
+    });
+    (server, dir, pem, sent)
+}
+
+fn ping_forever(head: &'static str, chunk: &'static [u8]) -> (serde_json::Value, Duration, u64) {
+    let (server, _dir, pem, sent) = http_forever(head, chunk);
+    let start = Instant::now();
+    let out = output_within(
+        preflight().args([
+            "check",
+            &format!("127.0.0.1:{}", server.port),
+            "--product",
+            "prisma",
+            "--ca",
+            pem.to_str().unwrap(),
+            "--timeout",
+            "2s",
+            "--format",
+            "json",
+            "--at",
+            JUDGE_AT,
+        ]),
+        None,
+        Duration::from_secs(10),
+    );
+    let took = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        r,
+        took,
+        sent.load(std::sync::atomic::Ordering::Relaxed) >> 20,
+    )
+}
+
+static MIB: [u8; 1 << 20] = [b'x'; 1 << 20];
+
+#[test]
+fn http_body_of_five_gigabytes_is_read_to_its_cap() {
+    let (r, took, mib) = ping_forever(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000000000\r\n\r\n",
+        &MIB,
+    );
+    // The 200 is the answer; the body is read to the 64 KB cap and dropped.
+    assert_eq!(
+        outcome(&r, "product.ping"),
+        ("pass".into(), "ok".into()),
+        "{r:#}"
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(mib < 64, "the server got to send {mib} MiB");
+}
+
+#[test]
+fn http_chunked_body_that_never_ends_is_read_to_its_cap() {
+    static CHUNK: &[u8] = b"4000\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    // A chunk header claiming 16 KiB, then the bytes, forever (hyper sees one endless chunked body).
+    let (r, took, mib) = ping_forever(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        CHUNK,
+    );
+    let (status, _) = outcome(&r, "product.ping");
+    assert_ne!(status, "error", "{r:#}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(mib < 64, "the server got to send {mib} MiB");
+}
+
+#[test]
+fn http_body_that_stalls_ends_at_the_deadline() {
+    let (r, took, _) = ping_forever(
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial",
+        b"",
+    );
+    let c = check(&r, "product.ping");
+    assert_ne!(c["status"], "pass", "{r:#}");
+    assert!(
+        c["summary"].as_str().unwrap().contains("in time")
+            || c["summary"].as_str().unwrap().contains("within"),
+        "{c:#}"
+    );
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+}
+
+#[test]
+fn certificates_with_malformed_extensions() {
+    // Valid DER around extensions that are not: a SAN whose value is not GeneralNames, and an unknown
+    // critical extension. Judged, explained, never a crash.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(vec!["ext.preflight.test".to_string()]).unwrap();
+    p.not_before = ISSUED_AT - time::Duration::days(1);
+    p.not_after = ISSUED_AT + time::Duration::days(365);
+    p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+        &[2, 5, 29, 17],
+        b"\x30\x05\x82\x03\xff\xfe".to_vec(),
+    )];
+    let mut critical =
+        rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 99999, 1], vec![0x05, 0x00]);
+    critical.set_criticality(true);
+    p.custom_extensions.push(critical);
+    let cert = p.self_signed(&key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ext.pem");
+    std::fs::write(&pem, cert.pem()).unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let server = tls_server(vec![cert.der().clone()], der);
+    let r = check_quickly(server.port, &[]);
+    // rustls cannot use it even to check the handshake signature: said in words, with the code of a
+    // certificate that cannot be read; the chain is still shown and judged.
+    let hs = check(&r, "tls.handshake");
+    assert_eq!(hs["code"], "cert_unparsable", "{r:#}");
+    assert!(
+        hs["summary"]
+            .as_str()
+            .unwrap()
+            .contains("malformed (extension value invalid)"),
+        "{hs:#}"
+    );
+    assert!(
+        !hs["summary"].as_str().unwrap().contains("Other("),
+        "{hs:#}"
+    );
+    assert_eq!(r["certificates"].as_array().unwrap().len(), 1);
+    let mozilla = check(&r, "trust.mozilla");
+    assert_eq!(mozilla["status"], "fail");
+    assert!(
+        mozilla["summary"]
+            .as_str()
+            .unwrap()
+            .contains("malformed extension"),
+        "{mozilla:#}"
+    );
+    assert!(!check(&r, "product.detect")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("ALPN"));
+    // As a trust anchor it is refused in words, naming the certificate (exit 2, a bad local file).
+    let out = preflight()
+        .args([
+            "check",
+            &format!("127.0.0.1:{}", server.port),
+            "--ca",
+            pem.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot be used as a trust anchor"),
+        "{stderr}"
+    );
+}

@@ -20,6 +20,11 @@ pub async fn detect(cfg: &CheckConfig, hs: &Handshake, route: &Route) -> (CheckC
     let mut eff = cfg.clone();
     // Only the product changes: the ports to try stay what the user asked for.
     let settle = |eff: &mut CheckConfig, p: Product| eff.product = p;
+    if hs.outcome.is_err() {
+        settle(&mut eff, Product::Generic);
+        let c = Check::pass(ID, "not recognised: the TLS handshake failed, so no HTTP probe was made; checked as a generic TLS server (pass --product cvp, cvaas or prisma to check a product)");
+        return (eff, c);
+    }
     let alpn = hs.outcome.as_ref().ok().and_then(|f| f.alpn.clone());
     let Some(alpn) = alpn else {
         settle(&mut eff, Product::Generic);

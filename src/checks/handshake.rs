@@ -53,6 +53,8 @@ pub enum TlsFailure {
     EmptyChain,
     /// A certificate the server sent is not valid DER.
     BadCertificate,
+    /// A certificate that parses, but that webpki cannot use (a malformed extension, ...): why, in words.
+    MalformedCertificate(String),
     /// The server's RSA key is too small for the handshake signature to be accepted (bits).
     WeakKey(u32),
     Other(String),
@@ -67,7 +69,9 @@ impl TlsFailure {
             TlsFailure::ClientCertRequired => Code::ClientCertRequired,
             TlsFailure::EmptyChain => Code::EmptyChain,
             TlsFailure::WeakKey(_) => Code::WeakKey,
-            TlsFailure::BadCertificate => Code::CertUnparsable,
+            TlsFailure::BadCertificate | TlsFailure::MalformedCertificate(_) => {
+                Code::CertUnparsable
+            }
             TlsFailure::Closed | TlsFailure::Alert(_) | TlsFailure::Other(_) => {
                 Code::TlsHandshakeFailed
             }
@@ -86,6 +90,9 @@ impl TlsFailure {
             TlsFailure::EmptyChain => "TLS without a certificate".into(),
             TlsFailure::WeakKey(bits) => format!("TLS with an RSA-{bits} key clients refuse"),
             TlsFailure::BadCertificate => "TLS with a certificate that is not valid DER".into(),
+            TlsFailure::MalformedCertificate(why) => {
+                format!("TLS with a malformed certificate ({why})")
+            }
             TlsFailure::Other(why) => why.clone(),
         }
     }
@@ -293,6 +300,10 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
         )),
         Some(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)) => {
             TlsFailure::BadCertificate
+        }
+        // webpki could not use the certificate to check the handshake signature: its Debug name, in words.
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))) => {
+            TlsFailure::MalformedCertificate(snake(&o.to_string()))
         }
         Some(other) => TlsFailure::Other(format!("{other}")),
         None => match e.kind() {
@@ -569,6 +580,10 @@ fn failure_text(
         TlsFailure::WeakKey(bits) => (
             format!("the server signs the handshake with an RSA key of {bits} bits; rustls, and OpenSSL at security level 2 (the Debian and Ubuntu default), refuse RSA keys under 2048 bits"),
             "Replace the server's key and certificate with RSA 2048+ or ECDSA P-256 (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)".to_string(),
+        ),
+        TlsFailure::MalformedCertificate(why) => (
+            format!("the server's certificate is malformed ({why}): rustls, Go and other strict clients refuse it before any trust decision"),
+            "Re-issue the certificate with well-formed extensions (`openssl x509 -in FILE -noout -text` shows them; a SAN must list DNS names and addresses) and restart the server".to_string(),
         ),
         TlsFailure::BadCertificate => (
             "the server's certificate is not valid DER: no client can read it".to_string(),

@@ -768,3 +768,63 @@ fn a_scan_goes_through_the_proxy_too() {
         assert_eq!(outcome(r, "tls.handshake"), ("pass".into(), "ok".into()));
     }
 }
+
+#[test]
+fn a_transparent_inspection_device_is_named_without_any_proxy_setting() {
+    // No proxy configured: a firewall on the path answers with a certificate its inspection CA made (served
+    // here by openssl s_server). The CA's name gives it away.
+    let ca = preflight::lab::certs::ca(
+        "Zscaler Intermediate Root CA",
+        "Zscaler Inc.",
+        ISSUED_AT,
+        3650,
+    )
+    .unwrap();
+    let leaf = ca.server("console.preflight.lab", ISSUED_AT, 365).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, chain) = (
+        dir.path().join("leaf.pem"),
+        dir.path().join("leaf.key"),
+        dir.path().join("ca.pem"),
+    );
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    std::fs::write(&chain, &ca.cert.cert_pem).unwrap();
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-cert_chain",
+        chain.to_str().unwrap(),
+    ]);
+    let (code, r) = check_json(&[&server.target(), "--product", "generic"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        first_failure(&r),
+        Some(("proxy.intercept".into(), "proxy_intercepting".into())),
+        "{r:#}"
+    );
+    let c = check(&r, "proxy.intercept");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("a TLS-inspecting device on the path"),
+        "{c:#}"
+    );
+    assert_eq!(c["facts"]["matched"], "zscaler");
+    // With its CA trusted (managed machines have it): a warning, not a failure.
+    let (code, r) = check_json(&[
+        &server.target(),
+        "--product",
+        "generic",
+        "--ca",
+        chain.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(
+        outcome(&r, "proxy.intercept"),
+        ("warn".into(), "proxy_intercepting".into())
+    );
+}

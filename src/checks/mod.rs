@@ -165,6 +165,9 @@ async fn reach(
             dns = dns.with_fact("proxy", "bypassed");
         } else if let Some(var) = &cfg.proxy.unused {
             dns = dns.with_fact("proxy", format!("{var} is set but applies to http:// only"));
+            if dns.status.is_failure() {
+                dns = proxy_checks::unused_hint(dns, var);
+            }
         }
     }
     t.say(1, "dns", || {

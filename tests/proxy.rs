@@ -361,7 +361,7 @@ fn a_proxy_that_cannot_reach_the_server_or_is_not_there() {
 
     // Nothing listens where the proxy should be: the TCP check names the proxy and where it came from.
     let (code, r, _) = run(
-        &[&lab_name(&lab), "--product", "cvp", "--no-alt-ports"],
+        &[&lab_name(&lab), "--product", "cvp"],
         &[("HTTPS_PROXY", &format!("http://127.0.0.1:{closed}"))],
     );
     assert_eq!(code, 1);

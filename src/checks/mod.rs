@@ -246,7 +246,13 @@ async fn reach(
         answers
     };
     let Some((addr, stream)) = connected.stream else {
-        let answers = collect(alternates).await;
+        // Without the proxy, the other ports cannot be reached either: nothing to compare.
+        let answers = if proxy.is_some() {
+            alternates.iter().for_each(|h| h.abort());
+            Vec::new()
+        } else {
+            collect(alternates).await
+        };
         checks.push(with_alternatives(connected.check, cfg, &answers));
         if proxy.is_some() {
             checks.push(Check::skip(

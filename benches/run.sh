@@ -7,6 +7,8 @@
 #       second and peak RSS. Targets: ≥ 300 targets/s, peak RSS < 150 MB.
 #   (c) black-holed ports (a full accept queue: no SYN-ACK) with --timeout 2s: time to a verdict for one check,
 #       and for 100 such targets in one scan at --concurrency 100. Target: ≤ 2.5 s each.
+#   (d) the check of (a) through tinyproxy (HTTPS_PROXY-style CONNECT) against `curl -sk --proxy` through the
+#       same proxy: what the tunnel costs each (skipped when tinyproxy is not installed).
 #
 # Usage: benches/run.sh [RUNS]        RUNS: runs per command in (a) (default 30); (b) runs 3 times, (c) 3 and 1
 # Needs cargo, openssl, curl and python3; hyperfine is optional (apt-get install -y hyperfine; BENCH_NO_HYPERFINE=1
@@ -88,6 +90,34 @@ fi
 read -r A_PF A_CURL A_SC <"$WORK/a.txt"
 
 # ---------------------------------------------------------------------------------------------------------------
+# (d) The same check through tinyproxy: preflight --proxy vs curl --proxy.
+# ---------------------------------------------------------------------------------------------------------------
+D_PF=0 D_CURL=0
+if command -v tinyproxy >/dev/null; then
+  echo "# (d) through tinyproxy: preflight --proxy, curl -sk --proxy (median of $RUNS runs each)" >&2
+  TP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  printf 'Port %s\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nAllow 127.0.0.1\nLogLevel Critical\n' "$TP_PORT" \
+    >"$WORK/tinyproxy.conf"
+  tinyproxy -d -c "$WORK/tinyproxy.conf" >/dev/null 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 50); do (echo >"/dev/tcp/127.0.0.1/$TP_PORT") 2>/dev/null && break; sleep 0.1; done
+  PFP_CMD="$BIN check localhost:$PORT --no-alt-ports --ca $WORK/cert.pem --format json --proxy http://127.0.0.1:$TP_PORT"
+  CURLP_CMD="curl -sk --proxy http://127.0.0.1:$TP_PORT https://localhost:$PORT/ -o /dev/null"
+  $PFP_CMD >/dev/null || { echo "benches/run.sh: preflight did not pass the s_server through tinyproxy" >&2; exit 3; }
+  if [ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
+    hyperfine --warmup 3 --runs "$RUNS" --export-json "$WORK/d.json" "$PFP_CMD" "$CURLP_CMD" </dev/null >/dev/null 2>&1
+    python3 -c 'import json,sys; print(" ".join(str(r["median"]*1000) for r in json.load(open(sys.argv[1]))["results"]))' \
+      "$WORK/d.json" >"$WORK/d.txt"
+  else
+    for cmd in "$PFP_CMD" "$CURLP_CMD"; do
+      # shellcheck disable=SC2086
+      $MEASURE --runs "$RUNS" --wall-only -- $cmd | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])'
+    done | paste -sd' ' >"$WORK/d.txt"
+  fi
+  read -r D_PF D_CURL <"$WORK/d.txt"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 # (b) 1,000 loopback targets in one scan.
 # ---------------------------------------------------------------------------------------------------------------
 # The fleet: the built-in lab (its own process: rustls servers, the CloudVision-like gRPC and the Prisma-like
@@ -152,10 +182,11 @@ exec 7>&-
 
 # ---------------------------------------------------------------------------------------------------------------
 LOAD_AFTER=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
-python3 - "$WORK" "$A_PF" "$A_CURL" "$A_SC" "$TOOL" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'EOF'
+python3 - "$WORK" "$A_PF" "$A_CURL" "$A_SC" "$TOOL" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$D_PF" "$D_CURL" <<'EOF'
 import json, os, platform, sys
 work, pf, curl, sc, tool, runs = sys.argv[1], *map(float, sys.argv[2:5]), sys.argv[5], sys.argv[6]
 load_before, load_after = sys.argv[7], sys.argv[8]
+d_pf, d_curl = float(sys.argv[9]), float(sys.argv[10])
 load = lambda name: json.load(open(os.path.join(work, name)))
 ok = lambda cond: "met" if cond else "MISSED"
 cores = os.cpu_count()
@@ -186,4 +217,12 @@ print(f"    one check                        {c1['median_ms'] / 1000:5.2f} s to 
 print(f"    100 targets, --concurrency 100   {c100['max_ms'] / 1000:5.2f} s for the whole scan, "
       f"{c100['reports']} reports, slowest {c100['slowest_report_ms']} ms   target ≤ 2.5 s: "
       f"{ok(c100['max_ms'] <= 2500 and c100['reports'] == 100)}")
+print()
+if d_pf and d_curl:
+    print(f"(d) the check of (a) through tinyproxy (CONNECT), median of {runs} runs ({tool})")
+    print(f"    preflight check --proxy          {d_pf:7.1f} ms   (+{d_pf - pf:.1f} ms over direct)")
+    print(f"    curl -sk --proxy                 {d_curl:7.1f} ms   (+{d_curl - curl:.1f} ms over direct)")
+    print(f"    preflight/curl through the proxy = {d_pf / d_curl:.2f}")
+else:
+    print("(d) skipped: tinyproxy is not installed (apt-get install -y tinyproxy)")
 EOF

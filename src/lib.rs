@@ -10,6 +10,7 @@ pub mod codes;
 pub mod config;
 pub mod credentials;
 pub mod duration;
+pub mod errors;
 pub mod jwt;
 pub mod lab;
 pub mod pki;

@@ -439,14 +439,7 @@ fn http_words(e: &hyper::Error) -> String {
     if e.is_parse() || e.is_parse_status() {
         return "the proxy's answer is not HTTP (is this an HTTP proxy port?)".into();
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    crate::errors::chain(e)
 }
 
 /// How every connection of a check reaches the target: straight to an address, or through the proxy's

@@ -66,13 +66,7 @@ fn words(e: &reqwest::Error) -> HttpError {
         return HttpError::Timeout;
     }
     // reqwest's Display chains sources ("error sending request ... : ..."): keep it, it is prose.
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
+    let text = crate::errors::chain(e);
     if text.ends_with("Invalid Server Name") && text.contains("://[") {
         // reqwest 0.13 passes `[v6]` with its brackets to rustls after a proxy's CONNECT.
         return HttpError::Failed(

@@ -1,5 +1,5 @@
-//! HTTP proxies, as curl reads them: `--proxy URL` / `--noproxy LIST`, else `HTTPS_PROXY`/`https_proxy`,
-//! `ALL_PROXY`/`all_proxy` and `NO_PROXY`/`no_proxy` (every connection preflight makes is https, so
+//! HTTP proxies, as curl reads them: `--proxy URL` / `--noproxy LIST`, else `https_proxy`/`HTTPS_PROXY`,
+//! `all_proxy`/`ALL_PROXY` and `no_proxy`/`NO_PROXY`, the lower-case name first (every connection preflight makes is https, so
 //! `HTTP_PROXY` does not apply; the report says so when it is the only one set). Connections go through
 //! the proxy with `CONNECT host:port` (hyper's HTTP/1.1 client and its upgrade), credentials from the URL
 //! as `Proxy-Authorization: Basic`; they are never shown.
@@ -171,7 +171,7 @@ impl ProxySettings {
                 s.no_proxy_source = Some("--noproxy".into());
             }
             None => {
-                if let Some((name, list)) = first_env(env, &["NO_PROXY", "no_proxy"]) {
+                if let Some((name, list)) = first_env(env, &["no_proxy", "NO_PROXY"]) {
                     s.no_proxy = list;
                     s.no_proxy_source = Some(name);
                 }
@@ -180,7 +180,7 @@ impl ProxySettings {
         if let Some((source, url)) = chosen {
             s.proxy = Some(Proxy::parse(&url, &source)?);
         } else if flag_proxy.is_none() {
-            if let Some((name, _)) = first_env(env, &["HTTP_PROXY", "http_proxy"]) {
+            if let Some((name, _)) = first_env(env, &["http_proxy", "HTTP_PROXY"]) {
                 s.unused = Some(name);
             }
         }

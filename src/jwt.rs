@@ -32,10 +32,13 @@ pub fn claims(token: &str) -> Option<Claims> {
     let payload: serde_json::Value = serde_json::from_slice(&decode(payload)?).ok()?;
     let text =
         |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    // A time outside what a date can hold (`-1e300`, found by fuzzing) is no time at all: it would
+    // overflow every subtraction that follows.
     let num = |k: &str| {
         payload
             .get(k)
             .and_then(|x| x.as_i64().or_else(|| x.as_f64().map(|f| f as i64)))
+            .filter(|t| OffsetDateTime::from_unix_timestamp(*t).is_ok())
     };
     Some(Claims {
         alg: text(&header, "alg"),
@@ -49,7 +52,7 @@ pub fn claims(token: &str) -> Option<Claims> {
 impl Claims {
     /// Seconds until `exp` at `now` (negative once expired).
     pub fn seconds_left(&self, now: OffsetDateTime) -> Option<i64> {
-        self.exp.map(|e| e - now.unix_timestamp())
+        self.exp.map(|e| e.saturating_sub(now.unix_timestamp()))
     }
 }
 
@@ -83,5 +86,17 @@ mod tests {
         assert_eq!(claims("a.b.c"), None);
         assert_eq!(claims("a.b.c.d"), None);
         assert_eq!(claims(""), None);
+    }
+
+    #[test]
+    fn times_no_date_can_hold_are_ignored() {
+        let t = format!(
+            "{}.{}.x",
+            b64(r#"{"alg":"none"}"#),
+            b64(r#"{"exp":-1e300,"iat":1e300}"#)
+        );
+        let c = claims(&t).expect("a JWT");
+        assert_eq!((c.exp, c.iat), (None, None));
+        assert_eq!(c.seconds_left(OffsetDateTime::UNIX_EPOCH), None);
     }
 }

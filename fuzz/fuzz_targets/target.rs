@@ -1,5 +1,6 @@
 //! Everything a user (or a target list) types that preflight parses: TARGET, `--resolve`, durations,
-//! `--at` times, `--pin-sha256` values, scan list lines, URL redaction, CVaaS host hints.
+//! `--at` times, `--pin-sha256` values, scan list lines, URL redaction, CVaaS host hints, proxy URLs and
+//! bypass lists.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -55,6 +56,23 @@ fuzz_target!(|data: &[u8]| {
     let list = preflight::scan::parse_list(s);
     for e in &list.entries {
         let _ = CheckConfig::new(e.target.clone(), e.product.unwrap_or(Product::Auto));
+    }
+
+    // `--proxy URL` / `HTTPS_PROXY`, and `--noproxy LIST` / `NO_PROXY` matched against the input as a host.
+    if let Ok(p) = preflight::proxy::Proxy::parse(s, "--proxy") {
+        let _ = (p.describe(), p.authority());
+    }
+    let _ = preflight::proxy::secrets_in(&[s.to_string()]);
+    let (first, rest) = s.split_once('\n').unwrap_or((s, ""));
+    let env = |k: &str| match k {
+        "https_proxy" => Some(first.to_string()),
+        "no_proxy" => Some(rest.to_string()),
+        _ => None,
+    };
+    if let Ok(settings) = preflight::proxy::ProxySettings::from_flags_and_env(None, None, &env) {
+        for host in [first, rest, "cvp1.example.com", "10.0.0.5", "::1"] {
+            let _ = settings.for_host(host);
+        }
     }
 
     // Credentials in URLs (proxy settings, targets): redaction and scrubbing.

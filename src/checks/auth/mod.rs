@@ -94,8 +94,8 @@ pub fn token_facts(
         .map(crate::pki::verify::rfc3339)
         .unwrap_or_default();
     check = check.with_fact("token_expires", when.clone());
-    let left = exp - now.unix_timestamp();
-    let lifetime = c.iat.map(|iat| exp - iat).unwrap_or(i64::MAX);
+    let left = exp.saturating_sub(now.unix_timestamp());
+    let lifetime = c.iat.map(|iat| exp.saturating_sub(iat)).unwrap_or(i64::MAX);
     if left <= 0 {
         return (
             check,

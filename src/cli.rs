@@ -123,8 +123,8 @@ pub struct NetArgs {
     /// Use only IPv6 addresses (of the target, or of the proxy).
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
-    /// Connect through this HTTP proxy (http://[USER:PASSWORD@]HOST[:PORT]; curl's default port 1080)
-    /// instead of HTTPS_PROXY/ALL_PROXY; `--proxy ''` connects directly.
+    /// Connect through this HTTP proxy (http://[USER@]HOST[:PORT]; curl's default port 1080) instead of
+    /// HTTPS_PROXY/ALL_PROXY; `--proxy ''` connects directly. A proxy password goes in HTTPS_PROXY.
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
     /// Hosts to reach without the proxy (comma-separated names, domains, addresses, CIDR ranges; `*` for

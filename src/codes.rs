@@ -60,7 +60,7 @@ codes! {
         "Read the summary; check local socket limits and the address.";
     ProxyAuthRequired => "proxy_auth_required",
         "The HTTP proxy answered CONNECT with 407: it wants credentials, or refused the ones sent.",
-        "Put the proxy account in the proxy URL (`--proxy http://USER:PASSWORD@proxy:3128` or `HTTPS_PROXY`, percent-encoding `@` and `:`), or bypass the proxy with `NO_PROXY`/`--noproxy`.";
+        "Put the proxy account in the proxy URL in the environment (`export HTTPS_PROXY='http://USER:PASSWORD@proxy:3128'`, percent-encoding `@` and `:`), or bypass the proxy with `NO_PROXY`/`--noproxy`.";
     ProxyRefused => "proxy_refused",
         "The HTTP proxy refused to open a tunnel to the target (403 or another 4xx): its policy forbids the host or port.",
         "Ask the proxy's owners to allow CONNECT to HOST:PORT (many proxies allow port 443 only), or bypass the proxy for this host with `NO_PROXY`/`--noproxy`.";

@@ -140,6 +140,15 @@ pub struct ProxySettings {
     pub unused: Option<String>,
 }
 
+/// The URL's user information has a `user:password` pair (a user alone is no secret).
+fn userinfo_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
 fn first_env(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(String, String)> {
     names.iter().find_map(|n| {
         env(n)
@@ -178,7 +187,16 @@ impl ProxySettings {
             }
         }
         if let Some((source, url)) = chosen {
-            s.proxy = Some(Proxy::parse(&url, &source)?);
+            let proxy = Proxy::parse(&url, &source)?;
+            // As with --password: a password in an argument shows in `ps` and in shell history.
+            if source == "--proxy" && userinfo_has_password(&url) {
+                return Err(format!(
+                    "--proxy `{}`: a password on the command line shows in `ps` and in shell history; put the URL in the environment instead: export HTTPS_PROXY='http://USER:PASSWORD@{}'",
+                    crate::secret::redact_url_credentials(&url),
+                    proxy.authority()
+                ));
+            }
+            s.proxy = Some(proxy);
         } else if flag_proxy.is_none() {
             if let Some((name, _)) = first_env(env, &["http_proxy", "HTTP_PROXY"]) {
                 s.unused = Some(name);
@@ -684,6 +702,14 @@ mod tests {
         assert!(s.for_host("anything").is_none());
         assert!(s.for_host("127.0.0.1").is_none());
         assert!(s.for_host("::1").is_none());
+        // A password in --proxy is refused like --password; a user alone is fine.
+        let e =
+            ProxySettings::from_flags_and_env(Some("http://u:hunter22@p:3128"), None, &env_of(&[]))
+                .expect_err("password in an argument");
+        assert!(e.contains("HTTPS_PROXY") && !e.contains("hunter22"), "{e}");
+        let s = ProxySettings::from_flags_and_env(Some("http://svc@p:3128"), None, &env_of(&[]))
+            .expect("a user alone");
+        assert!(s.proxy.expect("proxy").authorization.is_some());
         let e = ProxySettings::from_flags_and_env(
             None,
             None,

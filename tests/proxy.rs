@@ -234,7 +234,10 @@ fn a_proxy_account_from_the_url_is_sent_and_never_shown() {
 
     // A wrong password: refused, said so.
     let wrong = format!("http://{PROXY_USER}:wrong-canary-9@{addr}");
-    let (_, r, stderr) = run(&[&target, "--product", "cvp", "--proxy", &wrong, "-v"], &[]);
+    let (_, r, stderr) = run(
+        &[&target, "--product", "cvp", "-v"],
+        &[("HTTPS_PROXY", &wrong)],
+    );
     let c = check(&r, "proxy.connect");
     assert_eq!(c["code"], "proxy_auth_required");
     assert!(
@@ -640,15 +643,11 @@ fn tinyproxy_refusing_a_port_and_wanting_an_account() {
         "{r:#}"
     );
     let (_, r, stderr) = run(
-        &[
-            &target,
-            "--product",
-            "cvp",
-            "-v",
-            "--proxy",
+        &[&target, "--product", "cvp", "-v"],
+        &[(
+            "https_proxy",
             &format!("http://lab-user:tiny-canary-pass@127.0.0.1:{}", tp.port),
-        ],
-        &[],
+        )],
     );
     assert_eq!(
         outcome(&r, "proxy.connect"),
@@ -675,6 +674,11 @@ fn bad_proxy_settings_are_usage_errors() {
             vec!["--proxy", "http://127.0.0.1:notaport"],
             vec![],
             "not a port",
+        ),
+        (
+            vec!["--proxy", "http://u:pw-canary-1@127.0.0.1:3128"],
+            vec![],
+            "shows in `ps`",
         ),
         (
             vec![],

@@ -71,7 +71,7 @@ pub fn tunnel_failed(
                 )
             } else {
                 format!(
-                    "Give the proxy account in the URL: --proxy http://USER:PASSWORD@{} (or in HTTPS_PROXY; percent-encode `@` and `:`); the password is never shown",
+                    "Give the proxy account in the proxy URL, in the environment: export HTTPS_PROXY='http://USER:PASSWORD@{}' (percent-encode `@`, `:` and `%` in the password); preflight never shows it",
                     proxy.authority()
                 )
             };

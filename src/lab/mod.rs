@@ -668,12 +668,17 @@ impl Lab {
                         )
                     })
                     .unwrap_or_else(|| "cvp.preflight.lab:PORT --product cvp".into());
-                let account = if s.scenario == Scenario::ProxyAuth {
-                    format!("{}:{}@", proxy::PROXY_USER, proxy::PROXY_PASSWORD)
+                // A proxy password goes in the environment, never in an argument.
+                let mut cmd = if s.scenario == Scenario::ProxyAuth {
+                    format!(
+                        "HTTPS_PROXY=http://{}:{}@{} preflight check {to}",
+                        proxy::PROXY_USER,
+                        proxy::PROXY_PASSWORD,
+                        s.addr
+                    )
                 } else {
-                    String::new()
+                    format!("preflight check {to} --proxy http://{}", s.addr)
                 };
-                let mut cmd = format!("preflight check {to} --proxy http://{account}{}", s.addr);
                 if let Some(f) = &s.trust_file {
                     cmd.push_str(&format!(" --ca {}", f.display()));
                 }

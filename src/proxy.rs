@@ -169,9 +169,10 @@ impl ProxySettings {
         let chosen = match flag_proxy {
             Some(p) if p.trim().is_empty() => None,
             Some(p) => Some(("--proxy".to_string(), p.to_string())),
+            // curl's order: the lower-case name first, then the upper-case one.
             None => first_env(
                 env,
-                &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
+                &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
             ),
         };
         match flag_noproxy {
@@ -669,6 +670,17 @@ mod tests {
             s.proxy.as_ref().map(|p| p.source.as_str()),
             Some("https_proxy")
         );
+        // Both spellings: curl reads the lower-case one.
+        let s = ProxySettings::from_flags_and_env(
+            None,
+            None,
+            &env_of(&[
+                ("HTTPS_PROXY", "http://upper:1"),
+                ("https_proxy", "http://lower:2"),
+            ]),
+        )
+        .expect("settings");
+        assert_eq!(s.proxy.as_ref().map(|p| p.host.as_str()), Some("lower"));
         let s =
             ProxySettings::from_flags_and_env(None, None, &env_of(&[("HTTP_PROXY", "http://a:1")]))
                 .expect("settings");

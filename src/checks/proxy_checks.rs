@@ -17,7 +17,11 @@ fn bypass(host: &str) -> String {
 
 /// `tcp.connect` to the proxy: the summary and the fix name the proxy, not the server.
 pub fn tcp_to_proxy(mut check: Check, proxy: &Proxy, host: &str) -> Check {
-    check.summary = format!("proxy {}: {}", proxy.describe(), check.summary);
+    // `127.0.0.1:3128 connected in 1 ms` → `proxy http://127.0.0.1:3128 (from HTTPS_PROXY) connected in 1 ms`.
+    check.summary = match check.summary.strip_prefix(&proxy.authority()) {
+        Some(rest) => format!("proxy {}{rest}", proxy.describe()),
+        None => format!("proxy {}: {}", proxy.describe(), check.summary),
+    };
     if check.status == Status::Fail {
         check.fix = Some(format!(
             "The proxy does not take connections: check the proxy URL in {} ({}), or connect without it: {}",

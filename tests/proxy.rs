@@ -36,28 +36,29 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) 
     (out.status.code().unwrap(), report, stderr)
 }
 
+/// `check TARGET --product cvp --ca CA` logging in as the lab's CloudVision administrator (the password from
+/// `PF_PW`), plus `extra`; `env` joins the password's variable.
+fn cvp_login(
+    target: &str,
+    ca: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, serde_json::Value, String) {
+    let mut args = vec![target, "--product", "cvp", "--ca", ca.to_str().unwrap()];
+    args.extend(["--user", "cvpadmin", "--password-env", "PF_PW"]);
+    args.extend(extra);
+    let mut env = env.to_vec();
+    env.push(("PF_PW", "lab-password"));
+    run(&args, &env)
+}
+
 #[test]
 fn everything_goes_through_the_proxy_tls_rest_and_grpc() {
     let lab = RunningLab::start(&[Scenario::Cvp, Scenario::Proxy]);
     let ca = lab.trust_file(Scenario::Cvp);
     let target = lab_name(&lab);
     let proxy = proxy_url(&lab, Scenario::Proxy);
-    let (code, r, _) = run(
-        &[
-            &target,
-            "--product",
-            "cvp",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--proxy",
-            &proxy,
-            "--user",
-            "cvpadmin",
-            "--password-env",
-            "PF_PW",
-        ],
-        &[("PF_PW", "lab-password")],
-    );
+    let (code, r, _) = cvp_login(&target, &ca, &["--proxy", &proxy], &[]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(
         r["target"]["proxy"],
@@ -479,22 +480,7 @@ fn an_inspecting_proxy_is_named_with_its_ca() {
 
     // Trusting the inspection CA: the connection works, and the report still says it is inspected.
     let inspection_ca = lab.trust_file(Scenario::ProxyIntercept);
-    let (code, r, _) = run(
-        &[
-            &target,
-            "--product",
-            "cvp",
-            "--ca",
-            inspection_ca.to_str().unwrap(),
-            "--proxy",
-            &proxy,
-            "--user",
-            "cvpadmin",
-            "--password-env",
-            "PF_PW",
-        ],
-        &[("PF_PW", "lab-password")],
-    );
+    let (code, r, _) = cvp_login(&target, &inspection_ca, &["--proxy", &proxy], &[]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(
         outcome(&r, "proxy.intercept"),
@@ -569,23 +555,8 @@ fn tinyproxy_tunnels_tls_rest_and_grpc() {
     let port = lab.addr(Scenario::Cvp).port();
     let target = format!("localhost:{port}");
     let ca = lab.trust_file(Scenario::Cvp);
-    let (code, r, _) = run(
-        &[
-            &target,
-            "--product",
-            "cvp",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "cvpadmin",
-            "--password-env",
-            "PF_PW",
-        ],
-        &[
-            ("HTTPS_PROXY", &format!("http://127.0.0.1:{}", tp.port)),
-            ("PF_PW", "lab-password"),
-        ],
-    );
+    let proxy = format!("http://127.0.0.1:{}", tp.port);
+    let (code, r, _) = cvp_login(&target, &ca, &[], &[("HTTPS_PROXY", &proxy)]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(outcome(&r, "proxy.connect"), ("pass".into(), "ok".into()));
     assert_eq!(

@@ -88,6 +88,7 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
             }
         )
     });
+    let proxy_shown = proxy.as_ref().map(|p| p.describe());
     if let Some((route, stream)) = reach(cfg, deps, &name, proxy, &mut checks).await {
         let done = after_connect(cfg, deps, &name, &route, stream, judged_at).await;
         checks.extend(done.checks);
@@ -106,10 +107,7 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
             ServerName::DnsName(d) => Some(d.as_ref().to_string()),
             _ => None,
         },
-        proxy: cfg
-            .proxy
-            .for_host(&cfg.target.host.to_string())
-            .map(|p| p.describe()),
+        proxy: proxy_shown,
     };
     Report::new(
         target,

@@ -326,7 +326,9 @@ pub async fn connect(
             .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
             .await
             .map_err(|e| TunnelError::NotHttp(e.to_string()))?;
-        let driver = tokio::spawn(conn.with_upgrades());
+        // The connection task owns the socket: it must not outlive this call when the deadline fires (a
+        // silent proxy would otherwise keep it, and its task, for good).
+        let driver = AbortOnDrop(tokio::spawn(conn.with_upgrades()));
         let mut req = Request::connect(authority)
             .header(hyper::header::HOST, authority)
             .header(
@@ -346,7 +348,7 @@ pub async fn connect(
         let resp = match sender.send_request(req).await {
             Ok(r) => r,
             Err(e) => {
-                driver.abort();
+                driver.0.abort();
                 return Err(TunnelError::NotHttp(http_words(&e)));
             }
         };
@@ -363,7 +365,7 @@ pub async fn connect(
                 .map(|s| s.to_string())
                 .collect();
             let said = explanation(resp).await;
-            driver.abort();
+            driver.0.abort();
             return Err(match status {
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED => TunnelError::AuthRequired {
                     offered,
@@ -403,6 +405,15 @@ pub async fn connect(
     match tokio::time::timeout(timeout, work).await {
         Ok(r) => r,
         Err(_) => Err(TunnelError::Timeout),
+    }
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -803,3 +803,46 @@ fn a_transparent_inspection_device_is_named_without_any_proxy_setting() {
         ("warn".into(), "proxy_intercepting".into())
     );
 }
+
+#[test]
+fn a_silent_proxy_is_let_go_when_connect_times_out() {
+    // The CONNECT deadline fires; the connection to the proxy must close then (not linger in a task that
+    // waits for an answer forever: a scan through a dead proxy would pile them up).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            // The CONNECT request arrives; then nothing is answered, and the client must hang up.
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return std::time::Instant::now(),
+                    Ok(_) => continue,
+                }
+            }
+        });
+        let proxy = preflight::proxy::Proxy::parse(&format!("http://{addr}"), "test").unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let gave_up = std::time::Instant::now();
+        let r = preflight::proxy::connect(
+            tcp,
+            "cvp.example.com:443",
+            &proxy,
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(r.err(), Some(preflight::proxy::TunnelError::Timeout));
+        let closed = tokio::time::timeout(Duration::from_secs(3), server)
+            .await
+            .expect("the proxy connection was closed after the deadline")
+            .unwrap();
+        assert!(closed.duration_since(gave_up) < Duration::from_secs(2));
+    });
+}

@@ -209,15 +209,15 @@ async fn inspect(
     .map_err(|e| e.to_string())?;
     let chosen = up.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     let forged = ca.server_for(&name, at, 365).map_err(|e| e.to_string())?;
-    let provider = crate::checks::handshake::provider();
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(vec![forged.der.clone(), ca.cert.der.clone()], forged.key())
-        .map_err(|e| e.to_string())?;
-    config.alpn_protocols = chosen.into_iter().collect();
-    let mut down = tokio::time::timeout(deadline, start.into_stream(Arc::new(config)))
+    let alpn: Vec<&[u8]> = chosen.as_deref().into_iter().collect();
+    let config = super::tls_config(
+        vec![forged.der.clone(), ca.cert.der.clone()],
+        &forged,
+        None,
+        &alpn,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut down = tokio::time::timeout(deadline, start.into_stream(config))
         .await
         .map_err(|_| "client handshake timed out".to_string())?
         .map_err(|e| e.to_string())?;

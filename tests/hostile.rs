@@ -372,6 +372,18 @@ where
     F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    alpn_tls_server(b"h2", handler)
+}
+
+/// [`h2_tls_server`] for any one ALPN protocol.
+fn alpn_tls_server<F, Fut>(
+    alpn: &[u8],
+    handler: F,
+) -> (Server, tempfile::TempDir, std::path::PathBuf)
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let issued =
         preflight::lab::certs::self_signed_server("grpc.preflight.test", ISSUED_AT).unwrap();
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -382,7 +394,7 @@ where
     .with_no_client_auth()
     .with_single_cert(vec![issued.der.clone()], issued.key())
     .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let handler = Arc::new(handler);
     let server = serve(move |s| {
@@ -715,31 +727,11 @@ fn http_forever(
     std::path::PathBuf,
     Arc<std::sync::atomic::AtomicU64>,
 ) {
-    let issued =
-        preflight::lab::certs::self_signed_server("forever.preflight.test", ISSUED_AT).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pem = dir.path().join("forever.pem");
-    std::fs::write(&pem, &issued.cert_pem).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![issued.der.clone()], issued.key())
-        .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = sent.clone();
-    let server = serve(move |s| {
-        let acceptor = acceptor.clone();
+    let (server, dir, pem) = alpn_tls_server(b"http/1.1", move |mut tls| {
         let counter = counter.clone();
         async move {
-            let Ok(Ok(mut tls)) =
-                tokio::time::timeout(Duration::from_secs(3), acceptor.accept(s)).await
-            else {
-                return;
-            };
             let mut buf = [0u8; 4096];
             let _ = tokio::time::timeout(Duration::from_secs(3), tls.read(&mut buf)).await;
             if tls.write_all(head.as_bytes()).await.is_err() {

@@ -4,12 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use preflight::checks::auth::{Credentials, TokenInput};
-use preflight::checks::resolve::StaticResolver;
-use preflight::checks::{self, Deps};
 use preflight::config::CheckConfig;
 use preflight::lab::{Credentials as Lab, Scenario};
 use preflight::pki::sources::TrustSources;
@@ -32,17 +28,12 @@ fn run(
     } else {
         vec![]
     };
-    let deps = Deps {
-        resolver: Arc::new(StaticResolver { answers: vec![] }),
-        trust: Arc::new(TrustSources::load(&ca, &[]).unwrap()),
-        now: time::OffsetDateTime::now_utc(),
-        trace: preflight::trace::Trace::off(),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(checks::run(&cfg, &deps))
+    run_pipeline(
+        &cfg,
+        vec![],
+        TrustSources::load(&ca, &[]).unwrap(),
+        time::OffsetDateTime::now_utc(),
+    )
 }
 
 fn code(r: &Report, id: &str) -> (String, String) {
@@ -338,17 +329,12 @@ fn the_wire_never_sees_a_credential_without_trust() {
         }],
         ..Credentials::default()
     };
-    let deps = Deps {
-        resolver: Arc::new(StaticResolver { answers: vec![] }),
-        trust: Arc::new(TrustSources::load(&[], &[]).unwrap()),
-        now: time::OffsetDateTime::now_utc(),
-        trace: preflight::trace::Trace::off(),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let r = rt.block_on(checks::run(&cfg, &deps));
+    let r = run_pipeline(
+        &cfg,
+        vec![],
+        TrustSources::load(&[], &[]).unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(
         code(&r, "auth.password"),
         ("skip".into(), "not_attempted_untrusted".into())
@@ -521,17 +507,12 @@ fn grpc_port_443_or_8443() {
         );
         cfg.alt_ports = vec![alt];
         cfg.alt_ports_chosen = true;
-        let deps = Deps {
-            resolver: Arc::new(StaticResolver { answers: vec![] }),
-            trust: Arc::new(TrustSources::load(&[lab.trust_file(s)], &[]).unwrap()),
-            now: time::OffsetDateTime::now_utc(),
-            trace: preflight::trace::Trace::off(),
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(checks::run(&cfg, &deps))
+        run_pipeline(
+            &cfg,
+            vec![],
+            TrustSources::load(&[lab.trust_file(s)], &[]).unwrap(),
+            time::OffsetDateTime::now_utc(),
+        )
     };
     // gRPC on the target's port; nothing on the other: as expected, a pass that says so.
     let r = run_alt(Scenario::Cvp, dead);

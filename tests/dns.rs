@@ -4,12 +4,10 @@
 mod common;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use preflight::checks::resolve::{DnsError, StaticResolver};
-use preflight::checks::{self, Deps};
+use preflight::checks::resolve::DnsError;
 use preflight::codes::Code;
 use preflight::config::CheckConfig;
 use preflight::lab::Scenario;
@@ -26,21 +24,10 @@ fn run(
     let host = t.host.to_string();
     let mut cfg = CheckConfig::new(t, Product::Generic);
     tweak(&mut cfg);
-    let deps = Deps {
-        resolver: Arc::new(StaticResolver {
-            answers: vec![(host, answer)],
-        }),
-        trust: Arc::new(TrustSources {
-            sources: vec![preflight::pki::sources::mozilla()],
-        }),
-        now: ISSUED_AT,
-        trace: preflight::trace::Trace::off(),
+    let trust = TrustSources {
+        sources: vec![preflight::pki::sources::mozilla()],
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(checks::run(&cfg, &deps))
+    run_pipeline(&cfg, vec![(host, answer)], trust, ISSUED_AT)
 }
 
 fn status(r: &Report, id: &str) -> (Status, Code) {

@@ -383,3 +383,27 @@ pub fn tls_responder(
     });
     (rx.recv().unwrap(), seen)
 }
+
+/// The pipeline in-process, as `check` runs it: `cfg` with a resolver that knows only `answers`, these trust
+/// sources, and the clock at `now`.
+pub fn run_pipeline(
+    cfg: &preflight::config::CheckConfig,
+    answers: Vec<(
+        String,
+        Result<Vec<std::net::IpAddr>, preflight::checks::resolve::DnsError>,
+    )>,
+    trust: preflight::pki::sources::TrustSources,
+    now: OffsetDateTime,
+) -> preflight::report::Report {
+    let deps = preflight::checks::Deps {
+        resolver: std::sync::Arc::new(preflight::checks::resolve::StaticResolver { answers }),
+        trust: std::sync::Arc::new(trust),
+        now,
+        trace: preflight::trace::Trace::off(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(preflight::checks::run(cfg, &deps))
+}

@@ -506,6 +506,13 @@ struct Tinyproxy {
     _dir: tempfile::TempDir,
 }
 
+impl Tinyproxy {
+    /// `http://127.0.0.1:PORT`.
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 impl Drop for Tinyproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -555,7 +562,7 @@ fn tinyproxy_tunnels_tls_rest_and_grpc() {
     let port = lab.addr(Scenario::Cvp).port();
     let target = format!("localhost:{port}");
     let ca = lab.trust_file(Scenario::Cvp);
-    let proxy = format!("http://127.0.0.1:{}", tp.port);
+    let proxy = tp.url();
     let (code, r, _) = cvp_login(&target, &ca, &[], &[("HTTPS_PROXY", &proxy)]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(outcome(&r, "proxy.connect"), ("pass".into(), "ok".into()));
@@ -580,16 +587,7 @@ fn tinyproxy_refusing_a_port_and_wanting_an_account() {
     let target = format!("localhost:{}", lab.addr(Scenario::Cvp).port());
     // Only port 443 may be tunnelled: tinyproxy's 403.
     let tp = tinyproxy("ConnectPort 443");
-    let (code, r, _) = run(
-        &[
-            &target,
-            "--product",
-            "cvp",
-            "--proxy",
-            &format!("http://127.0.0.1:{}", tp.port),
-        ],
-        &[],
-    );
+    let (code, r, _) = run(&[&target, "--product", "cvp", "--proxy", &tp.url()], &[]);
     assert_eq!(code, 1);
     assert_eq!(
         outcome(&r, "proxy.connect"),
@@ -598,16 +596,7 @@ fn tinyproxy_refusing_a_port_and_wanting_an_account() {
     );
     // An account: 407 without it, a tunnel with it.
     let tp = tinyproxy("BasicAuth lab-user tiny-canary-pass");
-    let (_, r, _) = run(
-        &[
-            &target,
-            "--product",
-            "cvp",
-            "--proxy",
-            &format!("http://127.0.0.1:{}", tp.port),
-        ],
-        &[],
-    );
+    let (_, r, _) = run(&[&target, "--product", "cvp", "--proxy", &tp.url()], &[]);
     assert_eq!(
         outcome(&r, "proxy.connect"),
         ("fail".into(), "proxy_auth_required".into()),

@@ -472,6 +472,9 @@ fn an_inspecting_proxy_is_named_with_its_ca() {
         outcome(&r, "trust.custom"),
         ("fail".into(), "unknown_issuer".into())
     );
+    // Client advice names the inspection CA, not the server's certificate that cannot help here.
+    let advice = r["clients"][0]["make_it_work"].as_str().unwrap();
+    assert!(advice.contains("corp-inspection-ca.pem"), "{advice}");
     // The chain in the report is the forged one: a leaf for the name asked, signed by the inspection CA.
     assert!(r["certificates"][0]["issuer"]
         .as_str()

@@ -720,6 +720,9 @@ fn judge_handshake(
         warn_days: cfg.warn_days,
         alpn_h2,
         server_date,
+        // Through an inspecting proxy, clients need the proxy's CA, not the server's certificate.
+        advice_file: proxy_checks::inspection_issuer(&facts)
+            .map(|_| proxy_checks::INSPECTION_CA_FILE.to_string()),
     };
     let (trust_checks, clients) = trust::run(&deps.trust, &input);
     // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.
@@ -834,6 +837,7 @@ pub fn verify_offline(
             warn_days: input.warn_days,
             alpn_h2: None,
             server_date: None,
+            advice_file: None,
         };
         let (trust_checks, advice) = trust::run(trust, &t);
         checks.extend(trust_checks);

@@ -183,6 +183,18 @@ fn inspection_word(dn: &str) -> Option<&'static str> {
     INSPECTION_WORDS.iter().copied().find(|w| lower.contains(w))
 }
 
+/// The file name fixes and client advice give the inspection CA.
+pub const INSPECTION_CA_FILE: &str = "corp-inspection-ca.pem";
+
+/// The inspection CA that made this chain, when its name gives it away: the leaf's issuer or a CA sent
+/// with it, and the word that matched.
+pub fn inspection_issuer(facts: &[CertFacts]) -> Option<(String, &'static str)> {
+    let leaf = facts.first()?;
+    std::iter::once(&leaf.issuer)
+        .chain(facts.iter().skip(1).map(|f| &f.subject))
+        .find_map(|dn| inspection_word(dn).map(|w| (dn.clone(), w)))
+}
+
 /// `proxy.intercept`: the chain was made by a TLS-inspecting proxy or firewall. Named when an issuer on the
 /// chain is an inspection product's CA (with or without a configured proxy: inspection can be
 /// transparent), or when a chain that came through a proxy matches none of the CAs or pins you gave.
@@ -198,11 +210,9 @@ pub fn intercept(
         Some(p) => format!("the proxy {}", p.describe()),
         None => "a TLS-inspecting device on the path (a transparent proxy or firewall)".to_string(),
     };
-    let named = std::iter::once(&leaf.issuer)
-        .chain(facts.iter().skip(1).map(|f| &f.subject))
-        .find_map(|dn| inspection_word(dn).map(|w| (dn.clone(), w)));
+    let named = inspection_issuer(facts);
     let trust_it = format!(
-        "Get the inspection CA from your IT team (managed machines often have it in the system store) and trust it: --ca corp-inspection-ca.pem here, and REQUESTS_CA_BUNDLE / GRPC_DEFAULT_SSL_ROOTS_FILE_PATH in scripts; or reach {host} without inspection: {}, or ask for an inspection exemption for {host}",
+        "Get the inspection CA from your IT team (managed machines often have it in the system store) and trust it: --ca {INSPECTION_CA_FILE} here, and REQUESTS_CA_BUNDLE / GRPC_DEFAULT_SSL_ROOTS_FILE_PATH in scripts; or reach {host} without inspection: {}, or ask for an inspection exemption for {host}",
         bypass(host)
     );
     match (named, accepted_by) {

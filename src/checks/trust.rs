@@ -28,6 +28,9 @@ pub struct TrustInput<'a> {
     pub alpn_h2: Option<bool>,
     /// The server's clock (`Date`), read when a certificate's dates were in doubt.
     pub server_date: Option<OffsetDateTime>,
+    /// The CA file client advice names when no `--ca` passed: `None` for the product's usual one; the
+    /// inspection CA's when an inspecting proxy made the chain.
+    pub advice_file: Option<String>,
 }
 
 /// Whether a common client connects with its default trust, and the one line that makes it work.
@@ -262,11 +265,14 @@ fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> 
             None
         }
     });
-    let file = chosen_file.clone().unwrap_or_else(|| match input.product {
-        Product::Cvp | Product::Cvaas => "cvp.crt".to_string(),
-        Product::Prisma => "console-ca.pem".to_string(),
-        Product::Generic | Product::Auto => "ca.pem".to_string(),
-    });
+    let file = chosen_file
+        .clone()
+        .or_else(|| input.advice_file.clone())
+        .unwrap_or_else(|| match input.product {
+            Product::Cvp | Product::Cvaas => "cvp.crt".to_string(),
+            Product::Prisma => "console-ca.pem".to_string(),
+            Product::Generic | Product::Auto => "ca.pem".to_string(),
+        });
     let hp = input
         .authority
         .clone()

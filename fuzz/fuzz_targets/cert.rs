@@ -139,7 +139,7 @@ fuzz_target!(|data: &[u8]| {
         warn_days: 30,
         alpn_h2: Some(choice & 0x04 == 0),
         server_date,
-        advice_file: None,
+        inspected_by: None,
     };
     let (checks, advice) = trust::run(&sources, &input);
     for c in &checks {

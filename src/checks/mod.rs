@@ -720,9 +720,7 @@ fn judge_handshake(
         warn_days: cfg.warn_days,
         alpn_h2,
         server_date,
-        // Through an inspecting proxy, clients need the proxy's CA, not the server's certificate.
-        advice_file: proxy_checks::inspection_issuer(&facts)
-            .map(|_| proxy_checks::INSPECTION_CA_FILE.to_string()),
+        inspected_by: proxy_checks::inspection_issuer(&facts).map(|(dn, _)| dn),
     };
     let (trust_checks, clients) = trust::run(&deps.trust, &input);
     // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.
@@ -734,17 +732,12 @@ fn judge_handshake(
             crate::pki::sources::SourceKind::Custom | crate::pki::sources::SourceKind::Pin
         )
     });
-    let intercepted = proxy_checks::intercept(route, &facts, accepted_by, you_gave);
-    let mut trust_checks = trust_checks;
-    if intercepted.as_ref().is_some_and(|c| c.status.is_failure()) {
-        // Every verdict below is about the proxy's chain: the fix is the proxy's, not a CA to fetch.
-        for c in trust_checks.iter_mut().filter(|c| c.status.is_failure()) {
-            c.fix = Some(
-                "This chain is the inspecting proxy's, not the server's (see proxy.intercept): trust the proxy's CA, or bypass the proxy to judge the server's own certificate".into(),
-            );
-        }
-    }
-    checks.extend(intercepted);
+    checks.extend(proxy_checks::intercept(
+        route,
+        &facts,
+        accepted_by,
+        you_gave,
+    ));
     checks.extend(trust_checks);
     Judged {
         checks,
@@ -837,7 +830,7 @@ pub fn verify_offline(
             warn_days: input.warn_days,
             alpn_h2: None,
             server_date: None,
-            advice_file: None,
+            inspected_by: None,
         };
         let (trust_checks, advice) = trust::run(trust, &t);
         checks.extend(trust_checks);

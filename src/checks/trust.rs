@@ -28,9 +28,9 @@ pub struct TrustInput<'a> {
     pub alpn_h2: Option<bool>,
     /// The server's clock (`Date`), read when a certificate's dates were in doubt.
     pub server_date: Option<OffsetDateTime>,
-    /// The CA file client advice names when no `--ca` passed: `None` for the product's usual one; the
-    /// inspection CA's when an inspecting proxy made the chain.
-    pub advice_file: Option<String>,
+    /// The inspection CA that made the chain (`proxy.intercept`), when a TLS-inspecting proxy did: fixes
+    /// and client advice then point at that CA, not at the server's certificate.
+    pub inspected_by: Option<String>,
 }
 
 /// Whether a common client connects with its default trust, and the one line that makes it work.
@@ -214,6 +214,14 @@ pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> (Vec<Check>, Vec<C
             }
         }
     }
+    if let Some(ca) = &input.inspected_by {
+        // Every verdict is about the proxy's chain: the fix is the proxy's, not a CA to fetch.
+        for c in checks.iter_mut().filter(|c| c.status.is_failure()) {
+            c.fix = Some(format!(
+                "This chain is the inspecting proxy's (issued by `{ca}`), not the server's (see proxy.intercept): trust the proxy's CA, or bypass the proxy to judge the server's own certificate"
+            ));
+        }
+    }
     collapse_same_verdicts(&mut checks);
     let clients = clients(sources, &checks, input);
     (checks, clients)
@@ -267,7 +275,12 @@ fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> 
     });
     let file = chosen_file
         .clone()
-        .or_else(|| input.advice_file.clone())
+        .or_else(|| {
+            input
+                .inspected_by
+                .as_ref()
+                .map(|_| crate::checks::proxy_checks::INSPECTION_CA_FILE.to_string())
+        })
         .unwrap_or_else(|| match input.product {
             Product::Cvp | Product::Cvaas => "cvp.crt".to_string(),
             Product::Prisma => "console-ca.pem".to_string(),

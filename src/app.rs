@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::checks::resolve::{Resolver, SystemResolver};
 use crate::checks::{self, Deps};
 use crate::cli::{
     ChainArgs, CheckArgs, ColorChoice, Command, DemoArgs, LabArgs, OutputArgs, ScanArgs, TrustArgs,
@@ -15,6 +14,7 @@ use crate::cli::{
 };
 use crate::config::CheckConfig;
 use crate::lab::{Lab, LabOptions, Scenario};
+use crate::net::dns::{Resolver, SystemResolver};
 use crate::pki::sources::TrustSources;
 use crate::report::table::TableOptions;
 use crate::report::{json, jsonl, junit, markdown, table, Format, Report};
@@ -57,7 +57,7 @@ fn stderr_trace(level: u8, secrets: Arc<Vec<String>>) -> Trace {
 
 /// Secrets the environment holds: proxy passwords (the credentials join them once they are read).
 pub fn environment_secrets() -> Vec<String> {
-    crate::proxy::secrets_in(&crate::proxy::urls_in_environment())
+    crate::net::proxy::secrets_in(&crate::net::proxy::urls_in_environment())
 }
 
 impl Io<'_> {
@@ -843,8 +843,7 @@ async fn demo_reports(
     opts: &LabOptions,
 ) -> Result<Vec<(String, Report)>, Box<dyn std::error::Error>> {
     let lab = Lab::start(opts).await?;
-    let resolver: Arc<dyn Resolver> =
-        Arc::new(crate::checks::resolve::StaticResolver { answers: vec![] });
+    let resolver: Arc<dyn Resolver> = Arc::new(crate::net::dns::StaticResolver { answers: vec![] });
     let now = OffsetDateTime::now_utc();
     let defaults = Arc::new(TrustSources::load(&[], &[])?);
     let mut runs: Vec<(String, CheckConfig, Arc<TrustSources>)> = Vec::new();
@@ -903,7 +902,7 @@ async fn demo_reports(
         let target = Target::parse(&format!("cvp.preflight.lab:{}", cvp.addr.port()))
             .map_err(|e| e.to_string())?;
         let mut cfg = CheckConfig::new(target, Product::Cvp);
-        cfg.proxy.proxy = Some(crate::proxy::Proxy::parse(&proxy.url, "HTTPS_PROXY")?);
+        cfg.proxy.proxy = Some(crate::net::proxy::Proxy::parse(&proxy.url, "HTTPS_PROXY")?);
         let sources = match &cvp.trust_file {
             Some(f) => Arc::new(TrustSources::load(std::slice::from_ref(f), &[])?),
             None => defaults.clone(),

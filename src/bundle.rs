@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::net::proxy::PROXY_VARS;
 use crate::report::Report;
 
 /// The environment the run happened in, as far as it shapes a TLS connection.
@@ -28,18 +29,6 @@ pub struct Environment {
     pub server_clock: Option<String>,
     pub clock_offset_seconds: Option<i64>,
 }
-
-/// The proxy variables curl reads, upper and lower case.
-pub const PROXY_VARS: [&str; 8] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
 
 impl Environment {
     /// Reads what the run's environment was. (This is I/O: the app calls it, never a renderer.)

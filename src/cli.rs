@@ -326,7 +326,7 @@ impl NetArgs {
             (_, true) => Some(crate::config::Family::V6),
             _ => None,
         };
-        cfg.proxy = crate::proxy::ProxySettings::from_flags_and_env(
+        cfg.proxy = crate::net::proxy::ProxySettings::from_flags_and_env(
             self.proxy.as_deref(),
             self.noproxy.as_deref(),
             &|k| std::env::var(k).ok(),

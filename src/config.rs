@@ -84,36 +84,7 @@ impl ResolveOverride {
     }
 }
 
-/// `-4` / `-6`: the address family to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::V4 => "IPv4",
-            Family::V6 => "IPv6",
-        }
-    }
-
-    pub fn flag(self) -> &'static str {
-        match self {
-            Family::V4 => "-4",
-            Family::V6 => "-6",
-        }
-    }
-
-    pub fn of(ip: &IpAddr) -> Family {
-        if ip.is_ipv4() {
-            Family::V4
-        } else {
-            Family::V6
-        }
-    }
-}
+pub use crate::net::tcp::Family;
 
 /// Everything one `check` of one target needs.
 #[derive(Debug, Clone)]
@@ -139,7 +110,7 @@ pub struct CheckConfig {
     /// `-4` / `-6`: only addresses of this family.
     pub family: Option<Family>,
     /// The HTTP proxy and its bypass list.
-    pub proxy: crate::proxy::ProxySettings,
+    pub proxy: crate::net::proxy::ProxySettings,
 }
 
 impl CheckConfig {

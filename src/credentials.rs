@@ -9,8 +9,8 @@ use clap::Args;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::checks::auth::channel::Identity;
 use crate::checks::auth::{Credentials, TokenInput};
+use crate::pki::channel::Identity;
 use crate::secret::Secret;
 use crate::target::Product;
 
@@ -155,7 +155,7 @@ impl AuthArgs {
                 .map_err(|e| format!("--key {}: cannot read it: {e}", key.display()))?;
             let key_der = PrivateKeyDer::from_pem_slice(&bytes)
                 .map_err(|_| format!("--key {}: no private key in it (expected PEM: PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)", key.display()))?;
-            let provider = crate::checks::handshake::provider();
+            let provider = crate::pki::provider::provider();
             let signing = provider
                 .key_provider
                 .load_private_key(key_der.clone_key())

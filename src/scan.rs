@@ -16,10 +16,10 @@ use comfy_table::{Cell, Color};
 use futures_util::StreamExt;
 use time::OffsetDateTime;
 
-use crate::checks::resolve::Resolver;
 use crate::checks::{self, Deps};
 use crate::codes::Code;
 use crate::config::CheckConfig;
+use crate::net::dns::Resolver;
 use crate::pki::sources::TrustSources;
 use crate::report::table::TableOptions;
 use crate::report::{Report, Status, Verdict};

@@ -460,7 +460,7 @@ fn prisma_tokens_and_client_certificate() {
     use rustls::pki_types::pem::PemObject;
     let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).unwrap();
     let creds = Credentials {
-        identity: Some(preflight::checks::auth::channel::Identity { chain, key }),
+        identity: Some(preflight::pki::channel::Identity { chain, key }),
         ..Credentials::default()
     };
     let r = run(&lab, Scenario::Mtls, Product::Prisma, creds, true);
@@ -559,7 +559,7 @@ fn cloudvision_client_certificate_is_tried_and_explained() {
         rustls::pki_types::PrivateKeyDer::from_pem_slice(&std::fs::read(&lab.client_key).unwrap())
             .unwrap();
     let creds = Credentials {
-        identity: Some(preflight::checks::auth::channel::Identity { chain, key }),
+        identity: Some(preflight::pki::channel::Identity { chain, key }),
         ..Credentials::default()
     };
     let r = run(&lab, Scenario::Cvp, Product::Cvp, creds, true);

@@ -7,10 +7,10 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use common::*;
-use preflight::checks::resolve::DnsError;
 use preflight::codes::Code;
 use preflight::config::CheckConfig;
 use preflight::lab::Scenario;
+use preflight::net::dns::DnsError;
 use preflight::pki::sources::TrustSources;
 use preflight::report::{Report, Status};
 use preflight::target::{Product, Target};

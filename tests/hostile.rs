@@ -428,7 +428,7 @@ fn grpc_server(
         async move {
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let res = if req.uri().path() == preflight::checks::auth::grpc::GET_ONE {
+                    let res = if req.uri().path() == preflight::net::grpc::GET_ONE {
                         answer()
                     } else {
                         let mut r =

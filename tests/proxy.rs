@@ -820,17 +820,17 @@ fn a_silent_proxy_is_let_go_when_connect_times_out() {
                 }
             }
         });
-        let proxy = preflight::proxy::Proxy::parse(&format!("http://{addr}"), "test").unwrap();
+        let proxy = preflight::net::proxy::Proxy::parse(&format!("http://{addr}"), "test").unwrap();
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let gave_up = std::time::Instant::now();
-        let r = preflight::proxy::connect(
+        let r = preflight::net::proxy::connect(
             tcp,
             "cvp.example.com:443",
             &proxy,
             Duration::from_millis(300),
         )
         .await;
-        assert_eq!(r.err(), Some(preflight::proxy::TunnelError::Timeout));
+        assert_eq!(r.err(), Some(preflight::net::proxy::TunnelError::Timeout));
         let closed = tokio::time::timeout(Duration::from_secs(3), server)
             .await
             .expect("the proxy connection was closed after the deadline")

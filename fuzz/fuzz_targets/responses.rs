@@ -12,8 +12,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use preflight::checks::auth::cvp::{cvp_version, describe};
-use preflight::checks::auth::grpc::{status_name, Outcome};
-use preflight::checks::auth::http::Reply;
+use preflight::net::grpc::{status_name, Outcome};
+use preflight::net::http::Reply;
 use preflight::checks::auth::{http_failure, token_facts};
 use preflight::jwt;
 use preflight::report::Check;

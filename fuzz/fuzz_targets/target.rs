@@ -59,17 +59,17 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // `--proxy URL` / `HTTPS_PROXY`, and `--noproxy LIST` / `NO_PROXY` matched against the input as a host.
-    if let Ok(p) = preflight::proxy::Proxy::parse(s, "--proxy") {
+    if let Ok(p) = preflight::net::proxy::Proxy::parse(s, "--proxy") {
         let _ = (p.describe(), p.authority());
     }
-    let _ = preflight::proxy::secrets_in(&[s.to_string()]);
+    let _ = preflight::net::proxy::secrets_in(&[s.to_string()]);
     let (first, rest) = s.split_once('\n').unwrap_or((s, ""));
     let env = |k: &str| match k {
         "https_proxy" => Some(first.to_string()),
         "no_proxy" => Some(rest.to_string()),
         _ => None,
     };
-    if let Ok(settings) = preflight::proxy::ProxySettings::from_flags_and_env(None, None, &env) {
+    if let Ok(settings) = preflight::net::proxy::ProxySettings::from_flags_and_env(None, None, &env) {
         for host in [first, rest, "cvp1.example.com", "10.0.0.5", "::1"] {
             let _ = settings.for_host(host);
         }

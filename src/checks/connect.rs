@@ -1,87 +1,17 @@
 //! `tcp.connect`: a TCP connection to every address at once, each under the connect deadline. Refused,
 //! timed out (filtered) and unreachable are different findings with different fixes.
 
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::net::TcpStream;
 
-use crate::codes::Code;
-use crate::config::Family;
 use crate::duration::human;
+use crate::net::tcp::{connect_one, Family, TcpError};
 use crate::report::{Check, Status};
 
 pub const ID: &str = "tcp.connect";
-
-/// Why a TCP connection failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TcpError {
-    Refused,
-    Timeout,
-    Unreachable(String),
-    Other(String),
-}
-
-impl TcpError {
-    pub fn code(&self) -> Code {
-        match self {
-            TcpError::Refused => Code::TcpRefused,
-            TcpError::Timeout => Code::TcpTimeout,
-            TcpError::Unreachable(_) => Code::TcpUnreachable,
-            TcpError::Other(_) => Code::TcpFailed,
-        }
-    }
-
-    /// A short phrase: `refused`, `no answer within 5 s`, ...
-    pub fn describe(&self, timeout: Duration) -> String {
-        match self {
-            TcpError::Refused => "refused (nothing listens)".to_string(),
-            TcpError::Timeout => format!("no answer within {} (filtered or down)", human(timeout)),
-            TcpError::Unreachable(why) => format!("unreachable ({why})"),
-            TcpError::Other(why) => format!("failed ({why})"),
-        }
-    }
-}
-
-fn classify(e: &io::Error) -> TcpError {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => return TcpError::Refused,
-        io::ErrorKind::TimedOut => return TcpError::Timeout,
-        io::ErrorKind::HostUnreachable => return TcpError::Unreachable("no route to host".into()),
-        io::ErrorKind::NetworkUnreachable => {
-            return TcpError::Unreachable("network is unreachable".into())
-        }
-        io::ErrorKind::AddrNotAvailable => {
-            return TcpError::Unreachable(
-                "this machine has no address of that family (is IPv6 configured?)".into(),
-            )
-        }
-        _ => {}
-    }
-    // Strip Rust's "(os error N)" suffix: users read the words.
-    let text = e.to_string();
-    let words = text.split(" (os error").next().unwrap_or(&text).to_string();
-    TcpError::Other(words)
-}
-
-/// One connection attempt under a deadline.
-pub async fn connect_one(
-    addr: SocketAddr,
-    timeout: Duration,
-) -> (Result<TcpStream, TcpError>, Duration) {
-    let start = Instant::now();
-    let result = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(stream)) => {
-            let _ = stream.set_nodelay(true);
-            Ok(stream)
-        }
-        Ok(Err(e)) => Err(classify(&e)),
-        Err(_) => Err(TcpError::Timeout),
-    };
-    (result, start.elapsed())
-}
 
 /// The outcome of connecting to every address.
 pub struct Connected {
@@ -193,38 +123,5 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
         check: check.with_fact("attempts", per_addr).with_elapsed(elapsed),
         stream,
         error,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_are_told_apart() {
-        let e = |kind| classify(&io::Error::from(kind));
-        assert_eq!(e(io::ErrorKind::ConnectionRefused), TcpError::Refused);
-        assert_eq!(e(io::ErrorKind::TimedOut), TcpError::Timeout);
-        assert!(matches!(
-            e(io::ErrorKind::HostUnreachable),
-            TcpError::Unreachable(_)
-        ));
-        assert!(matches!(
-            e(io::ErrorKind::NetworkUnreachable),
-            TcpError::Unreachable(_)
-        ));
-        assert!(matches!(
-            e(io::ErrorKind::AddrNotAvailable),
-            TcpError::Unreachable(_)
-        ));
-        let other = classify(&io::Error::from_raw_os_error(24));
-        match other {
-            TcpError::Other(words) => assert!(!words.contains("os error"), "{words}"),
-            x => panic!("{x:?}"),
-        }
-        assert_eq!(
-            TcpError::Unreachable("x".into()).code(),
-            Code::TcpUnreachable
-        );
     }
 }

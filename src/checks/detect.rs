@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::checks::auth::grpc::{self, Outcome};
-use crate::checks::auth::http::{Auth, Http};
-use crate::checks::handshake::{self, Handshake};
 use crate::config::CheckConfig;
-use crate::proxy::Route;
+use crate::net::grpc::{self, Outcome};
+use crate::net::http::{Auth, Http};
+use crate::net::route::Route;
+use crate::net::tls::{self, Handshake};
 use crate::report::Check;
 use crate::target::Product;
 
@@ -33,8 +33,7 @@ pub async fn detect(cfg: &CheckConfig, hs: &Handshake, route: &Route) -> (CheckC
     };
     let deadline = cfg.timeouts.tls.min(Duration::from_secs(2));
     let host = cfg.target.host.to_string();
-    let Ok(probe) = crate::checks::auth::channel::config_for(None, None, &handshake::ALPN_OFFERED)
-    else {
+    let Ok(probe) = crate::pki::channel::config_for(None, None, &tls::ALPN_OFFERED) else {
         settle(&mut eff, Product::Generic);
         return (
             eff,
@@ -77,7 +76,7 @@ pub async fn detect(cfg: &CheckConfig, hs: &Handshake, route: &Route) -> (CheckC
         }
     }
     if alpn == "h2" {
-        if let Ok(config) = crate::checks::auth::channel::config_for(None, None, &["h2"]) {
+        if let Ok(config) = crate::pki::channel::config_for(None, None, &["h2"]) {
             let name = crate::checks::verify_name(cfg);
             let outcome = grpc::get_one(
                 Arc::new(config),

@@ -2,7 +2,6 @@
 //! outcome, never a crash: later stages that depend on it become `skip` with the reason.
 
 pub mod auth;
-pub mod clock;
 pub mod connect;
 pub mod detect;
 pub mod handshake;
@@ -19,12 +18,13 @@ use rustls::pki_types::ServerName;
 use time::OffsetDateTime;
 
 use crate::config::CheckConfig;
+use crate::net::dns::Resolver;
+use crate::net::route::{Hop, Route};
+use crate::net::tls;
 use crate::pki::sources::TrustSources;
-use crate::proxy::{Hop, Route};
 use crate::report::model::{Report, TargetInfo};
 use crate::report::Check;
 use crate::target::Host;
-use resolve::Resolver;
 
 /// What the pipeline needs from outside: injectable, so tests need no real DNS and no real clock.
 #[derive(Clone)]
@@ -126,7 +126,7 @@ async fn reach(
     cfg: &CheckConfig,
     deps: &Deps,
     name: &ServerName<'static>,
-    proxy: Option<Arc<crate::proxy::Proxy>>,
+    proxy: Option<Arc<crate::net::proxy::Proxy>>,
     checks: &mut Vec<Check>,
 ) -> Option<(Route, tokio::net::TcpStream)> {
     let t = &deps.trace;
@@ -272,7 +272,7 @@ async fn reach(
             t.say(1, "proxy", || {
                 format!("CONNECT {authority} through {}", p.describe())
             });
-            match crate::proxy::connect(stream, &authority, p, cfg.timeouts.connect).await {
+            match crate::net::proxy::connect(stream, &authority, p, cfg.timeouts.connect).await {
                 Ok(s) => {
                     let c = Check::pass(
                         proxy_checks::CONNECT_ID,
@@ -348,7 +348,7 @@ async fn after_connect(
         .identity
         .as_ref()
         .and_then(|i| i.certified_key());
-    let mut hs = handshake::handshake_as(stream, name.clone(), cfg.timeouts.tls, identity).await;
+    let mut hs = tls::handshake_as(stream, name.clone(), cfg.timeouts.tls, identity).await;
     t.say(1, "tls", || match &hs.outcome {
         Ok(f) => format!(
             "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",
@@ -447,7 +447,7 @@ fn skip_rest(checks: &mut Vec<Check>, trust: &TrustSources, because: &str, why: 
 /// asks the server for its clock over the open connection. The connection is closed either way.
 async fn read_server_clock(
     cfg: &CheckConfig,
-    hs: &mut handshake::Handshake,
+    hs: &mut tls::Handshake,
     facts: &[crate::pki::facts::CertFacts],
     now: OffsetDateTime,
 ) -> Option<OffsetDateTime> {
@@ -469,7 +469,7 @@ async fn read_server_clock(
         .outcome
         .as_ref()
         .is_ok_and(|f| f.alpn.as_deref() == Some("h2"));
-    clock::server_date(
+    crate::net::clock::server_date(
         stream,
         &cfg.target.authority(cfg.port),
         h2,
@@ -483,7 +483,7 @@ async fn products_and_auth(
     cfg: &CheckConfig,
     deps: &Deps,
     route: &Route,
-    hs: &handshake::Handshake,
+    hs: &tls::Handshake,
     checks: &[Check],
 ) -> Vec<Check> {
     use crate::target::Product;
@@ -502,7 +502,7 @@ async fn products_and_auth(
     let identity = creds.identity.as_ref();
     let accepted = trust::accepting_source(&deps.trust, checks);
     let channel =
-        match auth::channel::choose(accepted, creds.insecure, identity, &handshake::ALPN_OFFERED) {
+        match crate::pki::channel::choose(accepted, creds.insecure, identity, &tls::ALPN_OFFERED) {
             Ok(c) => c,
             Err(e) => {
                 return vec![Check::new(
@@ -517,7 +517,7 @@ async fn products_and_auth(
     // Requests without credentials (the Prisma ping) may use an unverified connection: nothing secret goes.
     let probe_config = match channel.config() {
         Some(c) => c,
-        None => match auth::channel::config_for(None, None, &handshake::ALPN_OFFERED) {
+        None => match crate::pki::channel::config_for(None, None, &tls::ALPN_OFFERED) {
             Ok(c) => std::sync::Arc::new(c),
             Err(_) => return Vec::new(),
         },
@@ -535,7 +535,7 @@ async fn products_and_auth(
     // gRPC goes over the trusted channel when there is one (h2 only); the unauthenticated probe may go
     // over an unverified one, since it carries nothing secret.
     let grpc_target = |source| -> Option<auth::cvp::GrpcTarget> {
-        let config = auth::channel::config_for(source, identity, &["h2"]).ok()?;
+        let config = crate::pki::channel::config_for(source, identity, &["h2"]).ok()?;
         Some(auth::cvp::GrpcTarget {
             config: std::sync::Arc::new(config),
             name: verify_name(cfg),
@@ -581,12 +581,16 @@ async fn products_and_auth(
     // Probes without credentials get a short deadline: a server that is not HTTP must not cost the TLS timeout.
     let probe_timeout = timeout.min(std::time::Duration::from_secs(3));
     if cfg.product == Product::Cvp {
-        if let Ok(http) = auth::http::Http::new(probe_config.clone(), route, path, probe_timeout) {
+        if let Ok(http) =
+            crate::net::http::Http::new(probe_config.clone(), route, path, probe_timeout)
+        {
             out.push(auth::cvp::login_endpoint(&http).await);
         }
     }
     if cfg.product == Product::Prisma {
-        if let Ok(http) = auth::http::Http::new(probe_config.clone(), route, path, probe_timeout) {
+        if let Ok(http) =
+            crate::net::http::Http::new(probe_config.clone(), route, path, probe_timeout)
+        {
             out.push(auth::prisma::ping(&http).await);
         }
     }
@@ -597,7 +601,7 @@ async fn products_and_auth(
         out.extend(auth::skipped_untrusted(&ids));
         return out;
     };
-    let http = match auth::http::Http::new(config, route, path, timeout) {
+    let http = match crate::net::http::Http::new(config, route, path, timeout) {
         Ok(h) => h,
         Err(e) => {
             out.push(
@@ -617,7 +621,7 @@ async fn products_and_auth(
         Product::Prisma => auth::prisma::run(&http, creds, now).await,
         Product::Cvp | Product::Cvaas => {
             let g = match &channel {
-                auth::channel::Channel::Trusted { .. } => grpc_target(accepted),
+                crate::pki::channel::Channel::Trusted { .. } => grpc_target(accepted),
                 _ => grpc_target(None),
             };
             auth::cvp::run(&http, creds, cfg.product, now, g.as_ref()).await
@@ -637,7 +641,7 @@ async fn products_and_auth(
     };
     let insecure = channel.insecure();
     let via = match &channel {
-        auth::channel::Channel::Trusted { source, .. } => Some(source.check_id()),
+        crate::pki::channel::Channel::Trusted { source, .. } => Some(source.check_id()),
         _ => None,
     };
     out.extend(methods.into_iter().map(|c| {
@@ -662,7 +666,7 @@ fn judge_handshake(
     cfg: &CheckConfig,
     deps: &Deps,
     route: &Route,
-    hs: &handshake::Handshake,
+    hs: &tls::Handshake,
     parsed: Vec<crate::pki::facts::CertFacts>,
     judged_at: OffsetDateTime,
     server_date: Option<OffsetDateTime>,

@@ -4,10 +4,10 @@
 use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
 
-use crate::checks::connect::TcpError;
-use crate::checks::handshake::{handshake, TlsFailure};
 use crate::config::Timeouts;
-use crate::proxy::OpenError;
+use crate::net::route::OpenError;
+use crate::net::tcp::TcpError;
+use crate::net::tls::{handshake, TlsFailure};
 
 /// What one other port did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,13 +18,13 @@ pub enum PortAnswer {
     NotTls(TlsFailure),
     Closed(TcpError),
     /// The proxy opened no tunnel to the port.
-    NoTunnel(crate::proxy::TunnelError),
+    NoTunnel(crate::net::proxy::TunnelError),
 }
 
 /// Connect (through the proxy, when there is one) and handshake on the route's port, under the same
 /// deadlines as the main check.
 pub async fn probe(
-    route: crate::proxy::Route,
+    route: crate::net::route::Route,
     name: ServerName<'static>,
     timeouts: Timeouts,
 ) -> (u16, PortAnswer) {

@@ -4,8 +4,9 @@
 
 use crate::codes::Code;
 use crate::config::CheckConfig;
+use crate::net::proxy::{Proxy, TunnelError};
+use crate::net::route::Route;
 use crate::pki::facts::CertFacts;
-use crate::proxy::{Proxy, Route, TunnelError};
 use crate::report::{Check, Status};
 
 pub const CONNECT_ID: &str = "proxy.connect";

@@ -399,7 +399,7 @@ fn tls_config(
     client_ca: Option<&Issued>,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, LabError> {
-    let provider = crate::checks::handshake::provider();
+    let provider = crate::pki::provider::provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| LabError::Tls(e.to_string()))?;

@@ -196,8 +196,8 @@ async fn inspect(
         .unwrap_or_default();
     let offered_refs: Vec<&str> = offered.iter().map(String::as_str).collect();
     // The server side: an inspecting proxy does not verify much either; the lab's servers are self-signed.
-    let client_config = crate::checks::auth::channel::config_for(None, None, &offered_refs)
-        .map_err(|e| e.to_string())?;
+    let client_config =
+        crate::pki::channel::config_for(None, None, &offered_refs).map_err(|e| e.to_string())?;
     let server_name =
         rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| e.to_string())?;
     let up = tokio::time::timeout(

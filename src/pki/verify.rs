@@ -71,7 +71,7 @@ pub fn judge(
 ) -> Result<PathInfo, webpki::Error> {
     let leaf = chain.first().ok_or(webpki::Error::BadDer)?;
     let ee = webpki::EndEntityCert::try_from(leaf)?;
-    let provider = crate::checks::handshake::provider();
+    let provider = crate::pki::provider::provider();
     let algs = provider.signature_verification_algorithms.all;
     let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
     let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));

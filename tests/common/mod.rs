@@ -106,7 +106,7 @@ pub fn preflight() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
     cmd.env("NO_COLOR", "1").stdin(Stdio::null());
     // Hermetic: a proxy in the environment running the tests must not route the tests' connections.
-    for var in preflight::bundle::PROXY_VARS {
+    for var in preflight::net::proxy::PROXY_VARS {
         cmd.env_remove(var);
     }
     cmd
@@ -390,13 +390,13 @@ pub fn run_pipeline(
     cfg: &preflight::config::CheckConfig,
     answers: Vec<(
         String,
-        Result<Vec<std::net::IpAddr>, preflight::checks::resolve::DnsError>,
+        Result<Vec<std::net::IpAddr>, preflight::net::dns::DnsError>,
     )>,
     trust: preflight::pki::sources::TrustSources,
     now: OffsetDateTime,
 ) -> preflight::report::Report {
     let deps = preflight::checks::Deps {
-        resolver: std::sync::Arc::new(preflight::checks::resolve::StaticResolver { answers }),
+        resolver: std::sync::Arc::new(preflight::net::dns::StaticResolver { answers }),
         trust: std::sync::Arc::new(trust),
         now,
         trace: preflight::trace::Trace::off(),

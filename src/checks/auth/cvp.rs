@@ -4,10 +4,10 @@
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::grpc::{self, Outcome};
-use super::http::{Auth, Http, Reply};
 use super::{http_failure, token_facts, transport_failure, Credentials};
 use crate::codes::Code;
+use crate::net::grpc::{self, Outcome};
+use crate::net::http::{Auth, Http, Reply};
 use crate::report::{Check, Status};
 use crate::secret::Secret;
 use crate::target::Product;
@@ -48,7 +48,7 @@ pub struct GrpcTarget {
     pub name: rustls::pki_types::ServerName<'static>,
     pub authority: String,
     /// How connections reach the server (directly or through the proxy).
-    pub route: crate::proxy::Route,
+    pub route: crate::net::route::Route,
     pub timeout: std::time::Duration,
 }
 

@@ -2,20 +2,17 @@
 //! Secrets travel only over [`channel::Channel::Trusted`] (or `--insecure`, flagged); they never enter a
 //! check's summary, fix or facts.
 
-pub mod channel;
 pub mod cvp;
-pub mod grpc;
-pub mod http;
 pub mod prisma;
 
 use time::OffsetDateTime;
 
 use crate::codes::Code;
 use crate::jwt;
+use crate::net::http::{HttpError, Reply};
+use crate::pki::channel::Identity;
 use crate::report::{Check, Status};
 use crate::secret::Secret;
-use channel::Identity;
-use http::{HttpError, Reply};
 
 /// A token and where it came from (`--token-file PATH`, `$CLOUDVISION_ACCESS_TOKEN`).
 #[derive(Debug, Clone)]

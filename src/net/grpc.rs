@@ -91,7 +91,7 @@ pub async fn get_one(
     config: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
     authority: &str,
-    route: &crate::proxy::Route,
+    route: &crate::net::route::Route,
     token: Option<&Secret>,
     timeout: Duration,
 ) -> Outcome {

@@ -50,7 +50,7 @@ pub struct Identity {
 impl Identity {
     /// The certificate and a signing key, as rustls presents them.
     pub fn certified_key(&self) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        let provider = crate::checks::handshake::provider();
+        let provider = crate::pki::provider::provider();
         let signing = provider
             .key_provider
             .load_private_key(self.key.clone_key())
@@ -142,7 +142,7 @@ pub fn config_for(
     identity: Option<&Identity>,
     alpn: &[&str],
 ) -> Result<ClientConfig, rustls::Error> {
-    let provider = crate::checks::handshake::provider();
+    let provider = crate::pki::provider::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     match source {

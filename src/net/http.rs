@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 
-use crate::proxy::Hop;
+use crate::net::route::Hop;
 use crate::secret::Secret;
 
 /// The most of a response body that is read.
@@ -79,7 +79,7 @@ fn words(e: &reqwest::Error) -> HttpError {
 impl Http {
     pub fn new(
         config: std::sync::Arc<rustls::ClientConfig>,
-        route: &crate::proxy::Route,
+        route: &crate::net::route::Route,
         path_prefix: Option<&str>,
         timeout: Duration,
     ) -> Result<Http, String> {

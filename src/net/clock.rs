@@ -9,7 +9,7 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use time::OffsetDateTime;
 
-use super::handshake::Stream;
+use crate::net::tls::Stream;
 
 /// Asks `HEAD /` over `stream` (HTTP/2 when ALPN chose h2, else HTTP/1.1) and returns the server's `Date`.
 /// Any failure, or no `Date`, is `None`: the clock comparison is then simply not made.

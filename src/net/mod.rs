@@ -1,0 +1,11 @@
+//! The network: every connection preflight makes, each under a deadline, returning typed outcomes. Nothing
+//! here builds a `Check` or writes a fix; `checks` does.
+
+pub mod clock;
+pub mod dns;
+pub mod grpc;
+pub mod http;
+pub mod proxy;
+pub mod route;
+pub mod tcp;
+pub mod tls;

@@ -860,12 +860,12 @@ async fn demo_reports(
             let trusted = Arc::new(TrustSources::load(std::slice::from_ref(file), &[])?);
             // The fix applied, and then the question users really have: can my integration log in?
             let mut cfg = cfg;
-            cfg.credentials = crate::checks::auth::Credentials {
+            cfg.credentials = crate::credentials::Credentials {
                 user: Some(crate::lab::Credentials::CVP_USER.into()),
                 password: Some(crate::secret::Secret::new(
                     crate::lab::Credentials::CVP_PASSWORD,
                 )),
-                tokens: vec![crate::checks::auth::TokenInput {
+                tokens: vec![crate::credentials::TokenInput {
                     method: "token-file",
                     origin: "cvp-token.txt".into(),
                     token: crate::secret::Secret::new(lab.tokens.cvp_valid.clone()),
@@ -877,7 +877,7 @@ async fn demo_reports(
     }
     if let Some(prisma) = lab.server(Scenario::Prisma) {
         let mut cfg = CheckConfig::new(target_of(prisma.addr)?, Product::Prisma);
-        cfg.credentials = crate::checks::auth::Credentials {
+        cfg.credentials = crate::credentials::Credentials {
             user: Some(crate::lab::Credentials::PRISMA_USER.into()),
             password: Some(crate::secret::Secret::new(
                 crate::lab::Credentials::PRISMA_PASSWORD,

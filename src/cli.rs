@@ -350,8 +350,8 @@ impl ScanArgs {
     pub fn credentials(
         &self,
         products: &[Product],
-    ) -> Result<Vec<(Product, crate::checks::auth::Credentials)>, UsageError> {
-        let mut loaded: Vec<(Product, crate::checks::auth::Credentials)> = Vec::new();
+    ) -> Result<Vec<(Product, crate::credentials::Credentials)>, UsageError> {
+        let mut loaded: Vec<(Product, crate::credentials::Credentials)> = Vec::new();
         for &product in products {
             if loaded.iter().any(|(p, _)| *p == product) {
                 continue;

@@ -106,7 +106,7 @@ pub struct CheckConfig {
     /// Warn when a certificate on the path expires within this many days.
     pub warn_days: i64,
     /// What to log in with (nothing by default).
-    pub credentials: crate::checks::auth::Credentials,
+    pub credentials: crate::credentials::Credentials,
     /// `-4` / `-6`: only addresses of this family.
     pub family: Option<Family>,
     /// The HTTP proxy and its bypass list.

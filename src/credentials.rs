@@ -9,10 +9,47 @@ use clap::Args;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::checks::auth::{Credentials, TokenInput};
 use crate::pki::channel::Identity;
 use crate::secret::Secret;
 use crate::target::Product;
+
+/// A token and where it came from (`--token-file PATH`, `$CLOUDVISION_ACCESS_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct TokenInput {
+    /// `token-file` or `token-env`: the check id is `auth.<method>`.
+    pub method: &'static str,
+    pub origin: String,
+    pub token: Secret,
+}
+
+/// Everything the user gave to log in with.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub tokens: Vec<TokenInput>,
+    pub identity: Option<Identity>,
+    pub insecure: bool,
+}
+
+impl Credentials {
+    pub fn any(&self) -> bool {
+        self.password.is_some() || !self.tokens.is_empty() || self.identity.is_some()
+    }
+
+    /// Every secret value, for the final scrub of all output.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .tokens
+            .iter()
+            .map(|t| t.token.expose().to_string())
+            .collect();
+        if let Some(p) = &self.password {
+            v.push(p.expose().to_string());
+        }
+        v
+    }
+}
 
 /// The token file the CloudVision examples use, read from the working directory when present.
 pub const CVP_TOKEN_FILE: &str = "cloudvision_access_token.txt";

@@ -20,3 +20,6 @@ pub mod scan;
 pub mod secret;
 pub mod target;
 pub mod trace;
+
+#[cfg(test)]
+mod layers;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use preflight::checks::auth::{Credentials, TokenInput};
 use preflight::config::CheckConfig;
+use preflight::credentials::{Credentials, TokenInput};
 use preflight::lab::{Credentials as Lab, Scenario};
 use preflight::pki::sources::TrustSources;
 use preflight::report::Report;

@@ -317,7 +317,7 @@ async fn reach(
 struct AfterConnect {
     checks: Vec<Check>,
     certificates: Vec<crate::pki::facts::CertFacts>,
-    clients: Vec<trust::ClientAdvice>,
+    clients: Vec<crate::report::model::ClientAdvice>,
     product: crate::target::Product,
 }
 
@@ -658,7 +658,7 @@ async fn products_and_auth(
 struct Judged {
     checks: Vec<Check>,
     certificates: Vec<crate::pki::facts::CertFacts>,
-    clients: Vec<trust::ClientAdvice>,
+    clients: Vec<crate::report::model::ClientAdvice>,
 }
 
 /// Turns a handshake into `tls.*`, `cert.chain` and `trust.*` checks: one captured chain, every verdict.

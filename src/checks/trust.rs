@@ -2,7 +2,6 @@
 //! trust source, offline, with one explanation and one fix each; then which common clients will connect.
 
 use rustls::pki_types::{CertificateDer, ServerName};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -10,6 +9,7 @@ use crate::codes::Code;
 use crate::pki::facts::CertFacts;
 use crate::pki::sources::{SourceKind, TrustSource, TrustSources};
 use crate::pki::verify::{self, Case};
+use crate::report::model::ClientAdvice;
 use crate::report::{Check, Status};
 use crate::target::Product;
 
@@ -31,16 +31,6 @@ pub struct TrustInput<'a> {
     /// The inspection CA that made the chain (`proxy.intercept`), when a TLS-inspecting proxy did: fixes
     /// and client advice then point at that CA, not at the server's certificate.
     pub inspected_by: Option<String>,
-}
-
-/// Whether a common client connects with its default trust, and the one line that makes it work.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClientAdvice {
-    pub client: String,
-    pub default_trust: String,
-    pub works: bool,
-    pub note: String,
-    pub make_it_work: Option<String>,
 }
 
 fn server_name(name: &str) -> Option<ServerName<'static>> {

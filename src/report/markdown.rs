@@ -11,8 +11,8 @@
 use std::io::{self, Write};
 
 use super::model::{Check, Report, Status, Verdict};
-use crate::checks::trust::ClientAdvice;
 use crate::pki::facts::CertFacts;
+use crate::report::model::ClientAdvice;
 
 /// Renders several reports one after the other.
 pub fn render(reports: &[Report], out: &mut dyn Write) -> io::Result<()> {
@@ -415,9 +415,9 @@ pub(crate) mod fixtures {
 
     use time::macros::datetime;
 
-    use crate::checks::trust::ClientAdvice;
     use crate::codes::Code;
     use crate::pki::facts::CertFacts;
+    use crate::report::model::ClientAdvice;
     use crate::report::model::{Check, Report, Status, TargetInfo};
     use crate::target::Product;
 

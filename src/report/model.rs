@@ -160,7 +160,7 @@ pub struct Report {
     /// The chain as the server sent it, leaf first.
     pub certificates: Vec<CertFacts>,
     /// Which common clients connect with their default trust, and the one line that makes each work.
-    pub clients: Vec<crate::checks::trust::ClientAdvice>,
+    pub clients: Vec<ClientAdvice>,
     pub elapsed_ms: u64,
 }
 
@@ -172,7 +172,7 @@ impl Report {
         judged: time::OffsetDateTime,
         checks: Vec<Check>,
         certificates: Vec<CertFacts>,
-        clients: Vec<crate::checks::trust::ClientAdvice>,
+        clients: Vec<ClientAdvice>,
         elapsed: std::time::Duration,
     ) -> Report {
         let fmt = |t: time::OffsetDateTime| {
@@ -226,4 +226,14 @@ impl Report {
     pub fn failed(&self) -> bool {
         self.verdict == Verdict::Fail
     }
+}
+
+/// Whether a common client connects with its default trust, and the one line that makes it work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientAdvice {
+    pub client: String,
+    pub default_trust: String,
+    pub works: bool,
+    pub note: String,
+    pub make_it_work: Option<String>,
 }

@@ -10,47 +10,10 @@ use time::OffsetDateTime;
 use crate::codes::Code;
 use crate::jwt;
 use crate::net::http::{HttpError, Reply};
-use crate::pki::channel::Identity;
 use crate::report::{Check, Status};
 use crate::secret::Secret;
 
-/// A token and where it came from (`--token-file PATH`, `$CLOUDVISION_ACCESS_TOKEN`).
-#[derive(Debug, Clone)]
-pub struct TokenInput {
-    /// `token-file` or `token-env`: the check id is `auth.<method>`.
-    pub method: &'static str,
-    pub origin: String,
-    pub token: Secret,
-}
-
-/// Everything the user gave to log in with.
-#[derive(Debug, Clone, Default)]
-pub struct Credentials {
-    pub user: Option<String>,
-    pub password: Option<Secret>,
-    pub tokens: Vec<TokenInput>,
-    pub identity: Option<Identity>,
-    pub insecure: bool,
-}
-
-impl Credentials {
-    pub fn any(&self) -> bool {
-        self.password.is_some() || !self.tokens.is_empty() || self.identity.is_some()
-    }
-
-    /// Every secret value, for the final scrub of all output.
-    pub fn secret_values(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .tokens
-            .iter()
-            .map(|t| t.token.expose().to_string())
-            .collect();
-        if let Some(p) = &self.password {
-            v.push(p.expose().to_string());
-        }
-        v
-    }
-}
+use crate::credentials::Credentials;
 
 /// The check ids of the methods the credentials allow, for skipping them all at once.
 pub fn method_ids(product: crate::target::Product, creds: &Credentials) -> Vec<String> {

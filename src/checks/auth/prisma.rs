@@ -4,8 +4,9 @@
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{http_failure, token_facts, transport_failure, Credentials};
+use super::{http_failure, token_facts, transport_failure};
 use crate::codes::Code;
+use crate::credentials::Credentials;
 use crate::net::http::{Auth, Http};
 use crate::report::{Check, Status};
 use crate::secret::Secret;

@@ -2,15 +2,13 @@
 //! Bounds on time are generous "does not hang" limits, never measurements.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use preflight::lab::Scenario;
 use serde_json::Value;
 

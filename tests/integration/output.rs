@@ -2,12 +2,10 @@
 //! secret leaves through any of them. The table people read is snapshot-tested (times redacted).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Read;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use preflight::lab::Scenario;
 use serde_json::Value;
 

@@ -1,13 +1,11 @@
 //! Broken and hostile servers: each ends in a clear code within its deadline, never a panic or a hang.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use preflight::lab::Scenario;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

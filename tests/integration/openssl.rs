@@ -1,9 +1,7 @@
 //! The binary against `openssl s_server`: a TLS peer nobody here wrote.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn tls12_server_facts_and_fingerprint_match_openssl() {

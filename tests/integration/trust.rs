@@ -3,12 +3,10 @@
 //! agree with it, except where modern clients are deliberately stricter (listed, with the reason).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 struct Fixture {

@@ -2,12 +2,10 @@
 //! proxy nobody here wrote, the environment variables as curl reads them, and secrets never shown.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use preflight::lab::proxy::{PROXY_PASSWORD, PROXY_USER};
 use preflight::lab::Scenario;
 

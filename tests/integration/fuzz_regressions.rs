@@ -10,7 +10,7 @@ use time::macros::datetime;
 /// `fuzz/regressions/responses-1.bin`: a JWT whose payload is `{"exp":-1e300}` (a server may hand out any
 /// token). `jwt::claims` saturates the float to `i64::MIN`; `Claims::seconds_left` (src/jwt.rs) and
 /// `token_facts` (src/checks/auth/mod.rs) then compute `exp - now` and overflow.
-const RESPONSES_1: &[u8] = include_bytes!("../fuzz/regressions/responses-1.bin");
+const RESPONSES_1: &[u8] = include_bytes!("../../fuzz/regressions/responses-1.bin");
 
 #[test]
 fn responses_1_seconds_left_does_not_overflow() {

@@ -1,9 +1,7 @@
 //! The command line: usage errors, exit codes, the demo, and the README's code table.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::preflight;
+use crate::common::preflight;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = preflight().args(args).output().unwrap();

@@ -1,11 +1,9 @@
 //! The binary against the built-in lab: real TLS over loopback.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use preflight::lab::Scenario;
 
 #[test]

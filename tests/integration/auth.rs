@@ -2,9 +2,7 @@
 //! and no credential over an untrusted connection.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use preflight::config::CheckConfig;
 use preflight::credentials::{Credentials, TokenInput};
 use preflight::lab::{Credentials as Lab, Scenario};

@@ -1,12 +1,10 @@
 //! The pipeline with an injected resolver: DNS outcomes without real DNS.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use preflight::codes::Code;
 use preflight::config::CheckConfig;
 use preflight::lab::Scenario;

@@ -1,0 +1,19 @@
+//! The integration tests, one binary: each module drives the built tool, the lab or the library against
+//! real servers and clients on loopback. One binary links once (a library edit relinks this, not thirteen).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod auth;
+mod cli;
+mod dns;
+mod fuzz_regressions;
+mod hostile;
+mod lab;
+mod lab_products;
+mod openssl;
+mod output;
+mod properties;
+mod proxy;
+mod scan;
+mod trust;

@@ -201,7 +201,7 @@ fn write_bundle(
         render_to(reports, format, opts, &mut buf)?;
         texts.push((name, String::from_utf8_lossy(&buf).into_owned()));
     }
-    let now = crate::pki::verify::rfc3339(OffsetDateTime::now_utc());
+    let now = crate::duration::rfc3339(OffsetDateTime::now_utc());
     let env = crate::bundle::Environment::collect(report, &now);
     crate::bundle::write(path, report, &env, &texts, secrets)
 }
@@ -238,10 +238,7 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
 
 /// Reads the list of a scan: a file, or standard input for `-`. Returns (its name for messages, its text).
 fn read_targets(path: &std::path::Path) -> Result<(String, String), String> {
-    let reason = |e: std::io::Error| {
-        let text = e.to_string();
-        text.split(" (os error").next().unwrap_or(&text).to_string()
-    };
+    let reason = |e: std::io::Error| crate::errors::io_words(&e);
     if path == std::path::Path::new("-") {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)

@@ -90,11 +90,10 @@ pub struct AuthArgs {
 
 fn read_text(path: &Path, what: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| {
-        let text = e.to_string();
         format!(
             "{what} {}: cannot read it: {}",
             path.display(),
-            text.split(" (os error").next().unwrap_or(&text)
+            crate::errors::io_words(&e)
         )
     })
 }

@@ -1,4 +1,5 @@
-//! Durations on the command line (`2s`, `500ms`, `1m`), parsed by humantime, with our own message.
+//! Time in words: durations on the command line (`2s`, `500ms`, `1m`), parsed by humantime with our own
+//! message; durations and instants as reports show them.
 
 use std::time::Duration;
 
@@ -24,6 +25,17 @@ pub fn human(d: Duration) -> String {
     } else {
         format!("{ms} ms")
     }
+}
+
+/// An instant as RFC 3339 (`2026-06-01T00:00:00Z`): the one format for times in reports and messages.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    rfc3339_checked(t).unwrap_or_default()
+}
+
+/// [`rfc3339`], or `None` for a year RFC 3339 cannot write (before 0 or after 9999).
+pub fn rfc3339_checked(t: time::OffsetDateTime) -> Option<String> {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 #[cfg(test)]

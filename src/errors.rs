@@ -1,5 +1,5 @@
 //! Library errors in words: an error and its causes, joined (`error sending request: connection refused`),
-//! for summaries. Never a library's `Debug`.
+//! for summaries; an I/O error without its `(os error N)`. Never a library's `Debug`.
 
 /// `e` and each of its sources, `: `-joined.
 pub fn chain(e: &dyn std::error::Error) -> String {
@@ -11,6 +11,12 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// An I/O error in words, without Rust's `(os error N)` suffix: `No such file or directory`.
+pub fn io_words(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error").next().unwrap_or(&text).to_string()
 }
 
 #[cfg(test)]
@@ -37,5 +43,12 @@ mod tests {
             super::chain(&e),
             "error sending request: connection refused"
         );
+    }
+
+    #[test]
+    fn io_errors_in_words() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert!(e.to_string().contains("os error"));
+        assert_eq!(super::io_words(&e), "No such file or directory");
     }
 }

@@ -19,6 +19,7 @@ pub mod report;
 pub mod scan;
 pub mod secret;
 pub mod target;
+pub mod text;
 pub mod trace;
 
 #[cfg(test)]

@@ -40,25 +40,57 @@ impl serde::Serialize for Secret {
     }
 }
 
-/// `https://user:pass@host/x` → `https://***@host/x`: the credentials in a URL, removed.
+/// `https://user:pass@host/x` → `https://***@host/x`: the credentials in a URL, removed. Textual on
+/// purpose, so that it also redacts what no URL parser accepts (a bad port, a space): everything before the
+/// authority's last `@` goes.
 pub fn redact_url_credentials(value: &str) -> String {
     let (scheme, rest) = match value.find("://") {
         Some(i) => value.split_at(i + 3),
         None => ("", value),
     };
-    let end = rest.find('/').unwrap_or(rest.len());
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..end].rfind('@') {
         Some(at) => format!("{scheme}***{}", &rest[at..]),
         None => value.to_string(),
     }
 }
 
+/// The user information of a URL, percent-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub user: String,
+    pub password: Option<String>,
+}
+
+/// The user information of a URL (a proxy setting, a target), read by the `url` crate; a URL without a
+/// scheme is read as `http://`. `None` when there is none, or the URL does not parse.
+pub fn url_userinfo(value: &str) -> Option<UserInfo> {
+    let value = value.trim();
+    let parsed = if value.contains("://") {
+        url::Url::parse(value)
+    } else {
+        url::Url::parse(&format!("http://{value}"))
+    }
+    .ok()?;
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some(UserInfo {
+        user: decode(parsed.username()),
+        password: parsed.password().map(decode),
+    })
+}
+
 /// The password (or lone user info) in a URL such as a proxy setting, to be kept out of every output.
 pub fn url_password(value: &str) -> Option<String> {
-    let rest = value.split_once("://").map(|(_, r)| r).unwrap_or(value);
-    let userinfo = rest.split('/').next()?.rsplit_once('@')?.0;
-    let password = userinfo.split_once(':').map(|(_, p)| p).unwrap_or(userinfo);
-    (!password.is_empty()).then(|| password.to_string())
+    let info = url_userinfo(value)?;
+    let password = info.password.unwrap_or(info.user);
+    (!password.is_empty()).then_some(password)
 }
 
 /// Replaces every known secret value in `text` with `(redacted)`: the last line of defence before output.
@@ -91,6 +123,18 @@ mod tests {
         );
         assert_eq!(url_password("http://token@proxy"), Some("token".into()));
         assert_eq!(url_password("http://proxy:3128"), None);
+        assert_eq!(url_password("user:p%40ss@proxy:3128"), Some("p@ss".into()));
+        assert_eq!(
+            url_userinfo("http://u%20x:@proxy"),
+            Some(UserInfo {
+                user: "u x".into(),
+                password: None
+            })
+        );
+        assert_eq!(
+            redact_url_credentials("http://u:p@ss@proxy:99999"),
+            "http://***@proxy:99999"
+        );
         assert_eq!(scrub("a s3cret b", &["s3cret".into()]), "a (redacted) b");
     }
 

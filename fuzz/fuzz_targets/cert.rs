@@ -14,9 +14,8 @@ use libfuzzer_sys::fuzz_target;
 use preflight::checks::trust::{self, TrustInput};
 use preflight::pki::facts::{distinguished_names, inspect};
 use preflight::pki::sources::{custom, mozilla, pins, TrustSource, TrustSources};
-use preflight::pki::verify::{
-    der_value, diagnose, extra_failure, judge, name_text, warnings, Case,
-};
+use preflight::checks::trust::diagnose::{diagnose, extra_failure, warnings, Case};
+use preflight::pki::judge::{der_value, judge, name_text};
 use preflight::target::Product;
 use rustls_pki_types::{CertificateDer, ServerName};
 use time::macros::datetime;

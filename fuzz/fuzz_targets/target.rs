@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
 
     // `--at RFC3339`, and the time formatted back as reports do.
     if let Ok(t) = preflight::cli::parse_time(s) {
-        let _ = preflight::pki::verify::rfc3339(t);
+        let _ = preflight::duration::rfc3339(t);
     }
 
     // `--pin-sha256`.

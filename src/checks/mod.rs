@@ -383,7 +383,7 @@ async fn after_connect(
     });
     let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at).await;
     t.say(1, "clock", || match server_date {
-        Some(d) => format!("server Date {}", crate::pki::verify::rfc3339(d)),
+        Some(d) => format!("server Date {}", crate::duration::rfc3339(d)),
         None => {
             "server clock not read (no certificate date in doubt, --at given, or no Date)".into()
         }

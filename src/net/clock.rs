@@ -22,10 +22,7 @@ pub async fn server_date(
     let io = TokioIo::new(stream);
     let request = Request::head("/")
         .header(hyper::header::HOST, host)
-        .header(
-            hyper::header::USER_AGENT,
-            concat!("preflight/", env!("CARGO_PKG_VERSION")),
-        )
+        .header(hyper::header::USER_AGENT, crate::net::USER_AGENT)
         .body(Empty::<Bytes>::new())
         .ok()?;
     let ask = async {

@@ -129,10 +129,7 @@ pub async fn get_one(
         let mut req = Request::post(format!("https://{authority}{GET_ONE}"))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
-            .header(
-                "user-agent",
-                concat!("preflight/", env!("CARGO_PKG_VERSION")),
-            );
+            .header("user-agent", crate::net::USER_AGENT);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {}", t.expose()));
         }

@@ -89,7 +89,7 @@ impl Http {
             .connect_timeout(timeout)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")));
+            .user_agent(crate::net::USER_AGENT);
         // Pinned to the address (or the proxy) the TCP check used: no second lookup that could differ.
         let builder = match &route.hop {
             Hop::Direct(ip) => builder

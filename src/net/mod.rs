@@ -9,3 +9,6 @@ pub mod proxy;
 pub mod route;
 pub mod tcp;
 pub mod tls;
+
+/// The `User-Agent` of every request preflight makes (REST, gRPC, CONNECT, the clock's HEAD).
+pub const USER_AGENT: &str = concat!("preflight/", env!("CARGO_PKG_VERSION"));

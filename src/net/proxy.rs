@@ -112,20 +112,20 @@ impl Proxy {
                 .filter(|p| *p != 0)
                 .ok_or_else(|| bad(&format!("`{p}` is not a port")))?,
         };
-        let authorization = userinfo.map(|u| {
-            let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            use base64::Engine;
-            let pair = format!("{}:{}", decode(user), decode(pass));
-            Secret::new(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            ))
-        });
+        let authorization = match userinfo {
+            None => None,
+            Some(_) => {
+                let info = crate::secret::url_userinfo(url).ok_or_else(|| {
+                    bad("its user information cannot be read: percent-encode `@`, `:` and spaces in the user and password")
+                })?;
+                use base64::Engine;
+                let pair = format!("{}:{}", info.user, info.password.unwrap_or_default());
+                Some(Secret::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                )))
+            }
+        };
         let mut p = Proxy {
             shown: String::new(),
             host,
@@ -153,11 +153,7 @@ pub struct ProxySettings {
 
 /// The URL's user information has a `user:password` pair (a user alone is no secret).
 fn userinfo_has_password(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    crate::secret::url_userinfo(url).is_some_and(|u| u.password.is_some())
 }
 
 fn first_env(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(String, String)> {
@@ -342,10 +338,7 @@ pub async fn connect(
         let driver = AbortOnDrop(tokio::spawn(conn.with_upgrades()));
         let mut req = Request::connect(authority)
             .header(hyper::header::HOST, authority)
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("preflight/", env!("CARGO_PKG_VERSION")),
-            );
+            .header(hyper::header::USER_AGENT, crate::net::USER_AGENT);
         if let Some(auth) = &proxy.authorization {
             let mut value = hyper::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
                 TunnelError::NotHttp("the proxy credentials are not valid in a header".into())
@@ -439,7 +432,7 @@ async fn explanation(resp: hyper::Response<hyper::body::Incoming>) -> Option<Str
             .map(str::to_string)
     };
     if let Some(e) = header("x-squid-error") {
-        return Some(one_line(&e));
+        return Some(crate::text::one_line(&e, 160));
     }
     let html = header("content-type").is_some_and(|c| c.contains("html"));
     let body = http_body_util::Limited::new(resp.into_body(), 4096)
@@ -456,21 +449,8 @@ async fn explanation(resp: hyper::Response<hyper::body::Incoming>) -> Option<Str
     } else {
         text.lines().find(|l| !l.trim().is_empty())?.to_string()
     };
-    let line = one_line(&line);
+    let line = crate::text::one_line(&line, 160);
     (!line.is_empty()).then_some(line)
-}
-
-/// Printable, trimmed, at most 160 characters.
-fn one_line(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let clean = clean.trim();
-    match clean.char_indices().nth(160) {
-        Some((i, _)) => format!("{}…", &clean[..i]),
-        None => clean.to_string(),
-    }
 }
 
 fn http_words(e: &hyper::Error) -> String {

@@ -86,10 +86,7 @@ fn classify(e: &io::Error) -> TcpError {
         }
         _ => {}
     }
-    // Strip Rust's "(os error N)" suffix: users read the words.
-    let text = e.to_string();
-    let words = text.split(" (os error").next().unwrap_or(&text).to_string();
-    TcpError::Other(words)
+    TcpError::Other(crate::errors::io_words(e))
 }
 
 /// One connection attempt under a deadline.

@@ -197,22 +197,9 @@ pub fn alert_name(a: AlertDescription) -> String {
     format!("{snake} ({})", u8::from(a))
 }
 
+/// The server's first bytes, as one printable line.
 fn printable(bytes: &[u8]) -> String {
-    let line: Vec<u8> = bytes
-        .iter()
-        .copied()
-        .take_while(|b| *b != b'\r' && *b != b'\n')
-        .take(60)
-        .collect();
-    line.iter()
-        .map(|b| {
-            if b.is_ascii_graphic() || *b == b' ' {
-                *b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
+    crate::text::one_line_bytes(bytes, 60)
 }
 
 fn legacy_version(seen: &[u8]) -> Option<String> {

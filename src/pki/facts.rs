@@ -2,7 +2,6 @@
 //! the server sent them.
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -78,7 +77,7 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
 fn rfc3339(ts: i64) -> (String, Option<OffsetDateTime>) {
     match OffsetDateTime::from_unix_timestamp(ts) {
         Ok(t) => (
-            t.format(&Rfc3339).unwrap_or_else(|_| ts.to_string()),
+            crate::duration::rfc3339_checked(t).unwrap_or_else(|| ts.to_string()),
             Some(t),
         ),
         Err(_) => (format!("(unix time {ts})"), None),

@@ -198,8 +198,7 @@ pub enum SourceError {
 }
 
 fn io_reason(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    text.split(" (os error").next().unwrap_or(&text).to_string()
+    crate::errors::io_words(e)
 }
 
 /// Reads every certificate in a PEM bundle or a DER file.

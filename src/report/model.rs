@@ -175,10 +175,7 @@ impl Report {
         clients: Vec<ClientAdvice>,
         elapsed: std::time::Duration,
     ) -> Report {
-        let fmt = |t: time::OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        };
+        let fmt = crate::duration::rfc3339;
         let mut report = Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),

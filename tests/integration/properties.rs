@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use preflight::checks::trust::diagnose::{diagnose, Case};
 use preflight::pki::facts::inspect;
+use preflight::pki::judge::judge;
 use preflight::pki::sources::{custom, mozilla, TrustSource};
-use preflight::pki::verify::{diagnose, judge, Case};
 use preflight::target::{Product, Target};
 use proptest::prelude::*;
 use rustls::pki_types::{CertificateDer, ServerName};

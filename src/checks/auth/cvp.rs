@@ -283,13 +283,7 @@ async fn password(
 }
 
 fn first_line(body: &str) -> String {
-    let line: String = body
-        .lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(120)
-        .collect();
+    let line = crate::text::one_line(body, 120);
     if line.is_empty() {
         "empty body".into()
     } else {

@@ -51,7 +51,7 @@ pub fn token_facts(
         return (check, None);
     };
     let when = OffsetDateTime::from_unix_timestamp(exp)
-        .map(crate::pki::verify::rfc3339)
+        .map(crate::duration::rfc3339)
         .unwrap_or_default();
     check = check.with_fact("token_expires", when.clone());
     let left = exp.saturating_sub(now.unix_timestamp());

@@ -1,17 +1,21 @@
 //! `trust.custom`, `trust.pin`, `trust.mozilla`, `trust.system`: the captured chain judged against every
 //! trust source, offline, with one explanation and one fix each; then which common clients will connect.
 
+pub mod diagnose;
+
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::codes::Code;
 use crate::pki::facts::CertFacts;
+use crate::pki::judge;
 use crate::pki::sources::{SourceKind, TrustSource, TrustSources};
-use crate::pki::verify::{self, Case};
+
 use crate::report::model::ClientAdvice;
 use crate::report::{Check, Status};
 use crate::target::Product;
+use diagnose::Case;
 
 /// What the trust stage judges.
 pub struct TrustInput<'a> {
@@ -64,10 +68,10 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
             .with_fact("source", source.label.clone())
             .with_fact("anchors", source.anchors.len())
             .with_fact("name", input.name.clone())
-            .with_fact("judged_at", verify::rfc3339(input.at));
+            .with_fact("judged_at", crate::duration::rfc3339(input.at));
         if let Some(d) = input.server_date {
             c = c
-                .with_fact("server_date", verify::rfc3339(d))
+                .with_fact("server_date", crate::duration::rfc3339(d))
                 .with_fact("clock_offset_seconds", (input.at - d).whole_seconds());
         }
         if !source.files.is_empty() {
@@ -81,7 +85,7 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
         }
         c
     };
-    match verify::judge(&source.anchors, input.chain, name.as_ref(), input.at) {
+    match judge::judge(&source.anchors, input.chain, name.as_ref(), input.at) {
         Ok(path) => {
             let path_text: Vec<String> = std::iter::once(0)
                 .chain(path.intermediates.iter().copied())
@@ -89,10 +93,10 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
                 .chain(std::iter::once(path.anchor.clone()))
                 .collect();
             let with_path = |c: Check| base_facts(c).with_fact("path", path_text.clone());
-            if let Some(f) = verify::extra_failure(&case, &path) {
+            if let Some(f) = diagnose::extra_failure(&case, &path) {
                 return with_path(Check::fail(id, f.code, f.summary, f.fix));
             }
-            let warnings = verify::warnings(&case, &path);
+            let warnings = diagnose::warnings(&case, &path);
             let trusted = format!("trusted by {}: {}", source.label, path_text.join(" → "));
             match warnings.first() {
                 None => with_path(Check::pass(id, trusted)),
@@ -116,7 +120,7 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
             }
         }
         Err(e) => {
-            let f = verify::diagnose(&e, &case);
+            let f = diagnose::diagnose(&e, &case);
             base_facts(Check::fail(id, f.code, f.summary, f.fix))
         }
     }

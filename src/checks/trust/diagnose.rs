@@ -1,108 +1,21 @@
-//! Trust judged offline: webpki (the same code a rustls connection runs) gives the verdict for one trust
-//! source at a chosen time; our own reading of the parsed chain explains it — which certificate, which name,
-//! which date — and writes the fix.
+//! Why a trust source rejected the chain, and what to do: our own reading of the parsed chain explains
+//! webpki's verdict ([`crate::pki::judge`]) — which certificate, which name, which date — and writes the
+//! code and the fix; warnings on a chain that passed.
 
 use std::net::IpAddr;
 
-use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::codes::Code;
+use crate::duration::rfc3339;
 use crate::pki::facts::CertFacts;
+use crate::pki::judge::{der_value, PathInfo};
 use crate::pki::sources::{SourceKind, TrustSource};
 use crate::target::Product;
 
 /// Certificates valid for longer than this are refused by Apple platforms and browsers.
 pub const MAX_LEAF_DAYS: i64 = 825;
-
-/// A path webpki accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathInfo {
-    /// Indices (in the chain as sent) of the intermediates used, leaf side first.
-    pub intermediates: Vec<usize>,
-    /// The trust anchor's subject, as text.
-    pub anchor: String,
-}
-
-/// A DER value (no tag) of a Name, as text: `CN=x, O=y`.
-pub fn name_text(value: &[u8]) -> String {
-    let mut der = vec![0x30];
-    let len = value.len();
-    if len < 0x80 {
-        der.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .iter()
-            .copied()
-            .skip_while(|b| *b == 0)
-            .collect();
-        der.push(0x80 | bytes.len() as u8);
-        der.extend(bytes);
-    }
-    der.extend_from_slice(value);
-    use x509_parser::prelude::FromDer;
-    match x509_parser::x509::X509Name::from_der(&der) {
-        Ok((_, n)) => n.to_string(),
-        Err(_) => "(unreadable name)".to_string(),
-    }
-}
-
-/// The value (content octets) of a DER element: strips tag and length.
-pub fn der_value(der: &[u8]) -> &[u8] {
-    if der.len() < 2 {
-        return der;
-    }
-    let first = der[1];
-    if first < 0x80 {
-        return der.get(2..).unwrap_or(der);
-    }
-    let n = (first & 0x7f) as usize;
-    der.get(2 + n..).unwrap_or(der)
-}
-
-/// The verdict of one trust source on the chain (leaf first), as a rustls connection would reach it:
-/// path building and validity at `at`, then the name when one is given.
-pub fn judge(
-    anchors: &[TrustAnchor<'_>],
-    chain: &[CertificateDer<'static>],
-    name: Option<&ServerName<'_>>,
-    at: OffsetDateTime,
-) -> Result<PathInfo, webpki::Error> {
-    let leaf = chain.first().ok_or(webpki::Error::BadDer)?;
-    let ee = webpki::EndEntityCert::try_from(leaf)?;
-    let provider = crate::pki::provider::provider();
-    let algs = provider.signature_verification_algorithms.all;
-    let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
-    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
-    let intermediates = &chain[1..];
-    let path = ee.verify_for_usage(
-        algs,
-        anchors,
-        intermediates,
-        now,
-        webpki::KeyUsage::server_auth(),
-        None,
-        None,
-    )?;
-    let used: Vec<usize> = path
-        .intermediate_certificates()
-        .filter_map(|c| {
-            intermediates
-                .iter()
-                .position(|d| d.as_ref() == c.der().as_ref())
-                .map(|i| i + 1)
-        })
-        .collect();
-    let anchor = name_text(path.anchor().subject.as_ref());
-    if let Some(name) = name {
-        ee.verify_is_valid_for_subject_name(name)?;
-    }
-    Ok(PathInfo {
-        intermediates: used,
-        anchor,
-    })
-}
 
 /// What the diagnosis needs besides the chain.
 pub struct Case<'a> {
@@ -348,7 +261,7 @@ fn expired(case: &Case<'_>, not_after: u64) -> Finding {
         case.cert_label(f),
         date_of(&f.not_after),
         days_phrase(ago),
-        date_of(&crate::pki::verify::rfc3339(case.at))
+        date_of(&rfc3339(case.at))
     );
     let fix = if f.index == 0 {
         match case.product {
@@ -869,23 +782,11 @@ pub fn warnings(case: &Case<'_>, path: &PathInfo) -> Vec<Finding> {
     out
 }
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn der_value_strips_short_and_long_headers() {
-        assert_eq!(der_value(&[0x30, 2, 0xAA, 0xBB]), &[0xAA, 0xBB]);
-        let mut long = vec![0x30, 0x81, 200];
-        long.extend(std::iter::repeat_n(7u8, 200));
-        assert_eq!(der_value(&long).len(), 200);
-        assert_eq!(der_value(&[0x30]), &[0x30]);
-    }
+    use crate::pki::judge::judge;
+    use rustls::pki_types::ServerName;
 
     fn fixture_case(name: &str, server_offset_days: i64, check: impl FnOnce(Finding)) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -140,7 +140,8 @@ fuzz_target!(|data: &[u8]| {
         server_date,
         inspected_by: None,
     };
-    let (checks, advice) = trust::run(&sources, &input);
+    let judged = trust::run(&sources, &input);
+    let (checks, advice) = (judged.checks, judged.clients);
     for c in &checks {
         assert!(!c.summary.is_empty());
         let _ = serde_json::to_string(c);

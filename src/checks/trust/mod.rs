@@ -41,7 +41,11 @@ fn server_name(name: &str) -> Option<ServerName<'static>> {
     ServerName::try_from(name.to_string()).ok()
 }
 
-fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput<'_>) -> Check {
+fn judge_source(
+    source: &TrustSource,
+    sources: &TrustSources,
+    input: &TrustInput<'_>,
+) -> (Check, Verdict) {
     let id = source.kind.check_id();
     if source.kind == SourceKind::Pin {
         return judge_pin(source, input);
@@ -94,11 +98,12 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
                 .collect();
             let with_path = |c: Check| base_facts(c).with_fact("path", path_text.clone());
             if let Some(f) = diagnose::extra_failure(&case, &path) {
-                return with_path(Check::fail(id, f.code, f.summary, f.fix));
+                let check = with_path(Check::fail(id, f.code, f.summary, f.fix));
+                return (check, Verdict::Rejected(f.code));
             }
             let warnings = diagnose::warnings(&case, &path);
             let trusted = format!("trusted by {}: {}", source.label, path_text.join(" → "));
-            match warnings.first() {
+            let check = match warnings.first() {
                 None => with_path(Check::pass(id, trusted)),
                 Some(first) => {
                     let text: Vec<String> = warnings.iter().map(|w| w.summary.clone()).collect();
@@ -117,16 +122,18 @@ fn judge_source(source: &TrustSource, sources: &TrustSources, input: &TrustInput
                         .with_fact("warnings", list),
                     )
                 }
-            }
+            };
+            (check, Verdict::Accepted)
         }
         Err(e) => {
             let f = diagnose::diagnose(&e, &case);
-            base_facts(Check::fail(id, f.code, f.summary, f.fix))
+            let check = base_facts(Check::fail(id, f.code, f.summary, f.fix));
+            (check, Verdict::Rejected(f.code))
         }
     }
 }
 
-fn judge_pin(source: &TrustSource, input: &TrustInput<'_>) -> Check {
+fn judge_pin(source: &TrustSource, input: &TrustInput<'_>) -> (Check, Verdict) {
     let id = source.kind.check_id();
     let hit = input.facts.iter().find(|f| source.pins.contains(&f.sha256));
     let check = match hit {
@@ -169,32 +176,39 @@ fn judge_pin(source: &TrustSource, input: &TrustInput<'_>) -> Check {
             )
         }
     };
-    check
+    let verdict = match hit {
+        Some(f) if f.days_left >= 0 => Verdict::Accepted,
+        Some(_) => Verdict::Rejected(Code::Expired),
+        None => Verdict::Rejected(Code::PinMismatch),
+    };
+    let check = check
         .with_fact("source", source.label.clone())
-        .with_fact("pins", source.pins.clone())
+        .with_fact("pins", source.pins.clone());
+    (check, verdict)
 }
 
 /// Judges every source, then settles statuses: a default store that fails while another source accepts the
 /// chain is a warning (the connection works with the chosen trust; clients on that store need it).
-pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> (Vec<Check>, Vec<ClientAdvice>) {
+pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> TrustOutcome {
     let resolved = sources.resolved();
     let sources: &TrustSources = &resolved;
-    let mut checks: Vec<Check> = sources
+    let (mut checks, verdicts): (Vec<Check>, Vec<Verdict>) = sources
         .sources
         .iter()
         .map(|s| judge_source(s, sources, input))
+        .unzip();
+    let verdicts: Vec<(SourceKind, Verdict)> = sources
+        .sources
+        .iter()
+        .map(|s| s.kind)
+        .zip(verdicts)
         .collect();
-    let any_accepts = checks
+    let accepted_by: Vec<&str> = verdicts
         .iter()
-        .any(|c| matches!(c.status, Status::Pass | Status::Warn) && c.code != Code::Expired);
-    let accepted_by: Vec<&str> = checks
-        .iter()
-        .filter(|c| {
-            c.status == Status::Pass || (c.status == Status::Warn && checks_accepts(c.code))
-        })
-        .map(|c| c.id.as_str())
-        .collect::<Vec<_>>();
-    if any_accepts {
+        .filter(|(_, v)| *v == Verdict::Accepted)
+        .map(|(k, _)| k.check_id())
+        .collect();
+    if !accepted_by.is_empty() {
         let by = accepted_by.join(", ");
         for (c, s) in checks.iter_mut().zip(&sources.sources) {
             if !s.kind.is_chosen() && c.status == Status::Fail {
@@ -217,8 +231,13 @@ pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> (Vec<Check>, Vec<C
         }
     }
     collapse_same_verdicts(&mut checks);
-    let clients = clients(sources, &checks, input);
-    (checks, clients)
+    let verdicts = Verdicts(verdicts);
+    let clients = clients(sources, &verdicts, input);
+    TrustOutcome {
+        checks,
+        clients,
+        verdicts,
+    }
 }
 
 /// The system store often fails exactly as the Mozilla roots do: say so once.
@@ -249,18 +268,14 @@ fn trust_fixable(code: Code) -> bool {
     )
 }
 
-fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> Vec<ClientAdvice> {
-    let verdict = |kind: SourceKind| {
-        sources
-            .sources
-            .iter()
-            .zip(checks)
-            .find(|(s, _)| s.kind == kind)
-            .map(|(_, c)| (c.status, c.code))
-    };
+fn clients(
+    sources: &TrustSources,
+    verdicts: &Verdicts,
+    input: &TrustInput<'_>,
+) -> Vec<ClientAdvice> {
+    let verdict = |kind: SourceKind| verdicts.of(kind);
     let chosen_file = sources.get(SourceKind::Custom).and_then(|s| {
-        let passed = verdict(SourceKind::Custom)
-            .is_some_and(|(st, _)| matches!(st, Status::Pass | Status::Warn));
+        let passed = verdict(SourceKind::Custom) == Some(Verdict::Accepted);
         if passed {
             s.files.first().map(|f| f.path.display().to_string())
         } else {
@@ -295,8 +310,10 @@ fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> 
     table
         .into_iter()
         .filter_map(|(client, trust, kind, line)| {
-            let (status, code) = verdict(kind)?;
-            let accepted = matches!(status, Status::Pass) || (status == Status::Warn && checks_accepts(code));
+            let (accepted, code) = match verdict(kind)? {
+                Verdict::Accepted => (true, Code::Ok),
+                Verdict::Rejected(code) => (false, code),
+            };
             let mut advice = ClientAdvice {
                 client: client.to_string(),
                 default_trust: trust.to_string(),
@@ -328,34 +345,114 @@ fn clients(sources: &TrustSources, checks: &[Check], input: &TrustInput<'_>) -> 
         .collect()
 }
 
-/// The first trust source (yours first, then the stores) whose check accepted the chain: the one
-/// credentials may travel over.
-pub fn accepting_source<'a>(
-    sources: &'a TrustSources,
-    checks: &[Check],
-) -> Option<&'a crate::pki::sources::TrustSource> {
-    sources
-        .sources
-        .iter()
-        .find(|s| {
-            checks.iter().any(|c| {
-                c.id == s.kind.check_id()
-                    && (c.status == Status::Pass
-                        || (c.status == Status::Warn && checks_accepts(c.code)))
-            })
-        })
-        // The system store is read when first needed: hand out the loaded one.
-        .map(|s| s.loaded())
+/// One trust source's verdict on the chain, typed: where credentials may go is decided from this (the
+/// sources that accepted), never from a check's id, status or code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The chain verifies for the name (warnings such as `expiring_soon` aside).
+    Accepted,
+    /// It does not, for this reason.
+    Rejected(Code),
 }
 
-/// A warning code on a passing source (the chain was accepted).
-fn checks_accepts(code: Code) -> bool {
-    matches!(
-        code,
-        Code::ExpiringSoon
-            | Code::ChainOutOfOrder
-            | Code::UnrelatedCertificate
-            | Code::LongValidity
-            | Code::Ok
-    )
+/// What the trust stage decided: the checks for the report, the client advice, and each source's verdict.
+pub struct TrustOutcome {
+    pub checks: Vec<Check>,
+    pub clients: Vec<ClientAdvice>,
+    pub verdicts: Verdicts,
+}
+
+/// Each source's verdict, in the order of the sources: the user's own (`--ca`, `--pin-sha256`) first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdicts(pub Vec<(SourceKind, Verdict)>);
+
+impl Verdicts {
+    pub fn of(&self, kind: SourceKind) -> Option<Verdict> {
+        self.0.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+    }
+
+    /// The first source that accepted the chain (the user's own first), loaded.
+    pub fn accepting<'a>(&self, sources: &'a TrustSources) -> Option<&'a TrustSource> {
+        let (kind, _) = self.0.iter().find(|(_, v)| *v == Verdict::Accepted)?;
+        // The system store is read when first needed: hand out the loaded one.
+        sources.get(*kind).map(|s| s.loaded())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::sources::{custom, mozilla, pins, read_certificates};
+
+    fn judged(fixture: &str, pin_leaf: bool) -> TrustOutcome {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(fixture);
+        let chain = read_certificates(&dir.join("chain.pem")).expect("chain");
+        let at = time::macros::datetime!(2026-06-01 00:00:00 UTC);
+        let facts = crate::checks::inspect::parse(&chain, at);
+        let mut sources = vec![custom(&[dir.join("ca.pem")]).expect("ca"), mozilla()];
+        if pin_leaf {
+            sources.insert(0, pins(&[facts[0].sha256.clone()]).expect("pin"));
+        }
+        let input = TrustInput {
+            chain: &chain,
+            facts: &facts,
+            name: Some("fixture.preflight.test".into()),
+            at,
+            product: Product::Generic,
+            authority: None,
+            warn_days: 30,
+            alpn_h2: None,
+            server_date: None,
+            inspected_by: None,
+        };
+        run(&TrustSources { sources }, &input)
+    }
+
+    #[test]
+    fn a_warning_still_accepts_and_the_users_source_comes_first() {
+        let t = judged("expiring_soon", false);
+        assert_eq!(t.verdicts.of(SourceKind::Custom), Some(Verdict::Accepted));
+        assert_eq!(
+            t.verdicts.of(SourceKind::Mozilla),
+            Some(Verdict::Rejected(Code::UnknownIssuer))
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/expiring_soon");
+        let sources = TrustSources {
+            sources: vec![mozilla(), custom(&[dir.join("ca.pem")]).expect("ca")],
+        };
+        // The source that accepted is handed out, whatever its place in the list.
+        let accepting = t.verdicts.accepting(&sources).expect("accepted");
+        assert_eq!(accepting.kind, SourceKind::Custom);
+        let refused = Verdicts(vec![(
+            SourceKind::Mozilla,
+            Verdict::Rejected(Code::UnknownIssuer),
+        )]);
+        assert!(refused.accepting(&sources).is_none());
+        let check = t
+            .checks
+            .iter()
+            .find(|c| c.id == "trust.custom")
+            .expect("custom");
+        assert_eq!(check.status, Status::Warn);
+        assert_eq!(check.code, Code::ExpiringSoon);
+    }
+
+    #[test]
+    fn rejections_carry_their_code() {
+        let t = judged("expired", true);
+        // The pin matches an expired certificate: matched, but not accepted.
+        assert_eq!(
+            t.verdicts.of(SourceKind::Pin),
+            Some(Verdict::Rejected(Code::Expired))
+        );
+        assert_eq!(
+            t.verdicts.of(SourceKind::Custom),
+            Some(Verdict::Rejected(Code::Expired))
+        );
+        let good = judged("good", true);
+        assert_eq!(good.verdicts.of(SourceKind::Pin), Some(Verdict::Accepted));
+        assert_eq!(good.verdicts.0[0].0, SourceKind::Pin);
+    }
 }

@@ -1,0 +1,256 @@
+//! The way to the server: DNS, TCP (with the product's other ports probed meanwhile) and, with a proxy,
+//! CONNECT. Each step a check; a failure skips the rest with the reason.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustls::pki_types::ServerName;
+
+use super::{connect, ports, proxy_checks, resolve};
+use super::{skip_rest, Deps};
+use crate::config::CheckConfig;
+use crate::net::route::{Hop, Route};
+use crate::report::Check;
+use crate::target::Host;
+
+/// DNS, TCP and (with a proxy) CONNECT: the open connection and the way it went, or `None` with every
+/// later check skipped.
+pub(super) async fn reach(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    name: &ServerName<'static>,
+    proxy: Option<Arc<crate::net::proxy::Proxy>>,
+    checks: &mut Vec<Check>,
+) -> Option<(Route, tokio::net::TcpStream)> {
+    let t = &deps.trace;
+    let host = cfg.target.host.to_string();
+    // With a proxy, this machine resolves and connects to the proxy; the proxy resolves the target.
+    let (mut dns, addrs) = match &proxy {
+        None => resolve::run(cfg, deps.resolver.as_ref()).await,
+        Some(p) => {
+            let proxy_host = match p.host.parse::<std::net::IpAddr>() {
+                Ok(ip) => Host::Ip(ip),
+                Err(_) => Host::Name(p.host.to_ascii_lowercase()),
+            };
+            let (mut c, a) =
+                resolve::lookup(&proxy_host, p.port, cfg, deps.resolver.as_ref()).await;
+            c.summary = match &cfg.target.host {
+                Host::Name(_) => format!(
+                    "proxy {}: {}; the proxy resolves {host} itself",
+                    p.describe(),
+                    c.summary
+                ),
+                Host::Ip(_) => format!("proxy {}: {}", p.describe(), c.summary),
+            };
+            (c.with_fact("proxy", p.describe()), a)
+        }
+    };
+    if proxy.is_none() {
+        if let Some(p) = &cfg.proxy.proxy {
+            dns.summary = format!(
+                "{} (direct: {} lists {host}, so {} is not used)",
+                dns.summary,
+                cfg.proxy.no_proxy_source.as_deref().unwrap_or("NO_PROXY"),
+                p.describe()
+            );
+            dns = dns.with_fact("proxy", "bypassed");
+        } else if let Some(var) = &cfg.proxy.unused {
+            dns = dns.with_fact("proxy", format!("{var} is set but applies to http:// only"));
+            if dns.status.is_failure() {
+                dns = proxy_checks::unused_hint(dns, var);
+            }
+        }
+    }
+    t.say(1, "dns", || {
+        format!("{} [{}]: {}", dns.status.as_str(), dns.code, dns.summary)
+    });
+    let dns_failed = addrs.is_empty();
+    checks.push(dns);
+    if dns_failed {
+        checks.push(Check::skip(
+            connect::ID,
+            resolve::ID,
+            "no address to connect to",
+        ));
+        skip_rest(checks, &deps.trust, resolve::ID, "no address to connect to");
+        return None;
+    }
+    let route_via = |ip: std::net::IpAddr| Route {
+        host: host.clone(),
+        port: cfg.port,
+        hop: match &proxy {
+            None => Hop::Direct(ip),
+            Some(p) => Hop::Proxy {
+                proxy: p.clone(),
+                addr: std::net::SocketAddr::new(ip, p.port),
+            },
+        },
+    };
+    // The product's other ports are probed at the same time, so a dead port costs no extra wait.
+    let first = route_via(addrs[0]);
+    let alternates: Vec<_> = cfg
+        .alt_ports
+        .iter()
+        .map(|port| {
+            tokio::spawn(ports::probe(
+                first.with_port(*port),
+                name.clone(),
+                cfg.timeouts,
+            ))
+        })
+        .collect();
+    let tcp_port = proxy.as_ref().map_or(cfg.port, |p| p.port);
+    t.say(1, "tcp", || {
+        let list: Vec<String> = addrs
+            .iter()
+            .map(|a| std::net::SocketAddr::new(*a, tcp_port).to_string())
+            .collect();
+        format!(
+            "connecting to {}{} (deadline {}); other ports probed meanwhile: {:?}",
+            list.join(", "),
+            if proxy.is_some() { " (the proxy)" } else { "" },
+            crate::duration::human(cfg.timeouts.connect),
+            cfg.alt_ports
+        )
+    });
+    let mut connected = connect::run(&addrs, tcp_port, cfg.timeouts.connect).await;
+    if let Some(p) = &proxy {
+        connected.check = proxy_checks::tcp_to_proxy(connected.check, p, &host);
+    } else if let (Some(var), Some(_)) = (&cfg.proxy.unused, &connected.error) {
+        connected.check = proxy_checks::unused_hint(connected.check, var);
+    }
+    t.say(1, "tcp", || {
+        format!(
+            "{} [{}]: {}",
+            connected.check.status.as_str(),
+            connected.check.code,
+            connected.check.summary
+        )
+    });
+    let collect = |alternates: Vec<tokio::task::JoinHandle<(u16, ports::PortAnswer)>>| async move {
+        let mut answers = Vec::new();
+        for h in alternates {
+            if let Ok(a) = h.await {
+                answers.push(a);
+            }
+        }
+        answers
+    };
+    let Some((addr, stream)) = connected.stream else {
+        // Without the proxy, the other ports cannot be reached either: nothing to compare.
+        let answers = if proxy.is_some() {
+            alternates.iter().for_each(|h| h.abort());
+            Vec::new()
+        } else {
+            collect(alternates).await
+        };
+        checks.push(with_alternatives(connected.check, cfg, &answers));
+        if proxy.is_some() {
+            checks.push(Check::skip(
+                proxy_checks::CONNECT_ID,
+                connect::ID,
+                "no connection to the proxy",
+            ));
+        }
+        skip_rest(checks, &deps.trust, connect::ID, "no TCP connection");
+        return None;
+    };
+    checks.push(connected.check);
+    let route = route_via(addr.ip());
+    let stream = match route.proxy() {
+        None => stream,
+        Some(p) => {
+            let started = Instant::now();
+            let authority = route.authority();
+            t.say(1, "proxy", || {
+                format!("CONNECT {authority} through {}", p.describe())
+            });
+            match crate::net::proxy::connect(stream, &authority, p, cfg.timeouts.connect).await {
+                Ok(s) => {
+                    let c = Check::pass(
+                        proxy_checks::CONNECT_ID,
+                        format!(
+                            "{} opened a tunnel to {authority} in {}",
+                            p.describe(),
+                            crate::duration::human(started.elapsed())
+                        ),
+                    )
+                    .with_fact("proxy", p.shown.clone())
+                    .with_fact("source", p.source.clone())
+                    .with_fact("authenticated", p.authorization.is_some())
+                    .with_elapsed(started.elapsed());
+                    t.say(1, "proxy", || c.summary.clone());
+                    checks.push(c);
+                    s
+                }
+                Err(e) => {
+                    let answers = collect(alternates).await;
+                    let c = proxy_checks::tunnel_failed(&e, &route, cfg, &answers)
+                        .with_elapsed(started.elapsed());
+                    t.say(1, "proxy", || format!("[{}]: {}", c.code, c.summary));
+                    checks.push(c);
+                    skip_rest(
+                        checks,
+                        &deps.trust,
+                        proxy_checks::CONNECT_ID,
+                        "no tunnel through the proxy",
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    for h in &alternates {
+        h.abort();
+    }
+    Some((route, stream))
+}
+
+/// Adds what the other known ports answered to a failed `tcp.connect`, and points the fix at one that works.
+fn with_alternatives(
+    mut check: Check,
+    cfg: &CheckConfig,
+    answers: &[(u16, ports::PortAnswer)],
+) -> Check {
+    if answers.is_empty() {
+        return check;
+    }
+    check
+        .facts
+        .insert("other_ports".into(), ports::facts(answers, cfg.timeouts));
+    let working: Vec<&(u16, ports::PortAnswer)> = answers
+        .iter()
+        .filter(|(_, a)| matches!(a, ports::PortAnswer::Tls(_)))
+        .collect();
+    let others = answers
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match working.first() {
+        Some((port, _)) => {
+            let note = cfg
+                .product
+                .port_note(*port)
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            check.summary = format!("{}; port {port} answers TLS instead", check.summary);
+            let mut example = cfg.target.authority(*port);
+            if let Some(path) = &cfg.target.path {
+                example = format!("https://{example}{path}");
+            }
+            check.fix = Some(format!(
+                "Nothing answers on {}; {port} answers TLS{note}: use port {port} (`preflight check {example} --product {}`)",
+                cfg.port,
+                cfg.product.as_str()
+            ));
+        }
+        None => {
+            check.summary = format!(
+                "{}; the other known ports ({others}) do not answer TLS either",
+                check.summary
+            );
+        }
+    }
+    check
+}

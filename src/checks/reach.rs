@@ -9,9 +9,20 @@ use rustls::pki_types::ServerName;
 use super::{connect, ports, proxy_checks, resolve};
 use super::{skip_rest, Deps};
 use crate::config::CheckConfig;
+use crate::net::proxy::Proxy;
 use crate::net::route::{Hop, Route};
 use crate::report::Check;
 use crate::target::Host;
+
+/// What every step on the way shares.
+struct Way<'a> {
+    cfg: &'a CheckConfig,
+    deps: &'a Deps,
+    host: String,
+    proxy: Option<Arc<Proxy>>,
+}
+
+type Alternates = Vec<tokio::task::JoinHandle<(u16, ports::PortAnswer)>>;
 
 /// DNS, TCP and (with a proxy) CONNECT: the open connection and the way it went, or `None` with every
 /// later check skipped.
@@ -19,38 +30,84 @@ pub(super) async fn reach(
     cfg: &CheckConfig,
     deps: &Deps,
     name: &ServerName<'static>,
-    proxy: Option<Arc<crate::net::proxy::Proxy>>,
+    proxy: Option<Arc<Proxy>>,
     checks: &mut Vec<Check>,
 ) -> Option<(Route, tokio::net::TcpStream)> {
-    let t = &deps.trace;
-    let host = cfg.target.host.to_string();
-    // With a proxy, this machine resolves and connects to the proxy; the proxy resolves the target.
-    let (mut dns, addrs) = match &proxy {
-        None => resolve::run(cfg, deps.resolver.as_ref()).await,
-        Some(p) => {
-            let proxy_host = match p.host.parse::<std::net::IpAddr>() {
-                Ok(ip) => Host::Ip(ip),
-                Err(_) => Host::Name(p.host.to_ascii_lowercase()),
-            };
-            let (mut c, a) =
-                resolve::lookup(&proxy_host, p.port, cfg, deps.resolver.as_ref()).await;
-            c.summary = match &cfg.target.host {
-                Host::Name(_) => format!(
-                    "proxy {}: {}; the proxy resolves {host} itself",
-                    p.describe(),
-                    c.summary
-                ),
-                Host::Ip(_) => format!("proxy {}: {}", p.describe(), c.summary),
-            };
-            (c.with_fact("proxy", p.describe()), a)
-        }
+    let way = Way {
+        cfg,
+        deps,
+        host: cfg.target.host.to_string(),
+        proxy,
     };
-    if proxy.is_none() {
+    let (dns, addrs) = way.resolve().await;
+    deps.trace.say(1, "dns", || {
+        format!("{} [{}]: {}", dns.status.as_str(), dns.code, dns.summary)
+    });
+    checks.push(dns);
+    if addrs.is_empty() {
+        checks.push(Check::skip(
+            connect::ID,
+            resolve::ID,
+            "no address to connect to",
+        ));
+        skip_rest(checks, &deps.trust, resolve::ID, "no address to connect to");
+        return None;
+    }
+    // The product's other ports are probed at the same time, so a dead port costs no extra wait.
+    let alternates = way.probe_other_ports(&way.route_via(addrs[0]), name);
+    let (route, stream) = way.connect(&addrs, alternates, checks).await?;
+    Some((route, stream))
+}
+
+impl Way<'_> {
+    /// How a connection to `ip` (the target's, or the proxy's) goes.
+    fn route_via(&self, ip: std::net::IpAddr) -> Route {
+        Route {
+            host: self.host.clone(),
+            port: self.cfg.port,
+            hop: match &self.proxy {
+                None => Hop::Direct(ip),
+                Some(p) => Hop::Proxy {
+                    proxy: p.clone(),
+                    addr: std::net::SocketAddr::new(ip, p.port),
+                },
+            },
+        }
+    }
+
+    /// `dns.resolve`: the target's addresses, or with a proxy the proxy's (the proxy resolves the target).
+    async fn resolve(&self) -> (Check, Vec<std::net::IpAddr>) {
+        let (cfg, host) = (self.cfg, &self.host);
+        let resolver = self.deps.resolver.as_ref();
+        let Some(p) = &self.proxy else {
+            let (dns, addrs) = resolve::run(cfg, resolver).await;
+            return (self.direct_notes(dns), addrs);
+        };
+        let proxy_host = match p.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => Host::Ip(ip),
+            Err(_) => Host::Name(p.host.to_ascii_lowercase()),
+        };
+        let (mut c, a) = resolve::lookup(&proxy_host, p.port, cfg, resolver).await;
+        c.summary = match &cfg.target.host {
+            Host::Name(_) => format!(
+                "proxy {}: {}; the proxy resolves {host} itself",
+                p.describe(),
+                c.summary
+            ),
+            Host::Ip(_) => format!("proxy {}: {}", p.describe(), c.summary),
+        };
+        (c.with_fact("proxy", p.describe()), a)
+    }
+
+    /// Going direct: says why a configured proxy is not used (NO_PROXY, or an http-only variable).
+    fn direct_notes(&self, mut dns: Check) -> Check {
+        let cfg = self.cfg;
         if let Some(p) = &cfg.proxy.proxy {
             dns.summary = format!(
-                "{} (direct: {} lists {host}, so {} is not used)",
+                "{} (direct: {} lists {}, so {} is not used)",
                 dns.summary,
                 cfg.proxy.no_proxy_source.as_deref().unwrap_or("NO_PROXY"),
+                self.host,
                 p.describe()
             );
             dns = dns.with_fact("proxy", "bypassed");
@@ -60,150 +117,153 @@ pub(super) async fn reach(
                 dns = proxy_checks::unused_hint(dns, var);
             }
         }
+        dns
     }
-    t.say(1, "dns", || {
-        format!("{} [{}]: {}", dns.status.as_str(), dns.code, dns.summary)
-    });
-    let dns_failed = addrs.is_empty();
-    checks.push(dns);
-    if dns_failed {
-        checks.push(Check::skip(
-            connect::ID,
-            resolve::ID,
-            "no address to connect to",
-        ));
-        skip_rest(checks, &deps.trust, resolve::ID, "no address to connect to");
-        return None;
-    }
-    let route_via = |ip: std::net::IpAddr| Route {
-        host: host.clone(),
-        port: cfg.port,
-        hop: match &proxy {
-            None => Hop::Direct(ip),
-            Some(p) => Hop::Proxy {
-                proxy: p.clone(),
-                addr: std::net::SocketAddr::new(ip, p.port),
-            },
-        },
-    };
-    // The product's other ports are probed at the same time, so a dead port costs no extra wait.
-    let first = route_via(addrs[0]);
-    let alternates: Vec<_> = cfg
-        .alt_ports
-        .iter()
-        .map(|port| {
-            tokio::spawn(ports::probe(
-                first.with_port(*port),
-                name.clone(),
-                cfg.timeouts,
-            ))
-        })
-        .collect();
-    let tcp_port = proxy.as_ref().map_or(cfg.port, |p| p.port);
-    t.say(1, "tcp", || {
-        let list: Vec<String> = addrs
+
+    fn probe_other_ports(&self, first: &Route, name: &ServerName<'static>) -> Alternates {
+        self.cfg
+            .alt_ports
             .iter()
-            .map(|a| std::net::SocketAddr::new(*a, tcp_port).to_string())
-            .collect();
-        format!(
-            "connecting to {}{} (deadline {}); other ports probed meanwhile: {:?}",
-            list.join(", "),
-            if proxy.is_some() { " (the proxy)" } else { "" },
-            crate::duration::human(cfg.timeouts.connect),
-            cfg.alt_ports
-        )
-    });
-    let mut connected = connect::run(&addrs, tcp_port, cfg.timeouts.connect).await;
-    if let Some(p) = &proxy {
-        connected.check = proxy_checks::tcp_to_proxy(connected.check, p, &host);
-    } else if let (Some(var), Some(_)) = (&cfg.proxy.unused, &connected.error) {
-        connected.check = proxy_checks::unused_hint(connected.check, var);
+            .map(|port| {
+                tokio::spawn(ports::probe(
+                    first.with_port(*port),
+                    name.clone(),
+                    self.cfg.timeouts,
+                ))
+            })
+            .collect()
     }
-    t.say(1, "tcp", || {
-        format!(
-            "{} [{}]: {}",
-            connected.check.status.as_str(),
-            connected.check.code,
-            connected.check.summary
-        )
-    });
-    let collect = |alternates: Vec<tokio::task::JoinHandle<(u16, ports::PortAnswer)>>| async move {
-        let mut answers = Vec::new();
-        for h in alternates {
-            if let Ok(a) = h.await {
-                answers.push(a);
-            }
+
+    /// `tcp.connect` to every address (with a proxy, the proxy's), then the tunnel.
+    async fn connect(
+        &self,
+        addrs: &[std::net::IpAddr],
+        alternates: Alternates,
+        checks: &mut Vec<Check>,
+    ) -> Option<(Route, tokio::net::TcpStream)> {
+        let (cfg, t) = (self.cfg, &self.deps.trace);
+        let tcp_port = self.proxy.as_ref().map_or(cfg.port, |p| p.port);
+        t.say(1, "tcp", || {
+            let list: Vec<String> = addrs
+                .iter()
+                .map(|a| std::net::SocketAddr::new(*a, tcp_port).to_string())
+                .collect();
+            format!(
+                "connecting to {}{} (deadline {}); other ports probed meanwhile: {:?}",
+                list.join(", "),
+                if self.proxy.is_some() {
+                    " (the proxy)"
+                } else {
+                    ""
+                },
+                crate::duration::human(cfg.timeouts.connect),
+                cfg.alt_ports
+            )
+        });
+        let mut connected = connect::run(addrs, tcp_port, cfg.timeouts.connect).await;
+        if let Some(p) = &self.proxy {
+            connected.check = proxy_checks::tcp_to_proxy(connected.check, p, &self.host);
+        } else if let (Some(var), Some(_)) = (&cfg.proxy.unused, &connected.error) {
+            connected.check = proxy_checks::unused_hint(connected.check, var);
         }
-        answers
-    };
-    let Some((addr, stream)) = connected.stream else {
+        t.say(1, "tcp", || {
+            let c = &connected.check;
+            format!("{} [{}]: {}", c.status.as_str(), c.code, c.summary)
+        });
+        let Some((addr, stream)) = connected.stream else {
+            self.not_connected(connected.check, alternates, checks)
+                .await;
+            return None;
+        };
+        checks.push(connected.check);
+        let route = self.route_via(addr.ip());
+        let stream = match route.proxy() {
+            None => {
+                alternates.iter().for_each(|h| h.abort());
+                stream
+            }
+            Some(p) => self.tunnel(stream, &route, p, alternates, checks).await?,
+        };
+        Some((route, stream))
+    }
+
+    /// No TCP connection: what the other ports answered goes into the failure, the rest is skipped.
+    async fn not_connected(&self, check: Check, alternates: Alternates, checks: &mut Vec<Check>) {
         // Without the proxy, the other ports cannot be reached either: nothing to compare.
-        let answers = if proxy.is_some() {
+        let answers = if self.proxy.is_some() {
             alternates.iter().for_each(|h| h.abort());
             Vec::new()
         } else {
             collect(alternates).await
         };
-        checks.push(with_alternatives(connected.check, cfg, &answers));
-        if proxy.is_some() {
+        checks.push(with_alternatives(check, self.cfg, &answers));
+        if self.proxy.is_some() {
             checks.push(Check::skip(
                 proxy_checks::CONNECT_ID,
                 connect::ID,
                 "no connection to the proxy",
             ));
         }
-        skip_rest(checks, &deps.trust, connect::ID, "no TCP connection");
-        return None;
-    };
-    checks.push(connected.check);
-    let route = route_via(addr.ip());
-    let stream = match route.proxy() {
-        None => stream,
-        Some(p) => {
-            let started = Instant::now();
-            let authority = route.authority();
-            t.say(1, "proxy", || {
-                format!("CONNECT {authority} through {}", p.describe())
-            });
-            match crate::net::proxy::connect(stream, &authority, p, cfg.timeouts.connect).await {
-                Ok(s) => {
-                    let c = Check::pass(
-                        proxy_checks::CONNECT_ID,
-                        format!(
-                            "{} opened a tunnel to {authority} in {}",
-                            p.describe(),
-                            crate::duration::human(started.elapsed())
-                        ),
-                    )
-                    .with_fact("proxy", p.shown.clone())
-                    .with_fact("source", p.source.clone())
-                    .with_fact("authenticated", p.authorization.is_some())
+        skip_rest(checks, &self.deps.trust, connect::ID, "no TCP connection");
+    }
+
+    /// `proxy.connect`: the tunnel to the target through the proxy.
+    async fn tunnel(
+        &self,
+        stream: tokio::net::TcpStream,
+        route: &Route,
+        p: &Proxy,
+        alternates: Alternates,
+        checks: &mut Vec<Check>,
+    ) -> Option<tokio::net::TcpStream> {
+        let t = &self.deps.trace;
+        let started = Instant::now();
+        let authority = route.authority();
+        t.say(1, "proxy", || {
+            format!("CONNECT {authority} through {}", p.describe())
+        });
+        match crate::net::proxy::connect(stream, &authority, p, self.cfg.timeouts.connect).await {
+            Ok(s) => {
+                let c = Check::pass(
+                    proxy_checks::CONNECT_ID,
+                    format!(
+                        "{} opened a tunnel to {authority} in {}",
+                        p.describe(),
+                        crate::duration::human(started.elapsed())
+                    ),
+                )
+                .with_fact("proxy", p.shown.clone())
+                .with_fact("source", p.source.clone())
+                .with_fact("authenticated", p.authorization.is_some())
+                .with_elapsed(started.elapsed());
+                t.say(1, "proxy", || c.summary.clone());
+                checks.push(c);
+                alternates.iter().for_each(|h| h.abort());
+                Some(s)
+            }
+            Err(e) => {
+                let answers = collect(alternates).await;
+                let c = proxy_checks::tunnel_failed(&e, route, self.cfg, &answers)
                     .with_elapsed(started.elapsed());
-                    t.say(1, "proxy", || c.summary.clone());
-                    checks.push(c);
-                    s
-                }
-                Err(e) => {
-                    let answers = collect(alternates).await;
-                    let c = proxy_checks::tunnel_failed(&e, &route, cfg, &answers)
-                        .with_elapsed(started.elapsed());
-                    t.say(1, "proxy", || format!("[{}]: {}", c.code, c.summary));
-                    checks.push(c);
-                    skip_rest(
-                        checks,
-                        &deps.trust,
-                        proxy_checks::CONNECT_ID,
-                        "no tunnel through the proxy",
-                    );
-                    return None;
-                }
+                t.say(1, "proxy", || format!("[{}]: {}", c.code, c.summary));
+                checks.push(c);
+                let why = "no tunnel through the proxy";
+                skip_rest(checks, &self.deps.trust, proxy_checks::CONNECT_ID, why);
+                None
             }
         }
-    };
-    for h in &alternates {
-        h.abort();
     }
-    Some((route, stream))
+}
+
+/// What the other ports answered, as they finish.
+async fn collect(alternates: Alternates) -> Vec<(u16, ports::PortAnswer)> {
+    let mut answers = Vec::new();
+    for h in alternates {
+        if let Ok(a) = h.await {
+            answers.push(a);
+        }
+    }
+    answers
 }
 
 /// Adds what the other known ports answered to a failed `tcp.connect`, and points the fix at one that works.

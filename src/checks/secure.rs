@@ -30,55 +30,16 @@ pub(super) async fn after_connect(
 ) -> AfterConnect {
     let t = &deps.trace;
     let mut checks = Vec::new();
-    t.say(1, "tls", || {
-        let sni = match name {
-            ServerName::DnsName(d) => d.as_ref().to_string(),
-            _ => "(none: an address)".into(),
-        };
-        format!(
-            "ClientHello to {}: SNI {sni}, ALPN h2, http/1.1, TLS 1.3 and 1.2 (deadline {})",
-            route.describe(),
-            crate::duration::human(cfg.timeouts.tls)
-        )
-    });
+    t.say(1, "tls", || client_hello_text(cfg, name, route));
     let identity = cfg
         .credentials
         .identity
         .as_ref()
         .and_then(|i| i.certified_key());
     let mut hs = tls::handshake_as(stream, name.clone(), cfg.timeouts.tls, identity).await;
-    t.say(1, "tls", || match &hs.outcome {
-        Ok(f) => format!(
-            "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",
-            f.protocol,
-            f.cipher_suite,
-            f.key_exchange,
-            f.alpn,
-            hs.captured.chain.len(),
-            hs.captured.client_cert_requested
-        ),
-        Err(e) => format!("failed [{}]: {}", e.code(), e.describe()),
-    });
+    t.say(1, "tls", || handshake_text(&hs));
     let parsed = inspect::parse(&hs.captured.chain, judged_at);
-    t.say(2, "tls", || {
-        let subjects: Vec<String> = parsed
-            .iter()
-            .map(|f| {
-                format!(
-                    "#{} {} (issuer {}, SHA-256 {})",
-                    f.index, f.subject, f.issuer, f.sha256
-                )
-            })
-            .collect();
-        format!(
-            "chain received: {}",
-            if subjects.is_empty() {
-                "none".into()
-            } else {
-                subjects.join("; ")
-            }
-        )
-    });
+    t.say(2, "tls", || chain_text(&parsed));
     let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at).await;
     t.say(1, "clock", || match server_date {
         Some(d) => format!("server Date {}", crate::duration::rfc3339(d)),
@@ -121,6 +82,56 @@ pub(super) async fn after_connect(
         clients: judged.clients,
         product,
     }
+}
+
+/// `-v`: the ClientHello about to go.
+fn client_hello_text(cfg: &CheckConfig, name: &ServerName<'static>, route: &Route) -> String {
+    let sni = match name {
+        ServerName::DnsName(d) => d.as_ref().to_string(),
+        _ => "(none: an address)".into(),
+    };
+    format!(
+        "ClientHello to {}: SNI {sni}, ALPN h2, http/1.1, TLS 1.3 and 1.2 (deadline {})",
+        route.describe(),
+        crate::duration::human(cfg.timeouts.tls)
+    )
+}
+
+/// `-v`: what the handshake negotiated, or why it failed.
+fn handshake_text(hs: &tls::Handshake) -> String {
+    match &hs.outcome {
+        Ok(f) => format!(
+            "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",
+            f.protocol,
+            f.cipher_suite,
+            f.key_exchange,
+            f.alpn,
+            hs.captured.chain.len(),
+            hs.captured.client_cert_requested
+        ),
+        Err(e) => format!("failed [{}]: {}", e.code(), e.describe()),
+    }
+}
+
+/// `-vv`: every certificate received.
+fn chain_text(parsed: &[crate::pki::facts::CertFacts]) -> String {
+    let subjects: Vec<String> = parsed
+        .iter()
+        .map(|f| {
+            format!(
+                "#{} {} (issuer {}, SHA-256 {})",
+                f.index, f.subject, f.issuer, f.sha256
+            )
+        })
+        .collect();
+    format!(
+        "chain received: {}",
+        if subjects.is_empty() {
+            "none".into()
+        } else {
+            subjects.join("; ")
+        }
+    )
 }
 
 /// When a certificate sent is outside its validity now (and the user did not choose the time with `--at`),
@@ -216,6 +227,27 @@ fn judge_handshake(
             trust: None,
         };
     }
+    let judged = judge_trust(cfg, deps, route, hs, &facts, judged_at, server_date);
+    checks.extend(judged.checks);
+    Judged {
+        checks,
+        certificates: facts,
+        clients: judged.clients,
+        trust: Some(judged.verdicts),
+    }
+}
+
+/// The trust sources' verdicts on the chain, after `proxy.intercept` when a TLS-inspecting proxy made it.
+fn judge_trust(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    route: &Route,
+    hs: &tls::Handshake,
+    facts: &[crate::pki::facts::CertFacts],
+    judged_at: OffsetDateTime,
+    server_date: Option<OffsetDateTime>,
+) -> trust::TrustOutcome {
+    let host = cfg.target.host.to_string();
     let alpn_h2 = match (&hs.outcome, cfg.product) {
         (Ok(f), crate::target::Product::Cvp | crate::target::Product::Cvaas) => {
             Some(f.alpn.as_deref() == Some("h2"))
@@ -224,7 +256,7 @@ fn judge_handshake(
     };
     let input = trust::TrustInput {
         chain: &hs.captured.chain,
-        facts: &facts,
+        facts,
         name: Some(host.clone()),
         at: judged_at,
         product: cfg.product,
@@ -232,7 +264,7 @@ fn judge_handshake(
         warn_days: cfg.warn_days,
         alpn_h2,
         server_date,
-        inspected_by: proxy_checks::inspection_issuer(&facts).map(|(dn, _)| dn),
+        inspected_by: proxy_checks::inspection_issuer(facts).map(|(dn, _)| dn),
     };
     let judged = trust::run(&deps.trust, &input);
     // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.
@@ -246,17 +278,9 @@ fn judge_handshake(
             crate::pki::sources::SourceKind::Custom | crate::pki::sources::SourceKind::Pin
         )
     });
-    checks.extend(proxy_checks::intercept(
-        route,
-        &facts,
-        accepted_by,
-        you_gave,
-    ));
+    let mut checks: Vec<Check> = proxy_checks::intercept(route, facts, accepted_by, you_gave)
+        .into_iter()
+        .collect();
     checks.extend(judged.checks);
-    Judged {
-        checks,
-        certificates: facts,
-        clients: judged.clients,
-        trust: Some(judged.verdicts),
-    }
+    trust::TrustOutcome { checks, ..judged }
 }

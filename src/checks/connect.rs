@@ -51,67 +51,10 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
     }
     let elapsed = start.elapsed();
     let (check, error) = match &stream {
-        Some((addr, _)) if errors.is_empty() => {
-            let summary = if addrs.len() == 1 {
-                format!("{addr} connected in {}", human(elapsed))
-            } else if addrs.iter().any(|a| a.is_ipv4()) && addrs.iter().any(|a| a.is_ipv6()) {
-                format!(
-                    "all {} addresses connected, IPv4 and IPv6; using {addr} ({})",
-                    addrs.len(),
-                    Family::of(&addr.ip()).name()
-                )
-            } else {
-                format!("all {} addresses connected; using {addr}", addrs.len())
-            };
-            (Check::pass(ID, summary), None)
-        }
-        Some((addr, _)) => {
-            let failed: Vec<String> = errors
-                .iter()
-                .map(|(a, e)| format!("{a} {}", e.describe(timeout)))
-                .collect();
-            let (_, first_err) = &errors[0];
-            let works = Family::of(&addr.ip());
-            let all_failed_other = errors.iter().all(|(a, _)| Family::of(&a.ip()) != works);
-            let families = if all_failed_other {
-                format!(
-                    " ({} works, {} does not)",
-                    works.name(),
-                    Family::of(&errors[0].0.ip()).name()
-                )
-            } else {
-                String::new()
-            };
-            let check = Check::new(
-                ID,
-                Status::Warn,
-                first_err.code(),
-                format!("{addr} connected, but {}{families}", failed.join("; ")),
-            )
-            .with_fix(format!(
-                "Clients that try the failing address first stall or fail: make the service listen on {} too (or open the firewall for it), or remove that address from DNS or /etc/hosts",
-                errors.iter().map(|(a, _)| a.ip().to_string()).collect::<Vec<_>>().join(", ")
-            ));
-            (check, None)
-        }
+        Some((addr, _)) if errors.is_empty() => (all_connected(addrs, *addr, elapsed), None),
+        Some((addr, _)) => (some_failed(*addr, &errors, timeout), None),
         None => {
-            let (first_addr, first_err) = errors[0].clone();
-            let summary = if errors.len() == 1 {
-                format!("{first_addr}: {}", first_err.describe(timeout))
-            } else {
-                errors
-                    .iter()
-                    .map(|(a, e)| format!("{a}: {}", e.describe(timeout)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
-            let fix = match &first_err {
-                TcpError::Refused => format!("Nothing listens on port {port}: start the service, or use the port it listens on"),
-                TcpError::Timeout => format!("Packets to port {port} are dropped: open TCP {port} in every firewall and security group between this machine and {}", first_addr.ip()),
-                TcpError::Unreachable(_) => format!("This machine has no route to {}: check VPN, routing (`ip route get {}`) and the address family", first_addr.ip(), first_addr.ip()),
-                TcpError::Other(_) => format!("Check the address {} and local socket limits", first_addr.ip()),
-            };
-            let check = Check::fail(ID, first_err.code(), summary, fix);
+            let (check, first_err) = none_connected(&errors, port, timeout);
             (check, Some(first_err))
         }
     };
@@ -124,4 +67,77 @@ pub async fn run(addrs: &[IpAddr], port: u16, timeout: Duration) -> Connected {
         stream,
         error,
     }
+}
+
+/// Every address connected.
+fn all_connected(addrs: &[IpAddr], addr: SocketAddr, elapsed: Duration) -> Check {
+    let summary = if addrs.len() == 1 {
+        format!("{addr} connected in {}", human(elapsed))
+    } else if addrs.iter().any(|a| a.is_ipv4()) && addrs.iter().any(|a| a.is_ipv6()) {
+        format!(
+            "all {} addresses connected, IPv4 and IPv6; using {addr} ({})",
+            addrs.len(),
+            Family::of(&addr.ip()).name()
+        )
+    } else {
+        format!("all {} addresses connected; using {addr}", addrs.len())
+    };
+    Check::pass(ID, summary)
+}
+
+/// One address connected, others did not: clients that try those first stall or fail.
+fn some_failed(addr: SocketAddr, errors: &[(SocketAddr, TcpError)], timeout: Duration) -> Check {
+    let failed: Vec<String> = errors
+        .iter()
+        .map(|(a, e)| format!("{a} {}", e.describe(timeout)))
+        .collect();
+    let (_, first_err) = &errors[0];
+    let works = Family::of(&addr.ip());
+    let all_failed_other = errors.iter().all(|(a, _)| Family::of(&a.ip()) != works);
+    let families = if all_failed_other {
+        format!(
+            " ({} works, {} does not)",
+            works.name(),
+            Family::of(&errors[0].0.ip()).name()
+        )
+    } else {
+        String::new()
+    };
+    let check = Check::new(
+        ID,
+        Status::Warn,
+        first_err.code(),
+        format!("{addr} connected, but {}{families}", failed.join("; ")),
+    )
+    .with_fix(format!(
+        "Clients that try the failing address first stall or fail: make the service listen on {} too (or open the firewall for it), or remove that address from DNS or /etc/hosts",
+        errors.iter().map(|(a, _)| a.ip().to_string()).collect::<Vec<_>>().join(", ")
+    ));
+    check
+}
+
+/// No address connected: the failure, and the fix for its kind.
+fn none_connected(
+    errors: &[(SocketAddr, TcpError)],
+    port: u16,
+    timeout: Duration,
+) -> (Check, TcpError) {
+    let (first_addr, first_err) = errors[0].clone();
+    let summary = if errors.len() == 1 {
+        format!("{first_addr}: {}", first_err.describe(timeout))
+    } else {
+        errors
+            .iter()
+            .map(|(a, e)| format!("{a}: {}", e.describe(timeout)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let fix = match &first_err {
+        TcpError::Refused => format!("Nothing listens on port {port}: start the service, or use the port it listens on"),
+        TcpError::Timeout => format!("Packets to port {port} are dropped: open TCP {port} in every firewall and security group between this machine and {}", first_addr.ip()),
+        TcpError::Unreachable(_) => format!("This machine has no route to {}: check VPN, routing (`ip route get {}`) and the address family", first_addr.ip(), first_addr.ip()),
+        TcpError::Other(_) => format!("Check the address {} and local socket limits", first_addr.ip()),
+    };
+    let check = Check::fail(ID, first_err.code(), summary, fix);
+    (check, first_err)
 }

@@ -19,83 +19,108 @@ pub const ID: &str = "product.detect";
 pub async fn detect(cfg: &CheckConfig, hs: &Handshake, route: &Route) -> (CheckConfig, Check) {
     let mut eff = cfg.clone();
     // Only the product changes: the ports to try stay what the user asked for.
-    let settle = |eff: &mut CheckConfig, p: Product| eff.product = p;
+    let (product, check) = recognise(cfg, hs, route).await;
+    eff.product = product;
+    (eff, check)
+}
+
+async fn recognise(cfg: &CheckConfig, hs: &Handshake, route: &Route) -> (Product, Check) {
     if hs.outcome.is_err() {
-        settle(&mut eff, Product::Generic);
         let c = Check::pass(ID, "not recognised: the TLS handshake failed, so no HTTP probe was made; checked as a generic TLS server (pass --product cvp, cvaas or prisma to check a product)");
-        return (eff, c);
+        return (Product::Generic, c);
     }
     let alpn = hs.outcome.as_ref().ok().and_then(|f| f.alpn.clone());
     let Some(alpn) = alpn else {
-        settle(&mut eff, Product::Generic);
         let c = Check::pass(ID, "not recognised: the server negotiated no ALPN, so no HTTP probe was made; checked as a generic TLS server (pass --product cvp, cvaas or prisma to check a product)");
-        return (eff, c);
+        return (Product::Generic, c);
     };
     let deadline = cfg.timeouts.tls.min(Duration::from_secs(2));
-    let host = cfg.target.host.to_string();
     let Ok(probe) = crate::pki::channel::config_for(None, None, &tls::ALPN_OFFERED) else {
-        settle(&mut eff, Product::Generic);
-        return (
-            eff,
-            Check::pass(
-                ID,
-                "not recognised: no probe could be prepared; checked as a generic TLS server",
-            ),
+        let c = Check::pass(
+            ID,
+            "not recognised: no probe could be prepared; checked as a generic TLS server",
         );
+        return (Product::Generic, c);
     };
-    let probe = Arc::new(probe);
-    if let Ok(http) = Http::new(probe.clone(), route, cfg.target.path.as_deref(), deadline) {
-        // The path is a Prisma SaaS tenant path; CloudVision's API is at the root.
-        let root = Http::new(probe.clone(), route, None, deadline).ok();
-        if let Ok(r) = http.get("/api/v1/_ping", Auth::None).await {
-            if r.status == 200 {
-                settle(&mut eff, Product::Prisma);
-                return (eff, Check::pass(ID, "recognised as a Prisma Cloud Compute Console: GET /api/v1/_ping answered 200").with_fact("product", "prisma"));
-            }
-        }
-        if let (true, Some(root)) = (alpn != "h2", &root) {
-            if let Ok(r) = root
-                .get("/cvpservice/login/authenticate.do", Auth::None)
-                .await
-            {
-                if r.status != 404 && r.status < 500 {
-                    settle(&mut eff, cloudvision(&host));
-                    return (
-                        eff,
-                        Check::pass(
-                            ID,
-                            format!(
-                                "recognised as CloudVision: its login endpoint answered HTTP {}",
-                                r.status
-                            ),
-                        )
-                        .with_fact("product", eff_name(&host)),
-                    );
-                }
-            }
-        }
+    if let Some(found) = by_http(cfg, route, Arc::new(probe), &alpn, deadline).await {
+        return found;
     }
     if alpn == "h2" {
-        if let Ok(config) = crate::pki::channel::config_for(None, None, &["h2"]) {
-            let name = crate::checks::verify_name(cfg);
-            let outcome = grpc::get_one(
-                Arc::new(config),
-                name,
-                &cfg.target.authority(cfg.port),
-                route,
-                None,
-                deadline,
-            )
-            .await;
-            if let Outcome::Status(code @ (0 | 5 | 7 | 16), _) = outcome {
-                settle(&mut eff, cloudvision(&host));
-                let c = Check::pass(ID, format!("recognised as CloudVision: the inventory gRPC service answered {} without a token", grpc::status_name(code)));
-                return (eff, c.with_fact("product", eff_name(&host)));
-            }
+        if let Some(found) = by_grpc(cfg, route, deadline).await {
+            return found;
         }
     }
-    settle(&mut eff, Product::Generic);
-    (eff, Check::pass(ID, "not recognised as CloudVision or Prisma Cloud Compute (no _ping, no inventory gRPC): checked as a generic TLS server; pass --product to insist"))
+    (Product::Generic, Check::pass(ID, "not recognised as CloudVision or Prisma Cloud Compute (no _ping, no inventory gRPC): checked as a generic TLS server; pass --product to insist"))
+}
+
+/// Prisma's `_ping`, then (without h2) CloudVision's login endpoint.
+async fn by_http(
+    cfg: &CheckConfig,
+    route: &Route,
+    probe: Arc<rustls::ClientConfig>,
+    alpn: &str,
+    deadline: Duration,
+) -> Option<(Product, Check)> {
+    let host = cfg.target.host.to_string();
+    let http = Http::new(probe.clone(), route, cfg.target.path.as_deref(), deadline).ok()?;
+    // The path is a Prisma SaaS tenant path; CloudVision's API is at the root.
+    let root = Http::new(probe, route, None, deadline).ok();
+    if let Ok(r) = http.get("/api/v1/_ping", Auth::None).await {
+        if r.status == 200 {
+            return Some((
+                Product::Prisma,
+                Check::pass(
+                    ID,
+                    "recognised as a Prisma Cloud Compute Console: GET /api/v1/_ping answered 200",
+                )
+                .with_fact("product", "prisma"),
+            ));
+        }
+    }
+    let root = root.filter(|_| alpn != "h2")?;
+    let r = root
+        .get("/cvpservice/login/authenticate.do", Auth::None)
+        .await
+        .ok()?;
+    if r.status == 404 || r.status >= 500 {
+        return None;
+    }
+    let c = Check::pass(
+        ID,
+        format!(
+            "recognised as CloudVision: its login endpoint answered HTTP {}",
+            r.status
+        ),
+    )
+    .with_fact("product", eff_name(&host));
+    Some((cloudvision(&host), c))
+}
+
+/// CloudVision's inventory gRPC service, without a token.
+async fn by_grpc(cfg: &CheckConfig, route: &Route, deadline: Duration) -> Option<(Product, Check)> {
+    let host = cfg.target.host.to_string();
+    let config = crate::pki::channel::config_for(None, None, &["h2"]).ok()?;
+    let name = crate::checks::verify_name(cfg);
+    let outcome = grpc::get_one(
+        Arc::new(config),
+        name,
+        &cfg.target.authority(cfg.port),
+        route,
+        None,
+        deadline,
+    )
+    .await;
+    let Outcome::Status(code @ (0 | 5 | 7 | 16), _) = outcome else {
+        return None;
+    };
+    let c = Check::pass(
+        ID,
+        format!(
+            "recognised as CloudVision: the inventory gRPC service answered {} without a token",
+            grpc::status_name(code)
+        ),
+    );
+    Some((cloudvision(&host), c.with_fact("product", eff_name(&host))))
 }
 
 fn cloudvision(host: &str) -> Product {

@@ -83,36 +83,12 @@ fn failure_text(
     s_client: &str,
 ) -> (String, String) {
     let port = at.port;
-    let tls_port_hint = match at.product {
-        Product::Generic | Product::Auto => "the port that serves HTTPS (often 443)".to_string(),
-        p => format!(
-            "the {} TLS port ({})",
-            p.display_name(),
-            p.known_ports()
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" or ")
-        ),
-    };
     match failure {
         TlsFailure::Timeout => (
             format!("{} accepted the TCP connection but sent no TLS answer within {}", at.route.describe(), human(at.timeout)),
             format!("Something holds port {port} without speaking TLS: check that {port} is the TLS port and any proxy or load balancer in between; compare with `{s_client}`"),
         ),
-        TlsFailure::NotTls(first) => {
-            let what = if first.starts_with("HTTP/") {
-                "a plain HTTP server".to_string()
-            } else if first.starts_with("SSH-") {
-                "an SSH server".to_string()
-            } else {
-                "a service that is not TLS".to_string()
-            };
-            (
-                format!("port {port} answers in plain text, not TLS: {what} replied `{first}`"),
-                format!("Use {tls_port_hint}; port {port} serves plain text (try http://{}:{port}/ to see it)", at.host),
-            )
-        }
+        TlsFailure::NotTls(first) => not_tls(first, at),
         TlsFailure::LegacyOnly(v) => (
             format!(
                 "the server only speaks {} and refused TLS 1.2 and 1.3; current clients (OpenSSL 3, Python, Go, rustls) refuse it too",
@@ -120,32 +96,12 @@ fn failure_text(
             ),
             "Enable TLS 1.2 and 1.3 on the server or load balancer (nginx: `ssl_protocols TLSv1.2 TLSv1.3;`)".to_string(),
         ),
-        TlsFailure::ClientCertRequired => {
-            let issuers = crate::pki::facts::distinguished_names(&h.captured.acceptable_issuers);
-            let accepted = if issuers.is_empty() {
-                "the server did not say which issuers it accepts".to_string()
-            } else {
-                format!("it accepts certificates issued by: {}", issuers.join("; "))
-            };
-            let fix = match at.product {
-                Product::Prisma => format!("This listener requires mutual TLS ({accepted}): present a client certificate from a CA uploaded to the Console (`curl --cert client.pem --key client.key https://{}:{port}/api/v1/authenticate-client`), or use the Console port that does not require one", at.host),
-                _ => format!("Present a client certificate ({accepted}): `curl --cert client.pem --key client.key https://{}:{port}/`, or use the listener that does not require one", at.host),
-            };
-            ("the server demands a client certificate (mutual TLS) and ends the handshake without one".to_string(), fix)
-        }
+        TlsFailure::ClientCertRequired => client_cert_required(h, at),
         TlsFailure::Closed => (
             format!("{} closed the connection without answering the TLS ClientHello (SNI: {})", at.route.describe(), h.sni.as_deref().unwrap_or("none")),
             format!("The server may refuse this SNI name or this client's address: try `--sni` with the name the server serves, and compare with `{s_client}`"),
         ),
-        TlsFailure::Alert(a) => {
-            let fix = match a {
-                AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => "No cipher suite or curve in common: the server must offer TLS 1.3, or TLS 1.2 with ECDHE and AES-GCM or ChaCha20 (nginx: `ssl_ciphers HIGH:!aNULL:!MD5;`)".to_string(),
-                AlertDescription::UnrecognisedName => format!("The server does not serve the name `{}` sent in SNI: use `--sni` with a name it serves, or add that name to its configuration", h.sni.as_deref().unwrap_or("")),
-                AlertDescription::InternalError => "The server failed internally during the handshake: read its TLS error log".to_string(),
-                _ => format!("Read the server's TLS error log for this alert; compare with `{s_client}`"),
-            };
-            (format!("the server ended the handshake with the alert {}", alert_name(*a)), fix)
-        }
+        TlsFailure::Alert(a) => alert(*a, h, s_client),
         TlsFailure::WeakKey(bits) => (
             format!("the server signs the handshake with an RSA key of {bits} bits; rustls, and OpenSSL at security level 2 (the Debian and Ubuntu default), refuse RSA keys under 2048 bits"),
             "Replace the server's key and certificate with RSA 2048+ or ECDSA P-256 (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)".to_string(),
@@ -167,6 +123,74 @@ fn failure_text(
             format!("Compare with `{s_client}` and read the server's TLS error log"),
         ),
     }
+}
+
+/// Plain text on the port: which kind of server answered, and the product's TLS port.
+fn not_tls(first: &str, at: &Where<'_>) -> (String, String) {
+    let port = at.port;
+    let tls_port_hint = match at.product {
+        Product::Generic | Product::Auto => "the port that serves HTTPS (often 443)".to_string(),
+        p => format!(
+            "the {} TLS port ({})",
+            p.display_name(),
+            p.known_ports()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    let what = if first.starts_with("HTTP/") {
+        "a plain HTTP server".to_string()
+    } else if first.starts_with("SSH-") {
+        "an SSH server".to_string()
+    } else {
+        "a service that is not TLS".to_string()
+    };
+    (
+        format!("port {port} answers in plain text, not TLS: {what} replied `{first}`"),
+        format!(
+            "Use {tls_port_hint}; port {port} serves plain text (try http://{}:{port}/ to see it)",
+            at.host
+        ),
+    )
+}
+
+/// The server demands a client certificate: which issuers it accepts, and how to present one.
+fn client_cert_required(h: &Handshake, at: &Where<'_>) -> (String, String) {
+    let port = at.port;
+    let issuers = crate::pki::facts::distinguished_names(&h.captured.acceptable_issuers);
+    let accepted = if issuers.is_empty() {
+        "the server did not say which issuers it accepts".to_string()
+    } else {
+        format!("it accepts certificates issued by: {}", issuers.join("; "))
+    };
+    let fix = match at.product {
+        Product::Prisma => format!("This listener requires mutual TLS ({accepted}): present a client certificate from a CA uploaded to the Console (`curl --cert client.pem --key client.key https://{}:{port}/api/v1/authenticate-client`), or use the Console port that does not require one", at.host),
+        _ => format!("Present a client certificate ({accepted}): `curl --cert client.pem --key client.key https://{}:{port}/`, or use the listener that does not require one", at.host),
+    };
+    (
+        "the server demands a client certificate (mutual TLS) and ends the handshake without one"
+            .to_string(),
+        fix,
+    )
+}
+
+/// The server ended the handshake with an alert: the fix for that alert.
+fn alert(a: AlertDescription, h: &Handshake, s_client: &str) -> (String, String) {
+    let fix = match a {
+        AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => "No cipher suite or curve in common: the server must offer TLS 1.3, or TLS 1.2 with ECDHE and AES-GCM or ChaCha20 (nginx: `ssl_ciphers HIGH:!aNULL:!MD5;`)".to_string(),
+        AlertDescription::UnrecognisedName => format!("The server does not serve the name `{}` sent in SNI: use `--sni` with a name it serves, or add that name to its configuration", h.sni.as_deref().unwrap_or("")),
+        AlertDescription::InternalError => "The server failed internally during the handshake: read its TLS error log".to_string(),
+        _ => format!("Read the server's TLS error log for this alert; compare with `{s_client}`"),
+    };
+    (
+        format!(
+            "the server ended the handshake with the alert {}",
+            alert_name(a)
+        ),
+        fix,
+    )
 }
 
 /// `tls.alpn`: gRPC needs HTTP/2 negotiated by ALPN. Only for products that serve gRPC.

@@ -59,29 +59,7 @@ pub fn tunnel_failed(
     let to = route.authority();
     let host = &route.host;
     let (summary, fix) = match e {
-        TunnelError::AuthRequired { offered, sent } => {
-            let basic = offered.iter().any(|s| s.eq_ignore_ascii_case("basic"));
-            let summary = format!("{} wants authentication to open a tunnel to {to}: {}", proxy.describe(), e.describe());
-            let fix = if !basic && !offered.is_empty() {
-                format!(
-                    "The proxy accepts only {} (Kerberos/NTLM), which preflight does not speak: ask for a proxy account that may use Basic, or for {host} to be reachable without the proxy ({})",
-                    offered.join(", "),
-                    bypass(host)
-                )
-            } else if *sent {
-                format!(
-                    "The proxy refused the user and password in {}: check them (percent-encode `@`, `:` and `%` in the URL: http://USER:PASS%40WORD@{})",
-                    proxy.source,
-                    proxy.authority()
-                )
-            } else {
-                format!(
-                    "Give the proxy account in the proxy URL, in the environment: export HTTPS_PROXY='http://USER:PASSWORD@{}' (percent-encode `@`, `:` and `%` in the password); preflight never shows it",
-                    proxy.authority()
-                )
-            };
-            (summary, fix)
-        }
+        TunnelError::AuthRequired { offered, sent } => auth_required(e, proxy, (&to, host), offered, *sent),
         TunnelError::Refused { .. } => (
             format!("{} refuses to open a tunnel to {to}: {}", proxy.describe(), e.describe()),
             format!(
@@ -120,21 +98,67 @@ pub fn tunnel_failed(
         .with_fact("proxy", proxy.shown.clone())
         .with_fact("source", proxy.source.clone());
     if !answers.is_empty() {
-        check = check.with_fact("other_ports", super::ports::facts(answers, cfg.timeouts));
-        let through: Vec<u16> = answers
-            .iter()
-            .filter(|(_, a)| matches!(a, super::ports::PortAnswer::Tls(_)))
-            .map(|(p, _)| *p)
-            .collect();
-        if let (Some(port), Some(fix)) = (through.first(), check.fix.as_mut()) {
-            check.summary = format!(
-                "{}; through the proxy, port {port} answers TLS",
-                check.summary
-            );
-            *fix = format!(
-                "{fix}. Through this proxy, {host}:{port} works: if the service is there too, use that port"
-            );
-        }
+        check = with_other_ports(check, host, cfg, answers);
+    }
+    check
+}
+
+/// HTTP 407: which scheme the proxy wants, and whether the credentials sent were refused.
+fn auth_required(
+    e: &TunnelError,
+    proxy: &Proxy,
+    (to, host): (&str, &str),
+    offered: &[String],
+    sent: bool,
+) -> (String, String) {
+    let basic = offered.iter().any(|s| s.eq_ignore_ascii_case("basic"));
+    let summary = format!(
+        "{} wants authentication to open a tunnel to {to}: {}",
+        proxy.describe(),
+        e.describe()
+    );
+    let fix = if !basic && !offered.is_empty() {
+        format!(
+            "The proxy accepts only {} (Kerberos/NTLM), which preflight does not speak: ask for a proxy account that may use Basic, or for {host} to be reachable without the proxy ({})",
+            offered.join(", "),
+            bypass(host)
+        )
+    } else if sent {
+        format!(
+            "The proxy refused the user and password in {}: check them (percent-encode `@`, `:` and `%` in the URL: http://USER:PASS%40WORD@{})",
+            proxy.source,
+            proxy.authority()
+        )
+    } else {
+        format!(
+            "Give the proxy account in the proxy URL, in the environment: export HTTPS_PROXY='http://USER:PASSWORD@{}' (percent-encode `@`, `:` and `%` in the password); preflight never shows it",
+            proxy.authority()
+        )
+    };
+    (summary, fix)
+}
+
+/// What the other ports answered through the proxy; one that answers TLS goes into the fix.
+fn with_other_ports(
+    mut check: Check,
+    host: &str,
+    cfg: &CheckConfig,
+    answers: &[(u16, super::ports::PortAnswer)],
+) -> Check {
+    check = check.with_fact("other_ports", super::ports::facts(answers, cfg.timeouts));
+    let through: Vec<u16> = answers
+        .iter()
+        .filter(|(_, a)| matches!(a, super::ports::PortAnswer::Tls(_)))
+        .map(|(p, _)| *p)
+        .collect();
+    if let (Some(port), Some(fix)) = (through.first(), check.fix.as_mut()) {
+        check.summary = format!(
+            "{}; through the proxy, port {port} answers TLS",
+            check.summary
+        );
+        *fix = format!(
+            "{fix}. Through this proxy, {host}:{port} works: if the service is there too, use that port"
+        );
     }
     check
 }

@@ -140,9 +140,21 @@ async fn answer(
     };
     let elapsed = start.elapsed();
     let source = resolver.describe();
+    let check = lookup_check(&name, port, &outcome, (elapsed, cfg.timeouts.dns));
+    let check = check.with_fact("source", source).with_elapsed(elapsed);
+    (check, outcome.unwrap_or_default())
+}
+
+/// The lookup's answer, or its failure with the fix for that kind.
+fn lookup_check(
+    name: &str,
+    port: u16,
+    outcome: &Result<Vec<IpAddr>, DnsError>,
+    (elapsed, deadline): (std::time::Duration, std::time::Duration),
+) -> Check {
     let override_hint =
         format!("to test the server by address meanwhile: --resolve {name}:{port}:ADDRESS");
-    let check = match &outcome {
+    match outcome {
         Ok(addrs) => {
             let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
             let v4 = addrs.iter().filter(|a| a.is_ipv4()).count();
@@ -174,7 +186,7 @@ async fn answer(
             Code::DnsTimeout,
             format!(
                 "no DNS answer for {name} within {}",
-                human(cfg.timeouts.dns)
+                human(deadline)
             ),
             format!(
                 "Check the nameservers in /etc/resolv.conf and that UDP/TCP 53 to them is open (`dig {name}`); {override_hint}"
@@ -186,7 +198,5 @@ async fn answer(
             format!("the lookup of {name} failed: {why}"),
             format!("Check /etc/resolv.conf and try `dig {name}`; {override_hint}"),
         ),
-    };
-    let check = check.with_fact("source", source).with_elapsed(elapsed);
-    (check, outcome.unwrap_or_default())
+    }
 }

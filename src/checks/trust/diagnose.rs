@@ -440,37 +440,8 @@ fn self_signed_fix(case: &Case<'_>, leaf: &CertFacts) -> String {
 }
 
 fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
-    let label = case.source.name;
     if leaf.self_signed {
-        let summary = if case.source.kind == SourceKind::Custom {
-            format!(
-                "the server presents a self-signed certificate ({}) that is not in {label}",
-                leaf.short_name()
-            )
-        } else {
-            format!(
-                "the server presents a self-signed certificate ({}): no public store trusts it",
-                leaf.short_name()
-            )
-        };
-        let mut fix = self_signed_fix(case, leaf);
-        if case.source.kind == SourceKind::Custom {
-            let held: Vec<String> = case
-                .source
-                .files
-                .iter()
-                .flat_map(|f| {
-                    f.certificates
-                        .iter()
-                        .map(|c| format!("{} ({}…)", c.subject, &c.sha256[..11]))
-                })
-                .collect();
-            fix = format!(
-                "Your --ca holds {}, not this certificate. {fix}",
-                held.join(", ")
-            );
-        }
-        return finding(Code::SelfSigned, summary, fix);
+        return self_signed_unknown(case, leaf);
     }
     let path = case.sent_path();
     let top_index = *path.last().unwrap_or(&0);
@@ -482,31 +453,10 @@ fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
         );
     };
     if top.self_signed {
-        // The server sent its root; this store does not have it.
-        let fix = match case.product {
-            Product::Prisma if top.subject.contains("Twistlock") => {
-                let host = case.authority.clone().unwrap_or_else(|| "CONSOLE:8083".into());
-                format!(
-                    "Trust the Console CA, not the server certificate: `curl -sk -u USER https://{host}/api/v1/certs/ca.pem -o console-ca.pem`, check that `openssl x509 -noout -fingerprint -sha256 -in console-ca.pem` prints {}, then `{}`",
-                    top.sha256,
-                    case.again(" --ca console-ca.pem")
-                )
-            }
-            _ => format!(
-                "Get the root {} (SHA-256 {}) from whoever runs this CA, or save the chain with `{}` and keep its last certificate after checking that fingerprint; then `{}`",
-                top.short_name(),
-                top.sha256,
-                case.chain_cmd("chain.pem"),
-                case.again(" --ca root.pem")
-            ),
-        };
-        let summary = format!(
-            "the chain ends at the self-signed root {}, which is not in {label}",
-            top.short_name()
-        );
-        return finding(Code::UnknownIssuer, summary, custom_hint(case, fix));
+        return root_not_in_store(case, top);
     }
     // The topmost certificate sent is not a root: its issuer was not sent and this store lacks it.
+    let label = case.source.name;
     let issuer_value = case.names(top_index).map(|(_, i)| i).unwrap_or_default();
     let elsewhere: Vec<&str> = case
         .others
@@ -527,28 +477,7 @@ fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
         return finding(Code::UnknownIssuer, summary, fix);
     }
     if top_index == 0 || !top.ca_issuers_urls.is_empty() {
-        let aki = top
-            .authority_key_id
-            .as_deref()
-            .map(|k| format!(", key id {k}"))
-            .unwrap_or_default();
-        let url = top
-            .ca_issuers_urls
-            .first()
-            .map(|u| format!(" (its issuer's certificate is published at {u})"))
-            .unwrap_or_default();
-        let summary = format!(
-            "the server sent {} but not the certificate that signed it: {}{aki}{url}",
-            top.short_name(),
-            top.issuer
-        );
-        let fix = format!(
-            "On the server, append the intermediate `{}` to the certificate file (nginx: the file `ssl_certificate` names, leaf first, then intermediates){}; if `{}` is a root rather than an intermediate, pass it with --ca instead",
-            top.issuer,
-            if url.is_empty() { String::new() } else { format!("; download it from {}", top.ca_issuers_urls[0]) },
-            top.issuer
-        );
-        return finding(Code::IncompleteChain, summary, fix);
+        return intermediate_missing(top);
     }
     let fix = format!(
         "Pass the CA `{}` with --ca (ask whoever runs this PKI for it), or make the server send the full chain",
@@ -562,6 +491,93 @@ fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
         ),
         custom_hint(case, fix),
     )
+}
+
+/// A self-signed server certificate that this source does not hold.
+fn self_signed_unknown(case: &Case<'_>, leaf: &CertFacts) -> Finding {
+    let label = case.source.name;
+    let summary = if case.source.kind == SourceKind::Custom {
+        format!(
+            "the server presents a self-signed certificate ({}) that is not in {label}",
+            leaf.short_name()
+        )
+    } else {
+        format!(
+            "the server presents a self-signed certificate ({}): no public store trusts it",
+            leaf.short_name()
+        )
+    };
+    let mut fix = self_signed_fix(case, leaf);
+    if case.source.kind == SourceKind::Custom {
+        let held: Vec<String> = case
+            .source
+            .files
+            .iter()
+            .flat_map(|f| {
+                f.certificates
+                    .iter()
+                    .map(|c| format!("{} ({}…)", c.subject, &c.sha256[..11]))
+            })
+            .collect();
+        fix = format!(
+            "Your --ca holds {}, not this certificate. {fix}",
+            held.join(", ")
+        );
+    }
+    finding(Code::SelfSigned, summary, fix)
+}
+
+/// The server sent its root; this store does not have it.
+fn root_not_in_store(case: &Case<'_>, top: &CertFacts) -> Finding {
+    let fix = match case.product {
+        Product::Prisma if top.subject.contains("Twistlock") => {
+            let host = case.authority.clone().unwrap_or_else(|| "CONSOLE:8083".into());
+            format!(
+                "Trust the Console CA, not the server certificate: `curl -sk -u USER https://{host}/api/v1/certs/ca.pem -o console-ca.pem`, check that `openssl x509 -noout -fingerprint -sha256 -in console-ca.pem` prints {}, then `{}`",
+                top.sha256,
+                case.again(" --ca console-ca.pem")
+            )
+        }
+        _ => format!(
+            "Get the root {} (SHA-256 {}) from whoever runs this CA, or save the chain with `{}` and keep its last certificate after checking that fingerprint; then `{}`",
+            top.short_name(),
+            top.sha256,
+            case.chain_cmd("chain.pem"),
+            case.again(" --ca root.pem")
+        ),
+    };
+    let summary = format!(
+        "the chain ends at the self-signed root {}, which is not in {}",
+        top.short_name(),
+        case.source.name
+    );
+    finding(Code::UnknownIssuer, summary, custom_hint(case, fix))
+}
+
+/// The server sent a certificate but not the intermediate that signed it.
+fn intermediate_missing(top: &CertFacts) -> Finding {
+    let aki = top
+        .authority_key_id
+        .as_deref()
+        .map(|k| format!(", key id {k}"))
+        .unwrap_or_default();
+    let url = top
+        .ca_issuers_urls
+        .first()
+        .map(|u| format!(" (its issuer's certificate is published at {u})"))
+        .unwrap_or_default();
+    let summary = format!(
+        "the server sent {} but not the certificate that signed it: {}{aki}{url}",
+        top.short_name(),
+        top.issuer
+    );
+    let fix = format!(
+        "On the server, append the intermediate `{}` to the certificate file (nginx: the file `ssl_certificate` names, leaf first, then intermediates){}; if `{}` is a root rather than an intermediate, pass it with --ca instead",
+        top.issuer,
+        if url.is_empty() { String::new() } else { format!("; download it from {}", top.ca_issuers_urls[0]) },
+        top.issuer
+    );
+    finding(Code::IncompleteChain, summary, fix)
 }
 
 /// Adds, for a failing --ca, what the files hold instead.
@@ -698,11 +714,20 @@ pub fn extra_failure(case: &Case<'_>, path: &PathInfo) -> Option<Finding> {
 
 /// Warnings on a chain that passed: expiry soon, order, strays, long validity.
 pub fn warnings(case: &Case<'_>, path: &PathInfo) -> Vec<Finding> {
-    let mut out = Vec::new();
     let on_path: Vec<usize> = std::iter::once(0)
         .chain(path.intermediates.iter().copied())
         .collect();
-    for i in &on_path {
+    let mut out = expiring_soon(case, &on_path);
+    out.extend(out_of_order(&on_path));
+    out.extend(strays(case, path, &on_path));
+    out.extend(long_validity(case));
+    out
+}
+
+/// Each certificate on the path that expires within `--warn-days`.
+fn expiring_soon(case: &Case<'_>, on_path: &[usize]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for i in on_path {
         let Some(f) = case.facts.get(*i) else {
             continue;
         };
@@ -726,16 +751,25 @@ pub fn warnings(case: &Case<'_>, path: &PathInfo) -> Vec<Finding> {
             ));
         }
     }
+    out
+}
+
+fn out_of_order(on_path: &[usize]) -> Option<Finding> {
     if on_path.windows(2).any(|w| w[1] < w[0])
         || on_path.iter().enumerate().any(|(pos, i)| pos != *i)
     {
         let order: Vec<String> = on_path.iter().map(|i| format!("#{i}")).collect();
-        out.push(finding(
+        return Some(finding(
             Code::ChainOutOfOrder,
             format!("the chain is sent out of order: the path is {} (leaf first); some clients fail on that", order.join(" → ")),
             "Order the server's certificate file leaf first, then each issuer in turn (nginx: the file `ssl_certificate` names)".to_string(),
         ));
     }
+    None
+}
+
+/// Certificates sent that are not on the path (a leftover, an old intermediate).
+fn strays(case: &Case<'_>, path: &PathInfo, on_path: &[usize]) -> Option<Finding> {
     let stray: Vec<&CertFacts> = case
         .facts
         .iter()
@@ -747,7 +781,7 @@ pub fn warnings(case: &Case<'_>, path: &PathInfo) -> Vec<Finding> {
             .iter()
             .map(|f| format!("#{} {}", f.index, f.short_name()))
             .collect();
-        out.push(finding(
+        return Some(finding(
             Code::UnrelatedCertificate,
             format!(
                 "the server also sends {} that do not belong to this chain",
@@ -756,30 +790,21 @@ pub fn warnings(case: &Case<'_>, path: &PathInfo) -> Vec<Finding> {
             "Remove the leftover certificates from the server's certificate file".to_string(),
         ));
     }
-    if let Some(leaf) = case.leaf() {
-        if !leaf.self_signed {
-            if let (Ok(nb), Ok(na)) = (
-                OffsetDateTime::parse(
-                    &leaf.not_before,
-                    &time::format_description::well_known::Rfc3339,
-                ),
-                OffsetDateTime::parse(
-                    &leaf.not_after,
-                    &time::format_description::well_known::Rfc3339,
-                ),
-            ) {
-                let days = (na - nb).whole_days();
-                if days > MAX_LEAF_DAYS {
-                    out.push(finding(
-                        Code::LongValidity,
-                        format!("{} is valid for {days} days; macOS, iOS and browsers refuse server certificates valid for more than {MAX_LEAF_DAYS} days", case.cert_label(leaf)),
-                        format!("Reissue it valid for at most {MAX_LEAF_DAYS} days if Apple clients or browsers must connect; API clients do not mind"),
-                    ));
-                }
-            }
-        }
-    }
-    out
+    None
+}
+
+/// A server certificate valid for longer than Apple platforms and browsers accept.
+fn long_validity(case: &Case<'_>) -> Option<Finding> {
+    let leaf = case.leaf().filter(|l| !l.self_signed)?;
+    let rfc = &time::format_description::well_known::Rfc3339;
+    let nb = OffsetDateTime::parse(&leaf.not_before, rfc).ok()?;
+    let na = OffsetDateTime::parse(&leaf.not_after, rfc).ok()?;
+    let days = (na - nb).whole_days();
+    (days > MAX_LEAF_DAYS).then(|| finding(
+        Code::LongValidity,
+        format!("{} is valid for {days} days; macOS, iOS and browsers refuse server certificates valid for more than {MAX_LEAF_DAYS} days", case.cert_label(leaf)),
+        format!("Reissue it valid for at most {MAX_LEAF_DAYS} days if Apple clients or browsers must connect; API clients do not mind"),
+    ))
 }
 
 #[cfg(test)]

@@ -67,63 +67,19 @@ fn judge_source(
         server_date: input.server_date,
     };
     let name = input.name.as_deref().and_then(server_name);
-    let base_facts = |c: Check| {
-        let mut c = c
-            .with_fact("source", source.label.clone())
-            .with_fact("anchors", source.anchors.len())
-            .with_fact("name", input.name.clone())
-            .with_fact("judged_at", crate::duration::rfc3339(input.at));
-        if let Some(d) = input.server_date {
-            c = c
-                .with_fact("server_date", crate::duration::rfc3339(d))
-                .with_fact("clock_offset_seconds", (input.at - d).whole_seconds());
-        }
-        if !source.files.is_empty() {
-            c = c.with_fact(
-                "files",
-                serde_json::to_value(&source.files).unwrap_or_default(),
-            );
-        }
-        if !source.load_errors.is_empty() {
-            c = c.with_fact("load_errors", source.load_errors.clone());
-        }
-        c
-    };
+    let base_facts = |c: Check| base_facts(c, source, input);
     match judge::judge(&source.anchors, input.chain, name.as_ref(), input.at) {
         Ok(path) => {
-            let path_text: Vec<String> = std::iter::once(0)
-                .chain(path.intermediates.iter().copied())
-                .filter_map(|i| input.facts.get(i).map(|f| f.short_name()))
-                .chain(std::iter::once(path.anchor.clone()))
-                .collect();
-            let with_path = |c: Check| base_facts(c).with_fact("path", path_text.clone());
             if let Some(f) = diagnose::extra_failure(&case, &path) {
-                let check = with_path(Check::fail(id, f.code, f.summary, f.fix));
+                let check = Check::fail(id, f.code, f.summary, f.fix);
+                let check = base_facts(check).with_fact("path", path_text(&path, input));
                 return (check, Verdict::Rejected(f.code));
             }
-            let warnings = diagnose::warnings(&case, &path);
-            let trusted = format!("trusted by {}: {}", source.label, path_text.join(" → "));
-            let check = match warnings.first() {
-                None => with_path(Check::pass(id, trusted)),
-                Some(first) => {
-                    let text: Vec<String> = warnings.iter().map(|w| w.summary.clone()).collect();
-                    let list: Vec<serde_json::Value> = warnings
-                        .iter()
-                        .map(|w| json!({"code": w.code.as_str(), "summary": w.summary, "fix": w.fix}))
-                        .collect();
-                    with_path(
-                        Check::new(
-                            id,
-                            Status::Warn,
-                            first.code,
-                            format!("{trusted}; but {}", text.join("; ")),
-                        )
-                        .with_fix(first.fix.clone())
-                        .with_fact("warnings", list),
-                    )
-                }
-            };
-            (check, Verdict::Accepted)
+            let check = accepted(&case, &path, input);
+            (
+                base_facts(check).with_fact("path", path_text(&path, input)),
+                Verdict::Accepted,
+            )
         }
         Err(e) => {
             let f = diagnose::diagnose(&e, &case);
@@ -131,6 +87,67 @@ fn judge_source(
             (check, Verdict::Rejected(f.code))
         }
     }
+}
+
+/// The facts every source's check carries: the source, the name, the time judged, the files.
+fn base_facts(c: Check, source: &TrustSource, input: &TrustInput<'_>) -> Check {
+    let mut c = c
+        .with_fact("source", source.label.clone())
+        .with_fact("anchors", source.anchors.len())
+        .with_fact("name", input.name.clone())
+        .with_fact("judged_at", crate::duration::rfc3339(input.at));
+    if let Some(d) = input.server_date {
+        c = c
+            .with_fact("server_date", crate::duration::rfc3339(d))
+            .with_fact("clock_offset_seconds", (input.at - d).whole_seconds());
+    }
+    if !source.files.is_empty() {
+        c = c.with_fact(
+            "files",
+            serde_json::to_value(&source.files).unwrap_or_default(),
+        );
+    }
+    if !source.load_errors.is_empty() {
+        c = c.with_fact("load_errors", source.load_errors.clone());
+    }
+    c
+}
+
+/// The path webpki built, leaf to anchor, by name.
+fn path_text(path: &judge::PathInfo, input: &TrustInput<'_>) -> Vec<String> {
+    std::iter::once(0)
+        .chain(path.intermediates.iter().copied())
+        .filter_map(|i| input.facts.get(i).map(|f| f.short_name()))
+        .chain(std::iter::once(path.anchor.clone()))
+        .collect()
+}
+
+/// An accepted chain: pass, or warn with every warning (expiring soon, order, strays, long validity).
+fn accepted(case: &Case<'_>, path: &judge::PathInfo, input: &TrustInput<'_>) -> Check {
+    let source = case.source;
+    let id = source.kind.check_id();
+    let warnings = diagnose::warnings(case, path);
+    let trusted = format!(
+        "trusted by {}: {}",
+        source.label,
+        path_text(path, input).join(" → ")
+    );
+    let Some(first) = warnings.first() else {
+        return Check::pass(id, trusted);
+    };
+    let text: Vec<String> = warnings.iter().map(|w| w.summary.clone()).collect();
+    let list: Vec<serde_json::Value> = warnings
+        .iter()
+        .map(|w| json!({"code": w.code.as_str(), "summary": w.summary, "fix": w.fix}))
+        .collect();
+    Check::new(
+        id,
+        Status::Warn,
+        first.code,
+        format!("{trusted}; but {}", text.join("; ")),
+    )
+    .with_fix(first.fix.clone())
+    .with_fact("warnings", list)
 }
 
 fn judge_pin(source: &TrustSource, input: &TrustInput<'_>) -> (Check, Verdict) {

@@ -179,7 +179,7 @@ impl Stage<'_> {
         };
         let http = match Http::new(config, self.route, self.path, cfg.timeouts.tls) {
             Ok(h) => h,
-            Err(e) => return vec![setup_failed(e, "Retry with -v")],
+            Err(e) => return vec![setup_failed(e.to_string(), "Retry with -v")],
         };
         let creds = &cfg.credentials;
         let methods = match cfg.product {

@@ -38,20 +38,24 @@ impl Reply {
 }
 
 /// Why no reply came.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
+    #[error("no answer in time")]
     Timeout,
     /// In words (never a library's `Debug`).
+    #[error("{0}")]
     Failed(String),
 }
 
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HttpError::Timeout => f.write_str("no answer in time"),
-            HttpError::Failed(w) => f.write_str(w),
-        }
-    }
+/// Why no client could be built for a server.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot use the proxy {proxy}: {why}")]
+    Proxy { proxy: String, why: String },
+    #[error("the proxy credentials are not valid in a header")]
+    ProxyCredentials,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
 }
 
 /// A client bound to one server: `https://HOST:PORT[/path]`, reached at `addr`.
@@ -82,7 +86,7 @@ impl Http {
         route: &crate::net::route::Route,
         path_prefix: Option<&str>,
         timeout: Duration,
-    ) -> Result<Http, String> {
+    ) -> Result<Http, SetupError> {
         let config = (*config).clone();
         let builder = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
@@ -97,12 +101,14 @@ impl Http {
                 .no_proxy(),
             Hop::Proxy { proxy, addr } => {
                 let mut p = reqwest::Proxy::all(format!("http://{addr}"))
-                    .map_err(|e| format!("cannot use the proxy {}: {e}", proxy.shown))?;
+                    .map_err(|e| SetupError::Proxy {
+                        proxy: proxy.shown.clone(),
+                        why: e.to_string(),
+                    })?;
                 if let Some(auth) = &proxy.authorization {
                     let mut value =
-                        reqwest::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
-                            "the proxy credentials are not valid in a header".to_string()
-                        })?;
+                        reqwest::header::HeaderValue::from_str(auth.expose())
+                            .map_err(|_| SetupError::ProxyCredentials)?;
                     value.set_sensitive(true);
                     p = p.custom_http_auth(value);
                 }
@@ -111,7 +117,7 @@ impl Http {
         };
         let client = builder
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| SetupError::Client(e.to_string()))?;
         Ok(Http {
             client,
             base: format!("https://{}{}", route.authority(), path_prefix.unwrap_or("")),

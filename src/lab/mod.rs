@@ -510,51 +510,7 @@ impl Lab {
                 s.url,
                 s.scenario.about()
             ));
-            if s.scenario.is_proxy() {
-                // Through the proxy to the CloudVision server, by its lab name (the proxy resolves it).
-                let to = self
-                    .server(Scenario::Cvp)
-                    .map(|c| {
-                        format!(
-                            "cvp.preflight.lab:{} --product cvp --ca {}",
-                            c.addr.port(),
-                            c.trust_file
-                                .as_ref()
-                                .map(|f| f.display().to_string())
-                                .unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_else(|| "cvp.preflight.lab:PORT --product cvp".into());
-                // A proxy password goes in the environment, never in an argument.
-                let mut cmd = if s.scenario == Scenario::ProxyAuth {
-                    format!(
-                        "HTTPS_PROXY=http://{}:{}@{} preflight check {to}",
-                        proxy::PROXY_USER,
-                        proxy::PROXY_PASSWORD,
-                        s.addr
-                    )
-                } else {
-                    format!("preflight check {to} --proxy http://{}", s.addr)
-                };
-                if let Some(f) = &s.trust_file {
-                    cmd.push_str(&format!(" --ca {}", f.display()));
-                }
-                out.push_str(&format!("{:<25}{cmd}\n", ""));
-                continue;
-            }
-            let target = if s.scenario.base_path().is_empty() {
-                s.addr.to_string()
-            } else {
-                s.url.clone()
-            };
-            let mut cmd = format!(
-                "preflight check {target} --product {}",
-                s.scenario.product().as_str()
-            );
-            if let Some(f) = &s.trust_file {
-                cmd.push_str(&format!(" --ca {}", f.display()));
-            }
-            out.push_str(&format!("{:<25}{cmd}\n", ""));
+            out.push_str(&format!("{:<25}{}\n", "", self.command(s)));
         }
         out.push_str(&format!(
             "\nServer certificates carry the names {}; the mTLS client certificate is {} (key {}, CN {}).\n",
@@ -563,33 +519,8 @@ impl Lab {
             self.client_key.display(),
             Credentials::CLIENT_CERT_USER,
         ));
-        out.push_str(&format!(
-            "\nCredentials the lab accepts:\n  \
-             CloudVision  {} / {} (network-admin), {} / {} (read-only: gRPC PERMISSION_DENIED)\n  \
-             Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n  \
-             Proxy        {} / {} (proxy-auth)\n\
-             Tokens (issued now; the lab checks exp against the real clock):\n",
-            Credentials::CVP_USER,
-            Credentials::CVP_PASSWORD,
-            Credentials::CVP_VIEWER_USER,
-            Credentials::CVP_VIEWER_PASSWORD,
-            Credentials::PRISMA_USER,
-            Credentials::PRISMA_PASSWORD,
-            Credentials::PRISMA_AUDITOR_USER,
-            Credentials::PRISMA_AUDITOR_PASSWORD,
-            proxy::PROXY_USER,
-            proxy::PROXY_PASSWORD,
-        ));
-        let about = [
-            "CloudVision service account, valid a year",
-            "CloudVision service account, expired",
-            "CloudVision read-only user's session",
-            "CloudVision service account, expires in an hour",
-            "Prisma admin, 30 minutes",
-            "Prisma admin, expired",
-            "Prisma auditor, 30 minutes",
-        ];
-        for ((name, _), about) in self.tokens.files().iter().zip(about) {
+        out.push_str(&credentials_text());
+        for ((name, _), about) in self.tokens.files().iter().zip(TOKEN_ABOUT) {
             out.push_str(&format!(
                 "  {:<48} {about}\n",
                 self.dir.join(name).display()
@@ -598,6 +529,87 @@ impl Lab {
         out.push_str("Press Ctrl-C to stop.\n");
         out
     }
+
+    /// The command that checks server `s`, with `--ca` when a file trusts it.
+    fn command(&self, s: &LabServer) -> String {
+        let mut cmd = if s.scenario.is_proxy() {
+            self.proxy_command(s)
+        } else {
+            let target = if s.scenario.base_path().is_empty() {
+                s.addr.to_string()
+            } else {
+                s.url.clone()
+            };
+            format!(
+                "preflight check {target} --product {}",
+                s.scenario.product().as_str()
+            )
+        };
+        if let Some(f) = &s.trust_file {
+            cmd.push_str(&format!(" --ca {}", f.display()));
+        }
+        cmd
+    }
+
+    /// Through proxy `s` to the CloudVision server, by its lab name (the proxy resolves it). A proxy
+    /// password goes in the environment, never in an argument.
+    fn proxy_command(&self, s: &LabServer) -> String {
+        let to = self
+            .server(Scenario::Cvp)
+            .map(|c| {
+                format!(
+                    "cvp.preflight.lab:{} --product cvp --ca {}",
+                    c.addr.port(),
+                    c.trust_file
+                        .as_ref()
+                        .map(|f| f.display().to_string())
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| "cvp.preflight.lab:PORT --product cvp".into());
+        if s.scenario == Scenario::ProxyAuth {
+            format!(
+                "HTTPS_PROXY=http://{}:{}@{} preflight check {to}",
+                proxy::PROXY_USER,
+                proxy::PROXY_PASSWORD,
+                s.addr
+            )
+        } else {
+            format!("preflight check {to} --proxy http://{}", s.addr)
+        }
+    }
+}
+
+/// What each of [`LabTokens::files`] is, in their order.
+const TOKEN_ABOUT: [&str; 7] = [
+    "CloudVision service account, valid a year",
+    "CloudVision service account, expired",
+    "CloudVision read-only user's session",
+    "CloudVision service account, expires in an hour",
+    "Prisma admin, 30 minutes",
+    "Prisma admin, expired",
+    "Prisma auditor, 30 minutes",
+];
+
+/// The accounts the lab accepts, and the heading of the token files' list.
+fn credentials_text() -> String {
+    format!(
+        "\nCredentials the lab accepts:\n  \
+         CloudVision  {} / {} (network-admin), {} / {} (read-only: gRPC PERMISSION_DENIED)\n  \
+         Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n  \
+         Proxy        {} / {} (proxy-auth)\n\
+         Tokens (issued now; the lab checks exp against the real clock):\n",
+        Credentials::CVP_USER,
+        Credentials::CVP_PASSWORD,
+        Credentials::CVP_VIEWER_USER,
+        Credentials::CVP_VIEWER_PASSWORD,
+        Credentials::PRISMA_USER,
+        Credentials::PRISMA_PASSWORD,
+        Credentials::PRISMA_AUDITOR_USER,
+        Credentials::PRISMA_AUDITOR_PASSWORD,
+        proxy::PROXY_USER,
+        proxy::PROXY_PASSWORD,
+    )
 }
 
 impl LabServer {

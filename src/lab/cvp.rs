@@ -230,8 +230,13 @@ fn login(flavor: Flavor, headers: &HeaderMap, body: Option<&Bytes>) -> Response<
             ),
         };
     };
+    session(&user, role)
+}
+
+/// A logged-in user's answer: the session token, in the body and as the `access_token` cookie.
+fn session(user: &str, role: Role) -> Response<LabBody> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let token = jwt::cvp_token(&user, jwt::DST_USER, now, now + 24 * 3600);
+    let token = jwt::cvp_token(user, jwt::DST_USER, now, now + 24 * 3600);
     let (roles, permissions) = match role {
         Role::Admin => (
             json!(["network-admin"]),

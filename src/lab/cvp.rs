@@ -8,10 +8,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::grpc::{self, Code};
+use super::grpc;
 use super::http::{self, authorization, cookie, is_json, json, respond, LabBody, Presented};
 use super::jwt::{self, Refused};
 use super::Credentials;
+use crate::net::grpc::wire::{self, Code, GET_ALL, GET_ONE};
 
 /// Which CloudVision the server is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +47,6 @@ pub const INFO_PATH: &str = "/cvpservice/cvpInfo/getCvpInfo.do";
 pub const REST_ROOT: &str = "/api/v1/rest/";
 /// A legacy REST call that needs the inventory role (403 for the viewer).
 pub const INVENTORY_PATH: &str = "/cvpservice/inventory/devices";
-pub const GRPC_GET_ONE: &str = "/arista.inventory.v1.DeviceService/GetOne";
-pub const GRPC_GET_ALL: &str = "/arista.inventory.v1.DeviceService/GetAll";
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +132,7 @@ fn method_not_allowed(allow: &'static str) -> Response<LabBody> {
 /// Serves one request.
 pub async fn handle(flavor: Flavor, req: Request<Incoming>) -> Response<LabBody> {
     let path = req.uri().path().to_string();
-    if grpc::is_grpc(req.headers()) || path.starts_with("/arista.") {
+    if wire::is_grpc(req.headers()) || path.starts_with(wire::SERVICE_PREFIX) {
         return grpc_call(flavor, req).await;
     }
     let method = req.method().clone();
@@ -231,8 +230,13 @@ fn login(flavor: Flavor, headers: &HeaderMap, body: Option<&Bytes>) -> Response<
             ),
         };
     };
+    session(&user, role)
+}
+
+/// A logged-in user's answer: the session token, in the body and as the `access_token` cookie.
+fn session(user: &str, role: Role) -> Response<LabBody> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let token = jwt::cvp_token(&user, jwt::DST_USER, now, now + 24 * 3600);
+    let token = jwt::cvp_token(user, jwt::DST_USER, now, now + 24 * 3600);
     let (roles, permissions) = match role {
         Role::Admin => (
             json!(["network-admin"]),
@@ -274,13 +278,13 @@ async fn grpc_call(flavor: Flavor, req: Request<Incoming>) -> Response<LabBody> 
     }
     let path = req.uri().path().to_string();
     let (parts, body) = http::read(req).await;
-    if path != GRPC_GET_ONE && path != GRPC_GET_ALL {
+    if path != GET_ONE && path != GET_ALL {
         return grpc::status(
             Code::Unimplemented,
             &format!("unknown service or method {path}"),
         );
     }
-    if body.as_deref().and_then(grpc::messages).is_none() {
+    if body.as_deref().and_then(wire::messages).is_none() {
         return grpc::status(Code::Internal, "grpc: malformed request message framing");
     }
     let token = match authorization(&parts.headers) {
@@ -295,7 +299,7 @@ async fn grpc_call(flavor: Flavor, req: Request<Incoming>) -> Response<LabBody> 
             Code::PermissionDenied,
             "permission denied: the token lacks the inventory role",
         ),
-        Ok(Role::Admin) if path == GRPC_GET_ONE => grpc::status(Code::NotFound, "device not found"),
+        Ok(Role::Admin) if path == GET_ONE => grpc::status(Code::NotFound, "device not found"),
         // GetAll: the lab has no devices; the stream ends at once.
         Ok(Role::Admin) => grpc::status(Code::Ok, ""),
     }

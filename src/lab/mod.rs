@@ -13,6 +13,7 @@ pub mod http;
 pub mod jwt;
 pub mod prisma;
 pub mod proxy;
+mod setup;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::target::Product;
 use certs::{Issued, LAB_SANS};
 use http::{Conn, LabBody};
+use setup::{LabCerts, LabFiles};
 
 /// How long the lab gives a client to finish its handshake or send its request.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
@@ -459,174 +461,29 @@ impl Lab {
             path: opts.dir.clone(),
             source,
         })?;
-        let at = opts.issued_at;
-        let cvp = certs::self_signed_server("cvp.preflight.lab", at)?;
-        let cvaas_ca = certs::ca("preflight lab public CA", "preflight lab", at, 3650)?;
-        let cvaas = cvaas_ca.server("www.cvaas.preflight.lab", at, 365)?;
-        let console_ca = certs::ca("Twistlock", "Twistlock", at, 3 * 365)?;
-        let console = console_ca.server("console.preflight.lab", at, 730)?;
-        let mtls_server = certs::self_signed_server("mtls.preflight.lab", at)?;
-        let client_ca = certs::ca("preflight lab client CA", "preflight lab", at, 3650)?;
-        let client = client_ca.client(Credentials::CLIENT_CERT_USER, at, 365)?;
-        let future =
-            certs::self_signed_server("future.preflight.lab", at + time::Duration::days(3))?;
-        let inspection_ca = Arc::new(certs::ca(
-            "preflight lab TLS Inspection CA",
-            "preflight lab corporate proxy",
-            at,
-            3650,
-        )?);
-
-        let dir = &opts.dir;
-        let cvp_file = write(dir, "cvp.crt", &cvp.cert_pem)?;
-        let cvaas_ca_file = write(dir, "cvaas-ca.pem", &cvaas_ca.cert.cert_pem)?;
-        let console_ca_file = write(dir, "prisma-console-ca.pem", &console_ca.cert.cert_pem)?;
-        write(dir, "prisma-console.crt", &console.cert_pem)?;
-        let mtls_file = write(dir, "mtls.crt", &mtls_server.cert_pem)?;
-        let future_file = write(dir, "future.crt", &future.cert_pem)?;
-        let inspection_file = write(dir, "proxy-inspection-ca.pem", &inspection_ca.cert.cert_pem)?;
-        write(dir, "client-ca.pem", &client_ca.cert.cert_pem)?;
-        let client_cert = write(dir, "client.crt", &client.cert_pem)?;
-        let client_key = write(dir, "client.key", &client.key_pem)?;
+        let certs = LabCerts::issue(opts.issued_at)?;
+        let files = LabFiles::write(&opts.dir, &certs)?;
         let tokens = LabTokens::issue(OffsetDateTime::now_utc());
         for (name, token) in tokens.files() {
-            write(dir, name, &format!("{token}\n"))?;
+            write(&opts.dir, name, &format!("{token}\n"))?;
         }
-
-        let console_chain = vec![console.der.clone(), console_ca.cert.der.clone()];
-        let prisma = |flavor: prisma::Flavor| -> Result<TlsServer, LabError> {
-            Ok(TlsServer {
-                config: tls_config(console_chain.clone(), &console, None, ALPN_BOTH)?,
-                app: App::Prisma(prisma::Console {
-                    flavor,
-                    ca_pem: Some(console_ca.cert.cert_pem.clone()),
-                }),
-                http1_only: false,
-            })
-        };
-        let cvp_server = |flavor: cvp::Flavor, alpn: &[&[u8]]| -> Result<TlsServer, LabError> {
-            Ok(TlsServer {
-                config: tls_config(vec![cvp.der.clone()], &cvp, None, alpn)?,
-                app: App::Cvp(flavor),
-                http1_only: alpn == ALPN_HTTP1,
-            })
-        };
-
         let mut servers = Vec::new();
         let mut tasks = Vec::new();
         for (i, scenario) in opts.scenarios.iter().enumerate() {
-            let port = if opts.port == 0 {
-                0
-            } else {
-                opts.port.saturating_add(i as u16)
-            };
-            let addr = SocketAddr::new(opts.bind, port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|source| LabError::Bind { addr, source })?;
-            let addr = listener
-                .local_addr()
-                .map_err(|source| LabError::Bind { addr, source })?;
-            let (server, trust_file) = match scenario {
-                Scenario::Cvp => (cvp_server(cvp::Flavor::Modern, ALPN_BOTH)?, Some(&cvp_file)),
-                Scenario::CvpLegacy => {
-                    (cvp_server(cvp::Flavor::Legacy, ALPN_BOTH)?, Some(&cvp_file))
-                }
-                Scenario::Cvp2026 => (cvp_server(cvp::Flavor::V2026, ALPN_BOTH)?, Some(&cvp_file)),
-                Scenario::CvpNoH2 => (
-                    cvp_server(cvp::Flavor::Modern, ALPN_HTTP1)?,
-                    Some(&cvp_file),
-                ),
-                Scenario::Cvaas => (
-                    TlsServer {
-                        config: tls_config(
-                            vec![cvaas.der.clone(), cvaas_ca.cert.der.clone()],
-                            &cvaas,
-                            None,
-                            ALPN_BOTH,
-                        )?,
-                        app: App::Cvp(cvp::Flavor::Cvaas),
-                        http1_only: false,
-                    },
-                    Some(&cvaas_ca_file),
-                ),
-                Scenario::Prisma => (prisma(prisma::Flavor::Console)?, Some(&console_ca_file)),
-                Scenario::PrismaSaas => (prisma(prisma::Flavor::Saas)?, Some(&console_ca_file)),
-                Scenario::PrismaBasicDisabled => (
-                    prisma(prisma::Flavor::BasicDisabled)?,
-                    Some(&console_ca_file),
-                ),
-                Scenario::PrismaRateLimited => {
-                    (prisma(prisma::Flavor::RateLimited)?, Some(&console_ca_file))
-                }
-                Scenario::PrismaError => {
-                    (prisma(prisma::Flavor::ServerError)?, Some(&console_ca_file))
-                }
-                Scenario::Mtls => (
-                    TlsServer {
-                        config: tls_config(
-                            vec![mtls_server.der.clone()],
-                            &mtls_server,
-                            Some(&client_ca.cert),
-                            ALPN_BOTH,
-                        )?,
-                        app: App::Prisma(prisma::Console {
-                            flavor: prisma::Flavor::Console,
-                            ca_pem: None,
-                        }),
-                        http1_only: false,
-                    },
-                    Some(&mtls_file),
-                ),
-                Scenario::Future => (
-                    TlsServer {
-                        config: tls_config(vec![future.der.clone()], &future, None, ALPN_BOTH)?,
-                        app: App::Echo("future"),
-                        http1_only: false,
-                    },
-                    Some(&future_file),
-                ),
-                Scenario::Plaintext => {
-                    tasks.push(tokio::spawn(serve_plaintext(listener)));
-                    servers.push(LabServer::new(*scenario, addr, None));
-                    continue;
-                }
-                Scenario::Silent => {
-                    tasks.push(tokio::spawn(serve_silent(listener)));
-                    servers.push(LabServer::new(*scenario, addr, None));
-                    continue;
-                }
-                Scenario::Proxy
-                | Scenario::ProxyAuth
-                | Scenario::ProxyDeny
-                | Scenario::ProxyIntercept => {
-                    let (kind, trust) = match scenario {
-                        Scenario::ProxyAuth => (proxy::Kind::Auth, None),
-                        Scenario::ProxyDeny => (proxy::Kind::Deny, None),
-                        Scenario::ProxyIntercept => (
-                            proxy::Kind::Intercept(inspection_ca.clone(), at),
-                            Some(inspection_file.clone()),
-                        ),
-                        _ => (proxy::Kind::Open, None),
-                    };
-                    tasks.push(tokio::spawn(proxy::serve(listener, kind, opts.bind)));
-                    servers.push(LabServer::new(*scenario, addr, trust));
-                    continue;
-                }
-            };
-            tasks.push(serve_tls(listener, server));
-            servers.push(LabServer::new(*scenario, addr, trust_file.cloned()));
+            let (listener, addr) = setup::listen(opts, i).await?;
+            tasks.push(certs.served(*scenario)?.spawn(listener, opts.bind));
+            servers.push(LabServer::new(*scenario, addr, files.trust(*scenario)));
         }
         let lab = Lab {
             servers,
-            dir: dir.clone(),
-            client_cert,
-            client_key,
+            dir: opts.dir.clone(),
+            client_cert: files.client_cert,
+            client_key: files.client_key,
             tokens,
             tasks,
         };
         let index = serde_json::to_string_pretty(&lab.servers).unwrap_or_default();
-        write(dir, "lab.json", &index)?;
+        write(&opts.dir, "lab.json", &index)?;
         Ok(lab)
     }
 
@@ -653,51 +510,7 @@ impl Lab {
                 s.url,
                 s.scenario.about()
             ));
-            if s.scenario.is_proxy() {
-                // Through the proxy to the CloudVision server, by its lab name (the proxy resolves it).
-                let to = self
-                    .server(Scenario::Cvp)
-                    .map(|c| {
-                        format!(
-                            "cvp.preflight.lab:{} --product cvp --ca {}",
-                            c.addr.port(),
-                            c.trust_file
-                                .as_ref()
-                                .map(|f| f.display().to_string())
-                                .unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_else(|| "cvp.preflight.lab:PORT --product cvp".into());
-                // A proxy password goes in the environment, never in an argument.
-                let mut cmd = if s.scenario == Scenario::ProxyAuth {
-                    format!(
-                        "HTTPS_PROXY=http://{}:{}@{} preflight check {to}",
-                        proxy::PROXY_USER,
-                        proxy::PROXY_PASSWORD,
-                        s.addr
-                    )
-                } else {
-                    format!("preflight check {to} --proxy http://{}", s.addr)
-                };
-                if let Some(f) = &s.trust_file {
-                    cmd.push_str(&format!(" --ca {}", f.display()));
-                }
-                out.push_str(&format!("{:<25}{cmd}\n", ""));
-                continue;
-            }
-            let target = if s.scenario.base_path().is_empty() {
-                s.addr.to_string()
-            } else {
-                s.url.clone()
-            };
-            let mut cmd = format!(
-                "preflight check {target} --product {}",
-                s.scenario.product().as_str()
-            );
-            if let Some(f) = &s.trust_file {
-                cmd.push_str(&format!(" --ca {}", f.display()));
-            }
-            out.push_str(&format!("{:<25}{cmd}\n", ""));
+            out.push_str(&format!("{:<25}{}\n", "", self.command(s)));
         }
         out.push_str(&format!(
             "\nServer certificates carry the names {}; the mTLS client certificate is {} (key {}, CN {}).\n",
@@ -706,33 +519,8 @@ impl Lab {
             self.client_key.display(),
             Credentials::CLIENT_CERT_USER,
         ));
-        out.push_str(&format!(
-            "\nCredentials the lab accepts:\n  \
-             CloudVision  {} / {} (network-admin), {} / {} (read-only: gRPC PERMISSION_DENIED)\n  \
-             Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n  \
-             Proxy        {} / {} (proxy-auth)\n\
-             Tokens (issued now; the lab checks exp against the real clock):\n",
-            Credentials::CVP_USER,
-            Credentials::CVP_PASSWORD,
-            Credentials::CVP_VIEWER_USER,
-            Credentials::CVP_VIEWER_PASSWORD,
-            Credentials::PRISMA_USER,
-            Credentials::PRISMA_PASSWORD,
-            Credentials::PRISMA_AUDITOR_USER,
-            Credentials::PRISMA_AUDITOR_PASSWORD,
-            proxy::PROXY_USER,
-            proxy::PROXY_PASSWORD,
-        ));
-        let about = [
-            "CloudVision service account, valid a year",
-            "CloudVision service account, expired",
-            "CloudVision read-only user's session",
-            "CloudVision service account, expires in an hour",
-            "Prisma admin, 30 minutes",
-            "Prisma admin, expired",
-            "Prisma auditor, 30 minutes",
-        ];
-        for ((name, _), about) in self.tokens.files().iter().zip(about) {
+        out.push_str(&credentials_text());
+        for ((name, _), about) in self.tokens.files().iter().zip(TOKEN_ABOUT) {
             out.push_str(&format!(
                 "  {:<48} {about}\n",
                 self.dir.join(name).display()
@@ -741,6 +529,87 @@ impl Lab {
         out.push_str("Press Ctrl-C to stop.\n");
         out
     }
+
+    /// The command that checks server `s`, with `--ca` when a file trusts it.
+    fn command(&self, s: &LabServer) -> String {
+        let mut cmd = if s.scenario.is_proxy() {
+            self.proxy_command(s)
+        } else {
+            let target = if s.scenario.base_path().is_empty() {
+                s.addr.to_string()
+            } else {
+                s.url.clone()
+            };
+            format!(
+                "preflight check {target} --product {}",
+                s.scenario.product().as_str()
+            )
+        };
+        if let Some(f) = &s.trust_file {
+            cmd.push_str(&format!(" --ca {}", f.display()));
+        }
+        cmd
+    }
+
+    /// Through proxy `s` to the CloudVision server, by its lab name (the proxy resolves it). A proxy
+    /// password goes in the environment, never in an argument.
+    fn proxy_command(&self, s: &LabServer) -> String {
+        let to = self
+            .server(Scenario::Cvp)
+            .map(|c| {
+                format!(
+                    "cvp.preflight.lab:{} --product cvp --ca {}",
+                    c.addr.port(),
+                    c.trust_file
+                        .as_ref()
+                        .map(|f| f.display().to_string())
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| "cvp.preflight.lab:PORT --product cvp".into());
+        if s.scenario == Scenario::ProxyAuth {
+            format!(
+                "HTTPS_PROXY=http://{}:{}@{} preflight check {to}",
+                proxy::PROXY_USER,
+                proxy::PROXY_PASSWORD,
+                s.addr
+            )
+        } else {
+            format!("preflight check {to} --proxy http://{}", s.addr)
+        }
+    }
+}
+
+/// What each of [`LabTokens::files`] is, in their order.
+const TOKEN_ABOUT: [&str; 7] = [
+    "CloudVision service account, valid a year",
+    "CloudVision service account, expired",
+    "CloudVision read-only user's session",
+    "CloudVision service account, expires in an hour",
+    "Prisma admin, 30 minutes",
+    "Prisma admin, expired",
+    "Prisma auditor, 30 minutes",
+];
+
+/// The accounts the lab accepts, and the heading of the token files' list.
+fn credentials_text() -> String {
+    format!(
+        "\nCredentials the lab accepts:\n  \
+         CloudVision  {} / {} (network-admin), {} / {} (read-only: gRPC PERMISSION_DENIED)\n  \
+         Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n  \
+         Proxy        {} / {} (proxy-auth)\n\
+         Tokens (issued now; the lab checks exp against the real clock):\n",
+        Credentials::CVP_USER,
+        Credentials::CVP_PASSWORD,
+        Credentials::CVP_VIEWER_USER,
+        Credentials::CVP_VIEWER_PASSWORD,
+        Credentials::PRISMA_USER,
+        Credentials::PRISMA_PASSWORD,
+        Credentials::PRISMA_AUDITOR_USER,
+        Credentials::PRISMA_AUDITOR_PASSWORD,
+        proxy::PROXY_USER,
+        proxy::PROXY_PASSWORD,
+    )
 }
 
 impl LabServer {

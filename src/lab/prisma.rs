@@ -127,30 +127,17 @@ fn api_route<'a>(console: &Console, path: &'a str) -> Option<&'a str> {
     known.then_some(route)
 }
 
-/// Serves one request.
+/// Serves one request: the Console's page, `_ping`, then (unless the Console refuses every call) the API.
 pub async fn handle(console: &Console, conn: &Conn, req: Request<Incoming>) -> Response<LabBody> {
     let path = req.uri().path().to_string();
-    let method = req.method().clone();
-    let get = method == Method::GET || method == Method::HEAD;
-    let console_root = match console.flavor {
-        Flavor::Saas => format!("/{}/", Credentials::PRISMA_SAAS_TENANT),
-        _ => "/".to_string(),
-    };
-    if path == console_root || format!("{path}/") == console_root {
-        return if get {
-            respond(
-                StatusCode::OK,
-                "text/html",
-                "<html><body>Prisma Cloud Compute Console (preflight lab)</body></html>\n",
-            )
-        } else {
-            method_not_allowed("GET, HEAD")
-        };
+    let get = *req.method() == Method::GET || *req.method() == Method::HEAD;
+    if let Some(page) = console_page(console, &path, get) {
+        return page;
     }
     let Some(route) = api_route(console, &path) else {
         return not_found();
     };
-    let route = route.trim_end_matches('/').to_string();
+    let route = route.trim_end_matches('/');
     if route == "_ping" {
         return if get {
             respond(StatusCode::OK, "text/plain", "")
@@ -158,80 +145,184 @@ pub async fn handle(console: &Console, conn: &Conn, req: Request<Incoming>) -> R
             method_not_allowed("GET, HEAD")
         };
     }
-    match console.flavor {
+    if let Some(refused) = refusal(console.flavor) {
+        return refused;
+    }
+    let Some(&(_, takes, api)) = ROUTES.iter().find(|(p, _, _)| *p == route) else {
+        return not_found();
+    };
+    if !takes.allows(req.method()) {
+        return method_not_allowed(takes.allow());
+    }
+    api.answer(console, conn, req).await
+}
+
+/// The Console's web page, at `/` (on SaaS, `/TENANT/`), when `path` is it.
+fn console_page(console: &Console, path: &str, get: bool) -> Option<Response<LabBody>> {
+    let console_root = match console.flavor {
+        Flavor::Saas => format!("/{}/", Credentials::PRISMA_SAAS_TENANT),
+        _ => "/".to_string(),
+    };
+    (path == console_root || format!("{path}/") == console_root).then(|| {
+        if get {
+            respond(
+                StatusCode::OK,
+                "text/html",
+                "<html><body>Prisma Cloud Compute Console (preflight lab)</body></html>\n",
+            )
+        } else {
+            method_not_allowed("GET, HEAD")
+        }
+    })
+}
+
+/// What a rate-limited or failing Console answers every call but `_ping`.
+fn refusal(flavor: Flavor) -> Option<Response<LabBody>> {
+    match flavor {
         Flavor::RateLimited => {
             let mut res = err(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
             res.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            return res;
+            Some(res)
         }
-        Flavor::ServerError => {
-            return err(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-        }
-        _ => {}
+        Flavor::ServerError => Some(err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal server error",
+        )),
+        _ => None,
     }
-    let post = method == Method::POST;
-    match route.as_str() {
-        "authenticate" if post => {
-            let (parts, body) = http::read(req).await;
-            authenticate(console, &parts.headers, body.as_ref())
+}
+
+/// The methods a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    Post,
+    /// GET, and HEAD with it.
+    Get,
+}
+
+impl Takes {
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Takes::Post => method == Method::POST,
+            Takes::Get => method == Method::GET || method == Method::HEAD,
         }
-        "authenticate-client" if post => match (&conn.client_cert, &conn.client_cn) {
-            (true, Some(cn)) => json(
-                StatusCode::OK,
-                &json!({"role": "admin", "token": console.token(cn, "admin")}),
-            ),
-            (true, None) => err(
-                StatusCode::UNAUTHORIZED,
-                "the client certificate names no user (CN)",
-            ),
-            (false, _) => err(
-                StatusCode::UNAUTHORIZED,
-                "no client certificate was presented",
-            ),
-        },
-        "authenticate/renew" if get => match authorization(req.headers()) {
-            Presented::Bearer(_) => match caller(console, req.headers()) {
-                Ok((user, role)) => json(
-                    StatusCode::OK,
-                    &json!({"token": console.token(&user, &role)}),
-                ),
+    }
+
+    /// The `Allow` header of a 405.
+    fn allow(self) -> &'static str {
+        match self {
+            Takes::Post => "POST",
+            Takes::Get => "GET, HEAD",
+        }
+    }
+}
+
+/// What answers a route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Authenticate,
+    AuthenticateClient,
+    Renew,
+    Version,
+    RuntimePolicy,
+    CaPem,
+}
+
+/// The API's routes under `/api/v1/`: the path, the methods it takes, what answers.
+const ROUTES: [(&str, Takes, Api); 6] = [
+    ("authenticate", Takes::Post, Api::Authenticate),
+    ("authenticate-client", Takes::Post, Api::AuthenticateClient),
+    ("authenticate/renew", Takes::Get, Api::Renew),
+    ("version", Takes::Get, Api::Version),
+    ("policies/runtime/container", Takes::Get, Api::RuntimePolicy),
+    ("certs/ca.pem", Takes::Get, Api::CaPem),
+];
+
+impl Api {
+    async fn answer(
+        self,
+        console: &Console,
+        conn: &Conn,
+        req: Request<Incoming>,
+    ) -> Response<LabBody> {
+        match self {
+            Api::Authenticate => {
+                let (parts, body) = http::read(req).await;
+                authenticate(console, &parts.headers, body.as_ref())
+            }
+            Api::AuthenticateClient => authenticate_client(console, conn),
+            Api::Renew => renew(console, req.headers()),
+            Api::Version => match caller(console, req.headers()) {
+                Ok(_) => json(StatusCode::OK, &json!(VERSION)),
                 Err(m) => unauthorized(m),
             },
-            _ => err(
-                StatusCode::UNAUTHORIZED,
-                "a token (Authorization: Bearer) is required to renew",
-            ),
-        },
-        "version" if get => match caller(console, req.headers()) {
-            Ok(_) => json(StatusCode::OK, &json!(VERSION)),
-            Err(m) => unauthorized(m),
-        },
-        "policies/runtime/container" if get => match caller(console, req.headers()) {
-            Ok((_, role)) if role == "admin" => json(
-                StatusCode::OK,
-                &json!({"_id": "containerRuntime", "rules": [], "learningDisabled": false}),
-            ),
-            Ok((user, role)) => err(
-                StatusCode::FORBIDDEN,
-                &format!("user {user} (role {role}) lacks permission for this operation"),
-            ),
-            Err(m) => unauthorized(m),
-        },
-        "certs/ca.pem" if get => match (&console.ca_pem, caller(console, req.headers())) {
-            (_, Err(m)) => unauthorized(m),
-            (Some(pem), Ok(_)) => respond(
-                StatusCode::OK,
-                "application/x-pem-file",
-                Bytes::from(pem.clone()),
-            ),
-            (None, Ok(_)) => not_found(),
-        },
-        "authenticate" | "authenticate-client" => method_not_allowed("POST"),
-        "authenticate/renew" | "version" | "policies/runtime/container" | "certs/ca.pem" => {
-            method_not_allowed("GET, HEAD")
+            Api::RuntimePolicy => runtime_policy(console, req.headers()),
+            Api::CaPem => ca_pem(console, req.headers()),
         }
-        _ => not_found(),
+    }
+}
+
+/// `authenticate-client`: a token for the client certificate's CN.
+fn authenticate_client(console: &Console, conn: &Conn) -> Response<LabBody> {
+    match (&conn.client_cert, &conn.client_cn) {
+        (true, Some(cn)) => json(
+            StatusCode::OK,
+            &json!({"role": "admin", "token": console.token(cn, "admin")}),
+        ),
+        (true, None) => err(
+            StatusCode::UNAUTHORIZED,
+            "the client certificate names no user (CN)",
+        ),
+        (false, _) => err(
+            StatusCode::UNAUTHORIZED,
+            "no client certificate was presented",
+        ),
+    }
+}
+
+/// `authenticate/renew`: a fresh token for a bearer token's caller.
+fn renew(console: &Console, headers: &HeaderMap) -> Response<LabBody> {
+    match authorization(headers) {
+        Presented::Bearer(_) => match caller(console, headers) {
+            Ok((user, role)) => json(
+                StatusCode::OK,
+                &json!({"token": console.token(&user, &role)}),
+            ),
+            Err(m) => unauthorized(m),
+        },
+        _ => err(
+            StatusCode::UNAUTHORIZED,
+            "a token (Authorization: Bearer) is required to renew",
+        ),
+    }
+}
+
+/// `policies/runtime/container`: the admin's only.
+fn runtime_policy(console: &Console, headers: &HeaderMap) -> Response<LabBody> {
+    match caller(console, headers) {
+        Ok((_, role)) if role == "admin" => json(
+            StatusCode::OK,
+            &json!({"_id": "containerRuntime", "rules": [], "learningDisabled": false}),
+        ),
+        Ok((user, role)) => err(
+            StatusCode::FORBIDDEN,
+            &format!("user {user} (role {role}) lacks permission for this operation"),
+        ),
+        Err(m) => unauthorized(m),
+    }
+}
+
+/// `certs/ca.pem`: the Console CA, to any caller, when the Console has one.
+fn ca_pem(console: &Console, headers: &HeaderMap) -> Response<LabBody> {
+    match (&console.ca_pem, caller(console, headers)) {
+        (_, Err(m)) => unauthorized(m),
+        (Some(pem), Ok(_)) => respond(
+            StatusCode::OK,
+            "application/x-pem-file",
+            Bytes::from(pem.clone()),
+        ),
+        (None, Ok(_)) => not_found(),
     }
 }
 

@@ -93,21 +93,50 @@ fn destination(host: &str, port: u16, lab: IpAddr) -> Option<SocketAddr> {
     }
 }
 
+/// One CONNECT: checked against the proxy's rules, the upstream connection opened, and the tunnel relayed on
+/// its own task once the client has the 200.
 async fn handle(req: Request<Incoming>, kind: Kind, lab: IpAddr) -> Response<Body> {
-    if req.method() != Method::CONNECT {
+    let (host, port) = match connect_to(&req) {
+        Ok(to) => to,
+        Err((status, text)) => return reply(status, text),
+    };
+    if let Some(refused) = policy(&req, &kind, port) {
+        return refused;
+    }
+    let Some(dest) = destination(&host, port, lab) else {
         return reply(
+            StatusCode::FORBIDDEN,
+            "the preflight lab proxy reaches the lab only (loopback, localhost, *.preflight.lab)",
+        );
+    };
+    let upstream = match open_upstream(dest).await {
+        Ok(s) => s,
+        Err((status, text)) => return reply(status, &text),
+    };
+    tokio::spawn(relay(req, kind, upstream, host));
+    Response::new(Full::new(Bytes::new()))
+}
+
+/// The `host` and `port` a CONNECT asks for (443 when it names none); other methods are 405.
+fn connect_to(req: &Request<Incoming>) -> Result<(String, u16), (StatusCode, &'static str)> {
+    if req.method() != Method::CONNECT {
+        return Err((
             StatusCode::METHOD_NOT_ALLOWED,
             "preflight lab proxy: CONNECT only",
-        );
+        ));
     }
-    let Some(authority) = req.uri().authority().cloned() else {
-        return reply(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+    let Some(authority) = req.uri().authority() else {
+        return Err((StatusCode::BAD_REQUEST, "CONNECT needs host:port"));
     };
-    let (host, port) = (
+    Ok((
         authority.host().to_string(),
         authority.port_u16().unwrap_or(443),
-    );
-    if matches!(kind, Kind::Auth) && !authorized(&req) {
+    ))
+}
+
+/// The proxy's rules: the account (407 without it) and the ports it allows (403).
+fn policy(req: &Request<Incoming>, kind: &Kind, port: u16) -> Option<Response<Body>> {
+    if matches!(kind, Kind::Auth) && !authorized(req) {
         let mut r = reply(
             StatusCode::PROXY_AUTHENTICATION_REQUIRED,
             "proxy authentication required",
@@ -116,52 +145,47 @@ async fn handle(req: Request<Incoming>, kind: Kind, lab: IpAddr) -> Response<Bod
             hyper::header::PROXY_AUTHENTICATE,
             hyper::header::HeaderValue::from_static("Basic realm=\"preflight lab proxy\""),
         );
-        return r;
+        return Some(r);
     }
     if matches!(kind, Kind::Deny) && port != 443 {
-        return reply(
+        return Some(reply(
             StatusCode::FORBIDDEN,
             "Forbidden by policy: CONNECT is allowed to port 443 only",
-        );
+        ));
     }
-    let Some(dest) = destination(&host, port, lab) else {
-        return reply(
-            StatusCode::FORBIDDEN,
-            "the preflight lab proxy reaches the lab only (loopback, localhost, *.preflight.lab)",
-        );
+    None
+}
+
+/// The connection to the destination, or the 502 / 504 to answer (status and text).
+async fn open_upstream(dest: SocketAddr) -> Result<TcpStream, (StatusCode, String)> {
+    match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dest)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err((
+            StatusCode::BAD_GATEWAY,
+            format!("cannot connect to {dest}: {e}"),
+        )),
+        Err(_) => Err((
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("no answer from {dest}"),
+        )),
+    }
+}
+
+/// Once the client has its 200: bytes relayed both ways, or TLS inspected.
+async fn relay(req: Request<Incoming>, kind: Kind, upstream: TcpStream, host: String) {
+    let Ok(upgraded) = hyper::upgrade::on(req).await else {
+        return;
     };
-    let upstream =
-        match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dest)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                return reply(
-                    StatusCode::BAD_GATEWAY,
-                    &format!("cannot connect to {dest}: {e}"),
-                )
-            }
-            Err(_) => {
-                return reply(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    &format!("no answer from {dest}"),
-                )
-            }
-        };
-    tokio::spawn(async move {
-        let Ok(upgraded) = hyper::upgrade::on(req).await else {
-            return;
-        };
-        let client = TokioIo::new(upgraded);
-        match kind {
-            Kind::Intercept(ca, at) => {
-                let _ = inspect(client, upstream, &host, &ca, at).await;
-            }
-            _ => {
-                let (mut c, mut u) = (client, upstream);
-                let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
-            }
+    let client = TokioIo::new(upgraded);
+    match kind {
+        Kind::Intercept(ca, at) => {
+            let _ = inspect(client, upstream, &host, &ca, at).await;
         }
-    });
-    Response::new(Full::new(Bytes::new()))
+        _ => {
+            let (mut c, mut u) = (client, upstream);
+            let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+        }
+    }
 }
 
 /// TLS inspection: read the ClientHello, connect to the server with the same ALPN offers, then finish the

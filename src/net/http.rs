@@ -100,15 +100,15 @@ impl Http {
                 .resolve(&route.host, SocketAddr::new(*ip, route.port))
                 .no_proxy(),
             Hop::Proxy { proxy, addr } => {
-                let mut p = reqwest::Proxy::all(format!("http://{addr}"))
-                    .map_err(|e| SetupError::Proxy {
+                let mut p = reqwest::Proxy::all(format!("http://{addr}")).map_err(|e| {
+                    SetupError::Proxy {
                         proxy: proxy.shown.clone(),
                         why: e.to_string(),
-                    })?;
+                    }
+                })?;
                 if let Some(auth) = &proxy.authorization {
-                    let mut value =
-                        reqwest::header::HeaderValue::from_str(auth.expose())
-                            .map_err(|_| SetupError::ProxyCredentials)?;
+                    let mut value = reqwest::header::HeaderValue::from_str(auth.expose())
+                        .map_err(|_| SetupError::ProxyCredentials)?;
                     value.set_sensitive(true);
                     p = p.custom_http_auth(value);
                 }

@@ -26,6 +26,8 @@ struct Stage<'a> {
     /// The source that accepted the chain, if any: credentials go only over a channel built from it.
     accepted: Option<&'a TrustSource>,
     identity: Option<&'a crate::pki::channel::Identity>,
+    /// A source the user chose that rejected the chain: why nothing secret is sent.
+    refused: Option<(crate::pki::sources::SourceKind, Code)>,
     /// The URL path: a Prisma SaaS tenant path; CloudVision's API is at the root.
     path: Option<&'a str>,
 }
@@ -36,8 +38,10 @@ pub(super) async fn products_and_auth(
     deps: &Deps,
     route: &Route,
     hs: &tls::Handshake,
-    accepted: Option<&TrustSource>,
+    verdicts: Option<&super::trust::Verdicts>,
 ) -> Vec<Check> {
+    let accepted = verdicts.and_then(|v| v.accepting(&deps.trust));
+    let refused = verdicts.and_then(|v| v.refused_by_choice());
     let creds = &cfg.credentials;
     let ids = auth::method_ids(cfg.product, creds);
     let wants_http = cfg.product != Product::Generic || !ids.is_empty();
@@ -54,6 +58,7 @@ pub(super) async fn products_and_auth(
         cfg,
         route,
         accepted,
+        refused,
         identity: creds.identity.as_ref(),
         path: match cfg.product {
             Product::Prisma => cfg.target.path.as_deref(),
@@ -175,7 +180,7 @@ impl Stage<'_> {
     async fn logins(&self, channel: &Channel, ids: &[String], now: OffsetDateTime) -> Vec<Check> {
         let cfg = self.cfg;
         let Some(config) = channel.config() else {
-            return auth::skipped_untrusted(ids);
+            return auth::skipped_untrusted(ids, self.refused);
         };
         let http = match Http::new(config, self.route, self.path, cfg.timeouts.tls) {
             Ok(h) => h,

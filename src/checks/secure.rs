@@ -63,8 +63,8 @@ pub(super) async fn after_connect(
         product = eff.product;
     }
     let mut judged = judge_handshake(cfg, deps, route, &hs, parsed, judged_at, server_date);
-    let accepted = judged.trust.as_ref().and_then(|t| t.accepting(&deps.trust));
-    let product_checks = super::products::products_and_auth(cfg, deps, route, &hs, accepted).await;
+    let verdicts = judged.trust.as_ref();
+    let product_checks = super::products::products_and_auth(cfg, deps, route, &hs, verdicts).await;
     judged.checks.extend(product_checks);
     for c in judged
         .checks

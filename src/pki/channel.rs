@@ -9,7 +9,6 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::pki::facts::sha256_fingerprint;
 use crate::pki::recorder::{RecordingVerifier, Signatures, Slot};
 use crate::pki::sources::{SourceKind, TrustSource};
 
@@ -86,11 +85,21 @@ impl ServerCertVerifier for PinVerifier {
         intermediates: &[CertificateDer<'_>],
         _name: &ServerName<'_>,
         _ocsp: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let hit = std::iter::once(end_entity)
+        // The pin must vouch for the key that signs this handshake: the leaf, or a certificate sent on a
+        // verified path from it; a pinned certificate merely included in the chain is not enough.
+        let chain: Vec<CertificateDer<'_>> = std::iter::once(end_entity)
             .chain(intermediates)
-            .any(|c| self.pins.contains(&sha256_fingerprint(c.as_ref())));
+            .cloned()
+            .collect();
+        let at = time::OffsetDateTime::from_unix_timestamp(now.as_secs() as i64)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let matched = crate::pki::judge::pin_match(&chain, &self.pins, at);
+        let hit = matches!(
+            matched,
+            crate::pki::judge::PinMatch::Leaf | crate::pki::judge::PinMatch::Issuer(_)
+        );
         if hit {
             Ok(ServerCertVerified::assertion())
         } else {

@@ -93,6 +93,97 @@ pub fn judge(
     })
 }
 
+/// Which pinned certificate, if any, vouches for the key that signed the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinMatch {
+    /// The server's own certificate (whose key signed the handshake) is pinned.
+    Leaf,
+    /// Certificate `n` of the chain as sent is pinned and certifies the leaf: the signatures on the path
+    /// from the leaf up to it verify.
+    Issuer(usize),
+    /// Certificate `n` is pinned and was sent, but does not certify the leaf's key (anyone can send a
+    /// public certificate).
+    Unrelated(usize),
+    /// No certificate sent is pinned.
+    None,
+}
+
+/// Binds `pins` (SHA-256 of whole certificates, as [`crate::pki::facts::sha256_fingerprint`] writes them) to
+/// the key that signed the handshake: the leaf, or a certificate sent on a verified path from it. Validity
+/// dates are not the pin's business (the caller reports them): the path is checked at `at`, and again at the
+/// leaf's own start when only a date failed.
+pub fn pin_match(chain: &[CertificateDer<'_>], pins: &[String], at: OffsetDateTime) -> PinMatch {
+    let pinned =
+        |c: &CertificateDer<'_>| pins.contains(&crate::pki::facts::sha256_fingerprint(c.as_ref()));
+    let Some(leaf) = chain.first() else {
+        return PinMatch::None;
+    };
+    if pinned(leaf) {
+        return PinMatch::Leaf;
+    }
+    let mut unrelated = None;
+    for (i, cert) in chain.iter().enumerate().skip(1) {
+        if !pinned(cert) {
+            continue;
+        }
+        if certifies(cert, leaf, &chain[1..], at) {
+            return PinMatch::Issuer(i);
+        }
+        unrelated.get_or_insert(i);
+    }
+    unrelated.map_or(PinMatch::None, PinMatch::Unrelated)
+}
+
+/// Whether `anchor` (a certificate the server sent) is the end of a path from `leaf` whose signatures verify.
+fn certifies(
+    anchor: &CertificateDer<'_>,
+    leaf: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    at: OffsetDateTime,
+) -> bool {
+    let Ok(anchor) = webpki::anchor_from_trusted_cert(anchor) else {
+        return false;
+    };
+    let Ok(ee) = webpki::EndEntityCert::try_from(leaf) else {
+        return false;
+    };
+    let intermediates: Vec<CertificateDer<'static>> = intermediates
+        .iter()
+        .map(|c| c.clone().into_owned())
+        .collect();
+    let provider = crate::pki::provider::provider();
+    let algs = provider.signature_verification_algorithms.all;
+    let verify = |t: OffsetDateTime| {
+        let secs = u64::try_from(t.unix_timestamp()).unwrap_or(0);
+        let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+        ee.verify_for_usage(
+            algs,
+            std::slice::from_ref(&anchor),
+            &intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+    };
+    match verify(at) {
+        Ok(()) => true,
+        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+            leaf_start(leaf).is_some_and(|t| verify(t).is_ok())
+        }
+        Err(_) => false,
+    }
+}
+
+/// One second after the leaf's notBefore.
+fn leaf_start(leaf: &CertificateDer<'_>) -> Option<OffsetDateTime> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(leaf.as_ref()).ok()?;
+    let t = cert.validity().not_before.timestamp() + 1;
+    OffsetDateTime::from_unix_timestamp(t).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -356,6 +356,125 @@ fn the_wire_never_sees_a_credential_without_trust() {
     }
 }
 
+/// The pin attacker: a server that holds only its own key sends the pinned (public) certificate after its
+/// own. The pin must not pass, and the password must not cross, on the wire.
+#[test]
+fn a_pinned_certificate_sent_by_another_key_gets_no_credential() {
+    let genuine =
+        preflight::lab::certs::self_signed_server("genuine.preflight.test", ISSUED_AT).unwrap();
+    let attacker =
+        preflight::lab::certs::self_signed_server("attacker.preflight.test", ISSUED_AT).unwrap();
+    let (port, seen) = tls_responder_sending(&attacker, vec![genuine.der.clone()], |_| {
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec()
+    });
+    let secret = "CANARY-pin-3a7f";
+    let mut cfg = CheckConfig::new(
+        Target::parse(&format!("127.0.0.1:{port}")).unwrap(),
+        Product::Prisma,
+    );
+    cfg.alt_ports.clear();
+    cfg.credentials = Credentials {
+        user: Some("admin".into()),
+        password: Some(Secret::new(secret)),
+        ..Credentials::default()
+    };
+    let pin = preflight::pki::facts::sha256_fingerprint(genuine.der.as_ref());
+    let r = run_pipeline(
+        &cfg,
+        vec![],
+        TrustSources::load(&[], &[pin]).unwrap(),
+        time::OffsetDateTime::now_utc(),
+    );
+    assert_eq!(
+        code(&r, "trust.pin"),
+        ("fail".into(), "pin_mismatch".into())
+    );
+    let pin_check = r.check("trust.pin").unwrap();
+    assert!(
+        pin_check
+            .summary
+            .contains("does not certify the server's key"),
+        "{}",
+        pin_check.summary
+    );
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("skip".into(), "not_attempted_untrusted".into())
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let wire = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(
+        wire.contains("GET /api/v1/_ping"),
+        "the probe reached it: {wire}"
+    );
+    for canary in [secret, "Authorization", "authorization"] {
+        assert!(
+            !wire.contains(canary),
+            "{canary} reached the pin attacker: {wire}"
+        );
+    }
+}
+
+/// The user's own trust is not overruled: `--ca` rejects the chain while a default store accepts it (an
+/// inspecting proxy's CA in the system store, on a managed machine). Nothing secret may go.
+#[test]
+fn a_default_store_does_not_overrule_the_users_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let genuine = preflight::lab::certs::self_signed_server("127.0.0.1", ISSUED_AT).unwrap();
+    let interceptor = preflight::lab::certs::self_signed_server("127.0.0.1", ISSUED_AT).unwrap();
+    let (port, seen) = tls_responder(&interceptor, |_| {
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec()
+    });
+    let (yours, theirs) = (dir.path().join("yours.pem"), dir.path().join("theirs.pem"));
+    std::fs::write(&yours, &genuine.cert_pem).unwrap();
+    std::fs::write(&theirs, &interceptor.cert_pem).unwrap();
+    let mut system = preflight::pki::sources::custom(&[theirs]).unwrap();
+    system.kind = preflight::pki::sources::SourceKind::System;
+    system.name = "the system store";
+    let custom = preflight::pki::sources::custom(&[yours]).unwrap();
+    let secret = "CANARY-overruled-61c4";
+    let mut cfg = CheckConfig::new(
+        Target::parse(&format!("127.0.0.1:{port}")).unwrap(),
+        Product::Prisma,
+    );
+    cfg.alt_ports.clear();
+    cfg.credentials = Credentials {
+        user: Some("admin".into()),
+        password: Some(Secret::new(secret)),
+        ..Credentials::default()
+    };
+    let r = run_pipeline(
+        &cfg,
+        vec![],
+        TrustSources {
+            sources: vec![custom, system],
+        },
+        time::OffsetDateTime::now_utc(),
+    );
+    assert_eq!(code(&r, "trust.custom").0, "fail");
+    assert_eq!(code(&r, "trust.system").0, "pass");
+    assert_eq!(
+        code(&r, "auth.password"),
+        ("skip".into(), "not_attempted_untrusted".into())
+    );
+    let skipped = r.check("auth.password").unwrap();
+    assert!(
+        skipped
+            .summary
+            .contains("trust.custom (your --ca) rejected"),
+        "{}",
+        skipped.summary
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let wire = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    for canary in [secret, "Authorization", "authorization"] {
+        assert!(
+            !wire.contains(canary),
+            "{canary} went past the user's --ca: {wire}"
+        );
+    }
+}
+
 #[test]
 fn cloudvision_grpc() {
     let lab = RunningLab::start_at(

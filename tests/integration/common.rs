@@ -338,6 +338,15 @@ pub fn tls_responder(
     issued: &preflight::lab::certs::Issued,
     respond: fn(&[u8]) -> Vec<u8>,
 ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    tls_responder_sending(issued, vec![], respond)
+}
+
+/// [`tls_responder`], sending `extra` certificates after its own (which it need not have issued).
+pub fn tls_responder_sending(
+    issued: &preflight::lab::certs::Issued,
+    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+    respond: fn(&[u8]) -> Vec<u8>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
     use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -347,7 +356,10 @@ pub fn tls_responder(
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_no_client_auth()
-    .with_single_cert(vec![issued.der.clone()], issued.key())
+    .with_single_cert(
+        std::iter::once(issued.der.clone()).chain(extra).collect(),
+        issued.key(),
+    )
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let (tx, rx) = mpsc::channel();

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use crate::codes::Code;
 use crate::jwt;
 use crate::net::http::{HttpError, Reply};
+use crate::pki::sources::SourceKind;
 use crate::report::{Check, Status};
 use crate::secret::Secret;
 
@@ -114,11 +115,29 @@ pub fn transport_failure(id: &str, what: &str, e: &HttpError) -> Check {
 }
 
 /// Every method skipped because no trust source accepted the chain.
-pub fn skipped_untrusted(ids: &[String]) -> Vec<Check> {
+pub fn skipped_untrusted(ids: &[String], refused: Option<(SourceKind, Code)>) -> Vec<Check> {
+    let (summary, fix) = match refused {
+        None => (
+            "not attempted: no trust source accepted the server's chain, so no credential was sent".to_string(),
+            "Fix the trust failure above (pass the CA or the server's certificate with --ca, or --pin-sha256), or pass --insecure knowingly".to_string(),
+        ),
+        Some((kind, code)) => (
+            format!("not attempted: {} ({}) rejected the server's chain ({code}), so no credential was sent, whatever a default store says", kind.check_id(), match kind {
+                SourceKind::Pin => "your --pin-sha256",
+                _ => "your --ca",
+            }),
+            format!("Fix the {} failure above; if the chain is really the server's, pass --insecure knowingly", kind.check_id()),
+        ),
+    };
     ids.iter()
         .map(|id| {
-            Check::new(id, Status::Skip, Code::NotAttemptedUntrusted, "not attempted: no trust source accepted the server's chain, so no credential was sent")
-                .with_fix("Fix the trust failure above (pass the CA or the server's certificate with --ca, or --pin-sha256), or pass --insecure knowingly")
+            Check::new(
+                id,
+                Status::Skip,
+                Code::NotAttemptedUntrusted,
+                summary.clone(),
+            )
+            .with_fix(fix.clone())
         })
         .collect()
 }

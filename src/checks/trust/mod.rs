@@ -152,56 +152,83 @@ fn accepted(case: &Case<'_>, path: &judge::PathInfo, input: &TrustInput<'_>) -> 
 
 fn judge_pin(source: &TrustSource, input: &TrustInput<'_>) -> (Check, Verdict) {
     let id = source.kind.check_id();
-    let hit = input.facts.iter().find(|f| source.pins.contains(&f.sha256));
-    let check = match hit {
-        Some(f) => {
-            let mut c = Check::pass(
-                id,
-                format!(
-                    "certificate #{} ({}) matches the pinned SHA-256",
-                    f.index,
-                    f.short_name()
-                ),
-            );
-            if f.days_left < 0 {
-                c = Check::new(
-                    id,
-                    Status::Warn,
-                    Code::Expired,
-                    format!(
-                        "certificate #{} ({}) matches the pin, but expired {} days ago",
-                        f.index,
-                        f.short_name(),
-                        -f.days_left
-                    ),
-                )
-                .with_fix("Renew the certificate and pin the new one");
-            }
-            c
-        }
-        None => {
+    let (check, verdict) = match judge::pin_match(input.chain, &source.pins, input.at) {
+        judge::PinMatch::Leaf => pin_hit(id, input, 0, "the server's own certificate"),
+        judge::PinMatch::Issuer(i) => pin_hit(id, input, i, "it certifies the server's key"),
+        judge::PinMatch::Unrelated(i) => {
+            let name = input
+                .facts
+                .get(i)
+                .map(|f| f.short_name())
+                .unwrap_or_default();
             let leaf = input
                 .facts
                 .first()
                 .map(|f| f.sha256.clone())
                 .unwrap_or_default();
-            Check::fail(
+            let check = Check::fail(
+                id,
+                Code::PinMismatch,
+                format!(
+                    "the pinned certificate #{i} ({name}) was sent, but it does not certify the server's key: the server's certificate {leaf} is not signed by it (anyone can send a public certificate)"
+                ),
+                format!("Something other than the pinned server presents this chain: do not send credentials to it. If the server's certificate was replaced on purpose, confirm {leaf} on the server (`openssl x509 -noout -fingerprint -sha256 -in <its certificate file>`) and pin that"),
+            );
+            (check, Verdict::Rejected(Code::PinMismatch))
+        }
+        judge::PinMatch::None => {
+            let leaf = input
+                .facts
+                .first()
+                .map(|f| f.sha256.clone())
+                .unwrap_or_default();
+            let check = Check::fail(
                 id,
                 Code::PinMismatch,
                 format!("none of the {} certificates sent matches the pin; the server's certificate is {leaf}", input.facts.len()),
                 format!("If the certificate was replaced on purpose, confirm {leaf} on the server (`openssl x509 -noout -fingerprint -sha256 -in <its certificate file>`) and pin that; if not, something between you and the server presents another certificate"),
-            )
+            );
+            (check, Verdict::Rejected(Code::PinMismatch))
         }
-    };
-    let verdict = match hit {
-        Some(f) if f.days_left >= 0 => Verdict::Accepted,
-        Some(_) => Verdict::Rejected(Code::Expired),
-        None => Verdict::Rejected(Code::PinMismatch),
     };
     let check = check
         .with_fact("source", source.label.clone())
         .with_fact("pins", source.pins.clone());
     (check, verdict)
+}
+
+/// A pin that vouches for the server's key: pass, or (expired) a warning that does not accept.
+fn pin_hit(id: &str, input: &TrustInput<'_>, i: usize, why: &str) -> (Check, Verdict) {
+    let Some(f) = input.facts.get(i) else {
+        return (
+            Check::pass(
+                id,
+                format!("certificate #{i} matches the pinned SHA-256 ({why})"),
+            ),
+            Verdict::Accepted,
+        );
+    };
+    if f.days_left < 0 {
+        let check = Check::new(
+            id,
+            Status::Warn,
+            Code::Expired,
+            format!(
+                "certificate #{} ({}) matches the pin, but expired {} days ago",
+                f.index,
+                f.short_name(),
+                -f.days_left
+            ),
+        )
+        .with_fix("Renew the certificate and pin the new one");
+        return (check, Verdict::Rejected(Code::Expired));
+    }
+    let summary = format!(
+        "certificate #{} ({}) matches the pinned SHA-256 ({why})",
+        f.index,
+        f.short_name()
+    );
+    (Check::pass(id, summary), Verdict::Accepted)
 }
 
 /// Judges every source, then settles statuses: a default store that fails while another source accepts the
@@ -388,8 +415,21 @@ impl Verdicts {
         self.0.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
     }
 
-    /// The first source that accepted the chain (the user's own first), loaded.
+    /// A source the user chose (`--ca`, `--pin-sha256`) that rejected the chain, and why. Such a refusal
+    /// stops every credential, whatever a default store says.
+    pub fn refused_by_choice(&self) -> Option<(SourceKind, Code)> {
+        self.0.iter().find_map(|(k, v)| match v {
+            Verdict::Rejected(code) if k.is_chosen() => Some((*k, *code)),
+            _ => None,
+        })
+    }
+
+    /// The source credentials may travel over: the first that accepted the chain (the user's own first),
+    /// loaded; none when a source the user chose rejected it.
     pub fn accepting<'a>(&self, sources: &'a TrustSources) -> Option<&'a TrustSource> {
+        if self.refused_by_choice().is_some() {
+            return None;
+        }
         let (kind, _) = self.0.iter().find(|(_, v)| *v == Verdict::Accepted)?;
         // The system store is read when first needed: hand out the loaded one.
         sources.get(*kind).map(|s| s.loaded())
@@ -471,5 +511,64 @@ mod tests {
         let good = judged("good", true);
         assert_eq!(good.verdicts.of(SourceKind::Pin), Some(Verdict::Accepted));
         assert_eq!(good.verdicts.0[0].0, SourceKind::Pin);
+    }
+
+    fn fixture(name: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        read_certificates(&dir.join(name).join("chain.pem")).expect("chain")
+    }
+
+    fn pin_verdict(
+        chain: &[rustls::pki_types::CertificateDer<'static>],
+        pin: &str,
+    ) -> (Check, Verdict) {
+        let at = time::macros::datetime!(2026-06-01 00:00:00 UTC);
+        let facts = crate::checks::inspect::parse(chain, at);
+        let input = TrustInput {
+            chain,
+            facts: &facts,
+            name: None,
+            at,
+            product: Product::Generic,
+            authority: None,
+            warn_days: 30,
+            alpn_h2: None,
+            server_date: None,
+            inspected_by: None,
+        };
+        judge_pin(&pins(&[pin.to_string()]).expect("pin"), &input)
+    }
+
+    #[test]
+    fn a_pin_binds_to_the_key_not_to_a_chain_that_contains_it() {
+        let good = fixture("good");
+        let fp = |c: &rustls::pki_types::CertificateDer<'_>| {
+            crate::pki::facts::sha256_fingerprint(c.as_ref())
+        };
+        // The attacker holds only its own key, and sends the pinned (public) certificate after its own.
+        let attacker = vec![fixture("self_signed")[0].clone(), good[0].clone()];
+        let (check, verdict) = pin_verdict(&attacker, &fp(&good[0]));
+        assert_eq!(verdict, Verdict::Rejected(Code::PinMismatch));
+        assert_eq!(check.code, Code::PinMismatch);
+        assert!(
+            check.summary.contains("does not certify the server's key"),
+            "{}",
+            check.summary
+        );
+        // The same attack with a pinned intermediate: sent, but it did not sign the attacker's leaf.
+        let attacker = vec![fixture("self_signed")[0].clone(), good[1].clone()];
+        assert_eq!(
+            pin_verdict(&attacker, &fp(&good[1])).1,
+            Verdict::Rejected(Code::PinMismatch)
+        );
+        // The real server: its own certificate pinned, or the intermediate that signed it.
+        assert_eq!(pin_verdict(&good, &fp(&good[0])).1, Verdict::Accepted);
+        let (check, verdict) = pin_verdict(&good, &fp(&good[1]));
+        assert_eq!(verdict, Verdict::Accepted);
+        assert!(
+            check.summary.contains("certifies the server's key"),
+            "{}",
+            check.summary
+        );
     }
 }

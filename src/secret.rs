@@ -41,15 +41,15 @@ impl serde::Serialize for Secret {
 }
 
 /// `https://user:pass@host/x` → `https://***@host/x`: the credentials in a URL, removed. Textual on
-/// purpose, so that it also redacts what no URL parser accepts (a bad port, a space): everything before the
-/// authority's last `@` goes.
+/// purpose, so that it also redacts what no URL parser accepts (a bad port, a space, a `/` or `#` in an
+/// unencoded password): everything up to the last `@` is user information. (An `@` in a path redacts too
+/// much, never too little.)
 pub fn redact_url_credentials(value: &str) -> String {
     let (scheme, rest) = match value.find("://") {
         Some(i) => value.split_at(i + 3),
         None => ("", value),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
+    match rest.rfind('@') {
         Some(at) => format!("{scheme}***{}", &rest[at..]),
         None => value.to_string(),
     }
@@ -135,6 +135,10 @@ mod tests {
             redact_url_credentials("http://u:p@ss@proxy:99999"),
             "http://***@proxy:99999"
         );
+        for raw in ["http://u:pa/ss@proxy:3128", "http://u:p?w#x@proxy:3128/"] {
+            let shown = redact_url_credentials(raw);
+            assert!(shown.starts_with("http://***@proxy:3128"), "{shown}");
+        }
         assert_eq!(scrub("a s3cret b", &["s3cret".into()]), "a (redacted) b");
     }
 

@@ -69,15 +69,7 @@ impl Proxy {
         let shown_input = crate::secret::redact_url_credentials(url.trim());
         let bad = |why: &str| format!("{source} `{shown_input}`: {why}");
         let url = url.trim();
-        let rest = match url.split_once("://") {
-            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-                "http" => rest,
-                "https" => return Err(bad("HTTPS proxies (TLS to the proxy) are not supported; use the proxy's http:// address")),
-                s if s.starts_with("socks") => return Err(bad("SOCKS proxies are not supported; use an HTTP proxy (http://host:port) or bypass it with --noproxy '*'")),
-                other => return Err(bad(&format!("`{other}://` is not a proxy scheme; write http://host:port"))),
-            },
-            None => url,
-        };
+        let rest = without_scheme(url, &bad)?;
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
@@ -86,21 +78,7 @@ impl Proxy {
         if hostport.is_empty() {
             return Err(bad("no host; write http://host:port"));
         }
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| bad("an IPv6 address needs its closing `]`"))?;
-            match after.strip_prefix(':') {
-                Some(p) => (h.to_string(), Some(p)),
-                None if after.is_empty() => (h.to_string(), None),
-                None => return Err(bad("unexpected text after the IPv6 address")),
-            }
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), Some(p)),
-                None => (hostport.to_string(), None),
-            }
-        };
+        let (host, port) = host_and_port(hostport, &bad)?;
         if host.is_empty() || host.contains(char::is_whitespace) {
             return Err(bad("no usable host"));
         }
@@ -114,17 +92,7 @@ impl Proxy {
         };
         let authorization = match userinfo {
             None => None,
-            Some(_) => {
-                let info = crate::secret::url_userinfo(url).ok_or_else(|| {
-                    bad("its user information cannot be read: percent-encode `@`, `:` and spaces in the user and password")
-                })?;
-                use base64::Engine;
-                let pair = format!("{}:{}", info.user, info.password.unwrap_or_default());
-                Some(Secret::new(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                )))
-            }
+            Some(_) => Some(basic_authorization(url, &bad)?),
         };
         let mut p = Proxy {
             shown: String::new(),
@@ -136,6 +104,54 @@ impl Proxy {
         p.shown = format!("http://{}", p.authority());
         Ok(p)
     }
+}
+
+/// The URL after `http://` (or the whole of it without a scheme); other schemes are refused with why.
+fn without_scheme<'a>(url: &'a str, bad: &dyn Fn(&str) -> String) -> Result<&'a str, String> {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "http" => Ok(rest),
+            "https" => Err(bad("HTTPS proxies (TLS to the proxy) are not supported; use the proxy's http:// address")),
+            s if s.starts_with("socks") => Err(bad("SOCKS proxies are not supported; use an HTTP proxy (http://host:port) or bypass it with --noproxy '*'")),
+            other => Err(bad(&format!("`{other}://` is not a proxy scheme; write http://host:port"))),
+        },
+        None => Ok(url),
+    }
+}
+
+/// `host[:port]` or `[v6][:port]`: the host (without brackets) and the port as written, if any.
+fn host_and_port<'a>(
+    hostport: &'a str,
+    bad: &dyn Fn(&str) -> String,
+) -> Result<(String, Option<&'a str>), String> {
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("an IPv6 address needs its closing `]`"))?;
+        match after.strip_prefix(':') {
+            Some(p) => Ok((h.to_string(), Some(p))),
+            None if after.is_empty() => Ok((h.to_string(), None)),
+            None => Err(bad("unexpected text after the IPv6 address")),
+        }
+    } else {
+        Ok(match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        })
+    }
+}
+
+/// `Basic base64(user:password)` from the URL's (percent-decoded) user information.
+fn basic_authorization(url: &str, bad: &dyn Fn(&str) -> String) -> Result<Secret, String> {
+    let info = crate::secret::url_userinfo(url).ok_or_else(|| {
+        bad("its user information cannot be read: percent-encode `@`, `:` and spaces in the user and password")
+    })?;
+    use base64::Engine;
+    let pair = format!("{}:{}", info.user, info.password.unwrap_or_default());
+    Ok(Secret::new(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )))
 }
 
 /// What proxy settings say for this run.
@@ -327,89 +343,112 @@ pub async fn connect(
     proxy: &Proxy,
     timeout: Duration,
 ) -> Result<TcpStream, TunnelError> {
-    let work = async {
-        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(16 * 1024)
-            .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-            .await
-            .map_err(|e| TunnelError::NotHttp(e.to_string()))?;
-        // The connection task owns the socket: it must not outlive this call when the deadline fires (a
-        // silent proxy would otherwise keep it, and its task, for good).
-        let driver = AbortOnDrop(tokio::spawn(conn.with_upgrades()));
-        let mut req = Request::connect(authority)
-            .header(hyper::header::HOST, authority)
-            .header(hyper::header::USER_AGENT, crate::net::USER_AGENT);
-        if let Some(auth) = &proxy.authorization {
-            let mut value = hyper::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
-                TunnelError::NotHttp("the proxy credentials are not valid in a header".into())
-            })?;
-            value.set_sensitive(true);
-            req = req.header(hyper::header::PROXY_AUTHORIZATION, value);
-        }
-        let req = req
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| TunnelError::NotHttp(e.to_string()))?;
-        let resp = match sender.send_request(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                driver.0.abort();
-                return Err(TunnelError::NotHttp(http_words(&e)));
-            }
-        };
-        let status = resp.status();
-        let reason = status.canonical_reason().unwrap_or("").to_string();
-        if !status.is_success() {
-            let code = status.as_u16();
-            let offered: Vec<String> = resp
-                .headers()
-                .get_all(hyper::header::PROXY_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .filter_map(|v| v.split_whitespace().next())
-                .map(|s| s.to_string())
-                .collect();
-            let said = explanation(resp).await;
-            driver.0.abort();
-            return Err(match status {
-                StatusCode::PROXY_AUTHENTICATION_REQUIRED => TunnelError::AuthRequired {
-                    offered,
-                    sent: proxy.authorization.is_some(),
-                },
-                s if s.is_client_error() => TunnelError::Refused {
-                    status: code,
-                    reason,
-                    said,
-                },
-                s if s.is_server_error() => TunnelError::Upstream {
-                    status: code,
-                    reason,
-                    said,
-                },
-                _ => TunnelError::Unexpected {
-                    status: code,
-                    reason,
-                    said,
-                },
-            });
-        }
-        let upgraded = hyper::upgrade::on(resp)
-            .await
-            .map_err(|e| TunnelError::NotHttp(http_words(&e)))?;
-        let parts = upgraded
-            .downcast::<TokioIo<TcpStream>>()
-            .map_err(|_| TunnelError::NotHttp("the tunnel is not a TCP stream".into()))?;
-        if !parts.read_buf.is_empty() {
-            return Err(TunnelError::NotHttp(format!(
-                "the proxy sent {} bytes after its 200, before the server could speak",
-                parts.read_buf.len()
-            )));
-        }
-        Ok(parts.io.into_inner())
-    };
-    match tokio::time::timeout(timeout, work).await {
+    match tokio::time::timeout(timeout, tunnel(stream, authority, proxy)).await {
         Ok(r) => r,
         Err(_) => Err(TunnelError::Timeout),
     }
+}
+
+/// `CONNECT authority` over hyper's HTTP/1.1 client; on a 2xx, the upgraded TCP stream.
+async fn tunnel(
+    stream: TcpStream,
+    authority: &str,
+    proxy: &Proxy,
+) -> Result<TcpStream, TunnelError> {
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(16 * 1024)
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+        .await
+        .map_err(|e| TunnelError::NotHttp(e.to_string()))?;
+    // The connection task owns the socket: it must not outlive this call when the deadline fires (a
+    // silent proxy would otherwise keep it, and its task, for good).
+    let driver = AbortOnDrop(tokio::spawn(conn.with_upgrades()));
+    let req = connect_request(authority, proxy)?;
+    let resp = match sender.send_request(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            driver.0.abort();
+            return Err(TunnelError::NotHttp(http_words(&e)));
+        }
+    };
+    if !resp.status().is_success() {
+        let refused = refusal(resp, proxy).await;
+        driver.0.abort();
+        return Err(refused);
+    }
+    upgraded_stream(resp).await
+}
+
+/// The CONNECT request: `Host`, our user agent, and the proxy credentials (a sensitive header) if any.
+fn connect_request(authority: &str, proxy: &Proxy) -> Result<Request<Empty<Bytes>>, TunnelError> {
+    let mut req = Request::connect(authority)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::USER_AGENT, crate::net::USER_AGENT);
+    if let Some(auth) = &proxy.authorization {
+        let mut value = hyper::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
+            TunnelError::NotHttp("the proxy credentials are not valid in a header".into())
+        })?;
+        value.set_sensitive(true);
+        req = req.header(hyper::header::PROXY_AUTHORIZATION, value);
+    }
+    req.body(Empty::<Bytes>::new())
+        .map_err(|e| TunnelError::NotHttp(e.to_string()))
+}
+
+/// A non-2xx answer to CONNECT, by status class: the schemes a 407 offers, what a refusal said.
+async fn refusal(resp: hyper::Response<hyper::body::Incoming>, proxy: &Proxy) -> TunnelError {
+    let status = resp.status();
+    let reason = status.canonical_reason().unwrap_or("").to_string();
+    let code = status.as_u16();
+    let offered: Vec<String> = resp
+        .headers()
+        .get_all(hyper::header::PROXY_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split_whitespace().next())
+        .map(|s| s.to_string())
+        .collect();
+    let said = explanation(resp).await;
+    match status {
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED => TunnelError::AuthRequired {
+            offered,
+            sent: proxy.authorization.is_some(),
+        },
+        s if s.is_client_error() => TunnelError::Refused {
+            status: code,
+            reason,
+            said,
+        },
+        s if s.is_server_error() => TunnelError::Upstream {
+            status: code,
+            reason,
+            said,
+        },
+        _ => TunnelError::Unexpected {
+            status: code,
+            reason,
+            said,
+        },
+    }
+}
+
+/// The tunnel after a 2xx: the TCP stream back from hyper's upgrade, with nothing read ahead of the server.
+async fn upgraded_stream(
+    resp: hyper::Response<hyper::body::Incoming>,
+) -> Result<TcpStream, TunnelError> {
+    let upgraded = hyper::upgrade::on(resp)
+        .await
+        .map_err(|e| TunnelError::NotHttp(http_words(&e)))?;
+    let parts = upgraded
+        .downcast::<TokioIo<TcpStream>>()
+        .map_err(|_| TunnelError::NotHttp("the tunnel is not a TCP stream".into()))?;
+    if !parts.read_buf.is_empty() {
+        return Err(TunnelError::NotHttp(format!(
+            "the proxy sent {} bytes after its 200, before the server could speak",
+            parts.read_buf.len()
+        )));
+    }
+    Ok(parts.io.into_inner())
 }
 
 /// A task aborted when its handle is dropped.
@@ -565,6 +604,13 @@ mod tests {
 
     #[test]
     fn settings_follow_curl() {
+        which_variable_applies();
+        the_bypass_list_reads_like_curl();
+        passwords_stay_out_of_arguments();
+    }
+
+    /// Lower case before upper case, `HTTPS_PROXY` before `ALL_PROXY`; `HTTP_PROXY` alone is only noted.
+    fn which_variable_applies() {
         let s = ProxySettings::from_flags_and_env(
             None,
             None,
@@ -598,6 +644,10 @@ mod tests {
         )
         .expect("settings");
         assert!(s.proxy.is_none() && s.unused.is_none());
+    }
+
+    /// `NO_PROXY` entries: domains and subdomains, CIDR ranges, addresses; `--noproxy '*'` for all.
+    fn the_bypass_list_reads_like_curl() {
         let s = ProxySettings::from_flags_and_env(
             Some("http://p:3128"),
             None,
@@ -619,6 +669,10 @@ mod tests {
         assert!(s.for_host("anything").is_none());
         assert!(s.for_host("127.0.0.1").is_none());
         assert!(s.for_host("::1").is_none());
+    }
+
+    /// A password in `--proxy` is refused; no error quotes one.
+    fn passwords_stay_out_of_arguments() {
         // A password in --proxy is refused like --password; a user alone is fine.
         let e =
             ProxySettings::from_flags_and_env(Some("http://u:hunter22@p:3128"), None, &env_of(&[]))

@@ -255,18 +255,7 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
         Some(rustls::Error::AlertReceived(a)) => TlsFailure::Alert(*a),
         Some(rustls::Error::NoCertificatesPresented) => TlsFailure::EmptyChain,
         Some(rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)) => {
-            // The handshake signature failed: with a small RSA key, ring refuses to verify at all.
-            let leaf = captured.chain.first().map(|d| {
-                crate::pki::facts::inspect(0, d.as_ref(), time::OffsetDateTime::UNIX_EPOCH)
-            });
-            match leaf {
-                Some(f) if f.key_type == "RSA" && f.key_bits > 0 && f.key_bits < 2048 => {
-                    TlsFailure::WeakKey(f.key_bits)
-                }
-                _ => TlsFailure::Other(
-                    "the server's handshake signature does not verify with the key in its certificate".into(),
-                ),
-            }
+            bad_signature(captured)
         }
         Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge)) => {
             TlsFailure::Other("a handshake message from the server is too large for TLS clients (a certificate chain over 64 KB?)".into())
@@ -283,19 +272,41 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
             TlsFailure::MalformedCertificate(snake(&o.to_string()))
         }
         Some(other) => TlsFailure::Other(format!("{other}")),
-        None => match e.kind() {
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-                if seen.is_empty() =>
-            {
-                TlsFailure::Closed
-            }
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => TlsFailure::Other(
-                "the server closed the connection in the middle of the handshake".into(),
-            ),
-            _ => TlsFailure::Other(e.to_string()),
-        },
+        None => io_failure(e, seen),
+    }
+}
+
+/// The handshake signature failed: with a small RSA key, ring refuses to verify at all.
+fn bad_signature(captured: &Captured) -> TlsFailure {
+    let leaf = captured
+        .chain
+        .first()
+        .map(|d| crate::pki::facts::inspect(0, d.as_ref(), time::OffsetDateTime::UNIX_EPOCH));
+    match leaf {
+        Some(f) if f.key_type == "RSA" && f.key_bits > 0 && f.key_bits < 2048 => {
+            TlsFailure::WeakKey(f.key_bits)
+        }
+        _ => TlsFailure::Other(
+            "the server's handshake signature does not verify with the key in its certificate"
+                .into(),
+        ),
+    }
+}
+
+/// An I/O error that is not rustls': a close before any answer, or in the middle of the handshake.
+fn io_failure(e: &io::Error, seen: &[u8]) -> TlsFailure {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::BrokenPipe
+            if seen.is_empty() =>
+        {
+            TlsFailure::Closed
+        }
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => TlsFailure::Other(
+            "the server closed the connection in the middle of the handshake".into(),
+        ),
+        _ => TlsFailure::Other(e.to_string()),
     }
 }
 
@@ -324,87 +335,132 @@ pub async fn handshake_as(
         _ => None,
     };
     let start = Instant::now();
-    let mut open = None;
-    let outcome = match client_config(&slot, identity) {
-        Err(e) => Err(TlsFailure::Other(format!(
-            "could not build the TLS client: {e}"
-        ))),
+    let (outcome, open) = match client_config(&slot, identity) {
+        Err(e) => (
+            Err(TlsFailure::Other(format!(
+                "could not build the TLS client: {e}"
+            ))),
+            None,
+        ),
         Ok(config) => {
-            let connector = TlsConnector::from(Arc::new(config));
             let tap = Tap {
                 inner: stream,
                 seen: seen.clone(),
             };
-            let attempt = async {
-                let mut tls = connector.connect(server_name, tap).await?;
-                let requested = slot
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .client_cert_requested;
-                if requested && !presents {
-                    // TLS 1.3 servers judge the client's (empty) certificate after the handshake: listen
-                    // briefly for their verdict.
-                    let mut buf = [0u8; 1];
-                    match tokio::time::timeout(
-                        timeout.min(Duration::from_secs(1)),
-                        tls.read(&mut buf),
-                    )
-                    .await
-                    {
-                        Ok(Err(e)) => return Err(e),
-                        Ok(Ok(0)) => {
-                            return Err(io::Error::other(rustls::Error::AlertReceived(
-                                AlertDescription::CertificateRequired,
-                            )))
-                        }
-                        _ => {}
-                    }
-                }
-                let (_, conn) = tls.get_ref();
-                let facts = TlsFacts {
-                    protocol: conn
-                        .protocol_version()
-                        .map(|v| match v {
-                            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
-                            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
-                            other => other.as_str().unwrap_or("unknown").to_string(),
-                        })
-                        .unwrap_or_default(),
-                    cipher_suite: conn
-                        .negotiated_cipher_suite()
-                        .and_then(|s| s.suite().as_str())
-                        .unwrap_or("unknown")
-                        .to_string(),
-                    key_exchange: conn
-                        .negotiated_key_exchange_group()
-                        .and_then(|g| g.name().as_str())
-                        .map(str::to_string),
-                    alpn: conn
-                        .alpn_protocol()
-                        .map(|p| String::from_utf8_lossy(p).into_owned()),
-                };
-                Ok::<_, io::Error>((facts, tls))
+            let attempt = Attempt {
+                slot: &slot,
+                seen: &seen,
+                timeout,
+                presents,
             };
-            match tokio::time::timeout(timeout, attempt).await {
-                Err(_) => Err(TlsFailure::Timeout),
-                Ok(Ok((facts, tls))) => {
-                    open = Some(tls);
-                    Ok(facts)
-                }
-                Ok(Err(e)) => {
-                    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    let captured = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    Err(classify(&e, &seen, &captured))
-                }
-            }
+            attempt.run(config, server_name, tap).await
         }
     };
     let elapsed = start.elapsed();
-    let captured = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    // A timeout after nothing but plain text still means "not TLS".
-    let outcome = match outcome {
+    let captured = snapshot(&slot);
+    Handshake {
+        outcome: plain_text_timeout(outcome, &seen),
+        captured,
+        elapsed,
+        sni,
+        stream: open,
+    }
+}
+
+/// A copy of what a shared recorder holds (a poisoned lock still holds our data).
+fn snapshot<T: Clone>(shared: &Mutex<T>) -> T {
+    shared.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// One handshake attempt: what it records into, its deadline, and whether we present a certificate.
+struct Attempt<'a> {
+    slot: &'a Slot,
+    seen: &'a Mutex<Vec<u8>>,
+    timeout: Duration,
+    presents: bool,
+}
+
+impl Attempt<'_> {
+    /// Connects within the deadline: the facts and the open stream, or the failure classified.
+    async fn run(
+        &self,
+        config: ClientConfig,
+        server_name: ServerName<'static>,
+        tap: Tap<TcpStream>,
+    ) -> (Result<TlsFacts, TlsFailure>, Option<Stream>) {
+        let connector = TlsConnector::from(Arc::new(config));
+        let attempt = async {
+            let mut tls = connector.connect(server_name, tap).await?;
+            let requested = self
+                .slot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .client_cert_requested;
+            if requested && !self.presents {
+                client_cert_verdict(&mut tls, self.timeout).await?;
+            }
+            let (_, conn) = tls.get_ref();
+            Ok::<_, io::Error>((negotiated(conn), tls))
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Err(_) => (Err(TlsFailure::Timeout), None),
+            Ok(Ok((facts, tls))) => (Ok(facts), Some(tls)),
+            Ok(Err(e)) => {
+                let seen = snapshot(self.seen);
+                let captured = snapshot(self.slot);
+                (Err(classify(&e, &seen, &captured)), None)
+            }
+        }
+    }
+}
+
+/// TLS 1.3 servers judge the client's (empty) certificate after the handshake: listen briefly for their
+/// verdict. A close is the server's refusal; silence or data is acceptance.
+async fn client_cert_verdict(tls: &mut Stream, timeout: Duration) -> io::Result<()> {
+    let mut buf = [0u8; 1];
+    match tokio::time::timeout(timeout.min(Duration::from_secs(1)), tls.read(&mut buf)).await {
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(0)) => Err(io::Error::other(rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired,
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// What the connection negotiated: protocol, cipher suite, key exchange group, ALPN.
+fn negotiated(conn: &rustls::ClientConnection) -> TlsFacts {
+    TlsFacts {
+        protocol: conn
+            .protocol_version()
+            .map(|v| match v {
+                rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
+                rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
+                other => other.as_str().unwrap_or("unknown").to_string(),
+            })
+            .unwrap_or_default(),
+        cipher_suite: conn
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str())
+            .unwrap_or("unknown")
+            .to_string(),
+        key_exchange: conn
+            .negotiated_key_exchange_group()
+            .and_then(|g| g.name().as_str())
+            .map(str::to_string),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+    }
+}
+
+/// A timeout after nothing but plain text still means "not TLS".
+fn plain_text_timeout(
+    outcome: Result<TlsFacts, TlsFailure>,
+    seen: &Mutex<Vec<u8>>,
+) -> Result<TlsFacts, TlsFailure> {
+    match outcome {
         Err(TlsFailure::Timeout) => {
-            let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let seen = snapshot(seen);
             if looks_like_tls(&seen) {
                 Err(TlsFailure::Timeout)
             } else {
@@ -412,13 +468,6 @@ pub async fn handshake_as(
             }
         }
         other => other,
-    };
-    Handshake {
-        outcome,
-        captured,
-        elapsed,
-        sni,
-        stream: open,
     }
 }
 

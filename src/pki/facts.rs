@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::extensions::{
+    AccessDescription, ExtendedKeyUsage, GeneralName, KeyUsage, ParsedExtension,
+};
 use x509_parser::oid_registry::{self, Oid, OidRegistry};
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
@@ -143,6 +145,20 @@ pub fn inspect(index: usize, der: &[u8], now: OffsetDateTime) -> CertFacts {
         }
     };
     let registry = OidRegistry::default().with_all_crypto().with_x509();
+    read_names(&mut facts, &cert);
+    read_validity(&mut facts, &cert, now);
+    facts.signature_algorithm = oid_name(&registry, &cert.signature_algorithm.algorithm);
+    read_key(&mut facts, &cert, &registry);
+    for ext in cert.extensions() {
+        read_extension(&mut facts, ext.parsed_extension());
+    }
+    facts.self_signed =
+        cert.subject().as_raw() == cert.issuer().as_raw() && cert.verify_signature(None).is_ok();
+    facts
+}
+
+/// Subject, issuer, the first common name and the serial.
+fn read_names(facts: &mut CertFacts, cert: &X509Certificate<'_>) {
     facts.subject = cert.subject().to_string();
     facts.issuer = cert.issuer().to_string();
     facts.common_name = cert
@@ -152,13 +168,19 @@ pub fn inspect(index: usize, der: &[u8], now: OffsetDateTime) -> CertFacts {
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_string);
     facts.serial = cert.raw_serial_as_string().to_ascii_uppercase();
+}
+
+/// `notBefore`, `notAfter`, and the whole days left at `now`.
+fn read_validity(facts: &mut CertFacts, cert: &X509Certificate<'_>, now: OffsetDateTime) {
     let (nb, _) = rfc3339(cert.validity().not_before.timestamp());
     let (na, na_time) = rfc3339(cert.validity().not_after.timestamp());
     facts.not_before = nb;
     facts.not_after = na;
     facts.days_left = na_time.map(|t| (t - now).whole_days()).unwrap_or(0);
-    facts.signature_algorithm = oid_name(&registry, &cert.signature_algorithm.algorithm);
+}
 
+/// The public key: its type, size and (for EC) curve.
+fn read_key(facts: &mut CertFacts, cert: &X509Certificate<'_>, registry: &OidRegistry) {
     let spki = cert.public_key();
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => {
@@ -173,17 +195,7 @@ pub fn inspect(index: usize, der: &[u8], now: OffsetDateTime) -> CertFacts {
                 .parameters
                 .as_ref()
                 .and_then(|p| p.as_oid().ok())
-                .map(|oid| {
-                    if oid == oid_registry::OID_EC_P256 {
-                        "P-256".to_string()
-                    } else if oid == oid_registry::OID_NIST_EC_P384 {
-                        "P-384".to_string()
-                    } else if oid == oid_registry::OID_NIST_EC_P521 {
-                        "P-521".to_string()
-                    } else {
-                        oid_name(&registry, &oid)
-                    }
-                });
+                .map(|oid| curve_name(registry, &oid));
         }
         _ => {
             let alg = &spki.algorithm.algorithm;
@@ -194,88 +206,115 @@ pub fn inspect(index: usize, der: &[u8], now: OffsetDateTime) -> CertFacts {
                 facts.key_type = "Ed448".into();
                 facts.key_bits = 456;
             } else {
-                facts.key_type = oid_name(&registry, alg);
+                facts.key_type = oid_name(registry, alg);
             }
         }
     }
+}
 
-    for ext in cert.extensions() {
-        match ext.parsed_extension() {
-            ParsedExtension::SubjectAlternativeName(san) => {
-                for name in &san.general_names {
-                    match name {
-                        GeneralName::DNSName(d) => facts.dns_names.push(d.to_string()),
-                        GeneralName::IPAddress(b) => facts.ip_addresses.push(ip_string(b)),
-                        GeneralName::RFC822Name(m) => facts.other_names.push(format!("email:{m}")),
-                        GeneralName::URI(u) => facts.other_names.push(format!("uri:{u}")),
-                        other => facts.other_names.push(format!("other:{other}")),
-                    }
-                }
+/// `P-256`, `P-384`, `P-521`, else the registry's name for the curve.
+fn curve_name(registry: &OidRegistry, oid: &Oid) -> String {
+    if *oid == oid_registry::OID_EC_P256 {
+        "P-256".to_string()
+    } else if *oid == oid_registry::OID_NIST_EC_P384 {
+        "P-384".to_string()
+    } else if *oid == oid_registry::OID_NIST_EC_P521 {
+        "P-521".to_string()
+    } else {
+        oid_name(registry, oid)
+    }
+}
+
+/// One extension's facts: SANs, basic constraints, (extended) key usage, key identifiers, AIA URLs.
+fn read_extension(facts: &mut CertFacts, ext: &ParsedExtension<'_>) {
+    match ext {
+        ParsedExtension::SubjectAlternativeName(san) => {
+            for name in &san.general_names {
+                read_san(facts, name);
             }
-            ParsedExtension::BasicConstraints(bc) => {
-                facts.is_ca = Some(bc.ca);
-                facts.path_len = bc.path_len_constraint;
+        }
+        ParsedExtension::BasicConstraints(bc) => {
+            facts.is_ca = Some(bc.ca);
+            facts.path_len = bc.path_len_constraint;
+        }
+        ParsedExtension::KeyUsage(ku) => facts.key_usage = key_usage_names(ku),
+        ParsedExtension::ExtendedKeyUsage(eku) => {
+            facts.extended_key_usage = extended_key_usage_names(eku);
+        }
+        ParsedExtension::SubjectKeyIdentifier(ki) => {
+            facts.subject_key_id = Some(colon_hex(ki.0));
+        }
+        ParsedExtension::AuthorityKeyIdentifier(aki) => {
+            facts.authority_key_id = aki.key_identifier.as_ref().map(|k| colon_hex(k.0));
+        }
+        ParsedExtension::AuthorityInfoAccess(aia) => {
+            for desc in aia.iter() {
+                read_access_description(facts, desc);
             }
-            ParsedExtension::KeyUsage(ku) => {
-                let names = [
-                    (ku.digital_signature(), "digitalSignature"),
-                    (ku.non_repudiation(), "nonRepudiation"),
-                    (ku.key_encipherment(), "keyEncipherment"),
-                    (ku.data_encipherment(), "dataEncipherment"),
-                    (ku.key_agreement(), "keyAgreement"),
-                    (ku.key_cert_sign(), "keyCertSign"),
-                    (ku.crl_sign(), "cRLSign"),
-                    (ku.encipher_only(), "encipherOnly"),
-                    (ku.decipher_only(), "decipherOnly"),
-                ];
-                facts.key_usage = names
-                    .iter()
-                    .filter(|(on, _)| *on)
-                    .map(|(_, n)| n.to_string())
-                    .collect();
-            }
-            ParsedExtension::ExtendedKeyUsage(eku) => {
-                let names = [
-                    (eku.any, "anyExtendedKeyUsage"),
-                    (eku.server_auth, "serverAuth"),
-                    (eku.client_auth, "clientAuth"),
-                    (eku.code_signing, "codeSigning"),
-                    (eku.email_protection, "emailProtection"),
-                    (eku.time_stamping, "timeStamping"),
-                    (eku.ocsp_signing, "OCSPSigning"),
-                ];
-                facts.extended_key_usage = names
-                    .iter()
-                    .filter(|(on, _)| *on)
-                    .map(|(_, n)| n.to_string())
-                    .chain(eku.other.iter().map(|o| o.to_id_string()))
-                    .collect();
-            }
-            ParsedExtension::SubjectKeyIdentifier(ki) => {
-                facts.subject_key_id = Some(colon_hex(ki.0));
-            }
-            ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                facts.authority_key_id = aki.key_identifier.as_ref().map(|k| colon_hex(k.0));
-            }
-            ParsedExtension::AuthorityInfoAccess(aia) => {
-                for desc in aia.iter() {
-                    if let GeneralName::URI(u) = &desc.access_location {
-                        if desc.access_method == oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP {
-                            facts.ocsp_urls.push(u.to_string());
-                        } else if desc.access_method
-                            == oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS
-                        {
-                            facts.ca_issuers_urls.push(u.to_string());
-                        }
-                    }
-                }
-            }
-            _ => {}
+        }
+        _ => {}
+    }
+}
+
+/// One subject alternative name, filed by kind.
+fn read_san(facts: &mut CertFacts, name: &GeneralName<'_>) {
+    match name {
+        GeneralName::DNSName(d) => facts.dns_names.push(d.to_string()),
+        GeneralName::IPAddress(b) => facts.ip_addresses.push(ip_string(b)),
+        GeneralName::RFC822Name(m) => facts.other_names.push(format!("email:{m}")),
+        GeneralName::URI(u) => facts.other_names.push(format!("uri:{u}")),
+        other => facts.other_names.push(format!("other:{other}")),
+    }
+}
+
+/// The key usage bits that are set, by their RFC 5280 names.
+fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
+    let names = [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "nonRepudiation"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+        (ku.encipher_only(), "encipherOnly"),
+        (ku.decipher_only(), "decipherOnly"),
+    ];
+    names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+/// The extended key usages present, by name, then any others by OID.
+fn extended_key_usage_names(eku: &ExtendedKeyUsage<'_>) -> Vec<String> {
+    let names = [
+        (eku.any, "anyExtendedKeyUsage"),
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+    ];
+    names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n.to_string())
+        .chain(eku.other.iter().map(|o| o.to_id_string()))
+        .collect()
+}
+
+/// An authority information access entry: an OCSP responder or a CA issuers URL.
+fn read_access_description(facts: &mut CertFacts, desc: &AccessDescription<'_>) {
+    if let GeneralName::URI(u) = &desc.access_location {
+        if desc.access_method == oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP {
+            facts.ocsp_urls.push(u.to_string());
+        } else if desc.access_method == oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS {
+            facts.ca_issuers_urls.push(u.to_string());
         }
     }
-    facts.self_signed =
-        cert.subject().as_raw() == cert.issuer().as_raw() && cert.verify_signature(None).is_ok();
-    facts
 }
 
 /// DER distinguished names (a server's acceptable client-certificate issuers) as text.

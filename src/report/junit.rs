@@ -232,6 +232,16 @@ mod tests {
         assert_eq!(totals, said);
     }
 
+    /// `[tests, failures, errors, skipped]` as an element says them.
+    fn counts(n: roxmltree::Node<'_, '_>) -> [usize; 4] {
+        [
+            count(n, "tests"),
+            count(n, "failures"),
+            count(n, "errors"),
+            count(n, "skipped"),
+        ]
+    }
+
     #[test]
     fn structure_ci_systems_read() {
         let xml = render_str(&[check_report(), verify_report(), refused_report()]);
@@ -239,15 +249,7 @@ mod tests {
         check_counts(&doc);
         let root = doc.root_element();
         assert_eq!(attr(root, "name"), "preflight");
-        assert_eq!(
-            [
-                count(root, "tests"),
-                count(root, "failures"),
-                count(root, "errors"),
-                count(root, "skipped")
-            ],
-            [11, 2, 1, 2]
-        );
+        assert_eq!(counts(root), [11, 2, 1, 2]);
         assert_eq!(attr(root, "timestamp"), "2026-06-01T10:00:05.000+02:00");
         assert_eq!(attr(root, "time"), "1.244");
 
@@ -261,17 +263,17 @@ mod tests {
                 "[::1]:8083"
             ]
         );
+        let cases = check_cvp_suite(suites[0]);
+        check_failure_and_error(&cases, &xml);
+        check_skip_warn_and_pass(&cases);
+        check_verify_suite(suites[1]);
+    }
 
-        let cvp = suites[0];
-        assert_eq!(
-            [
-                count(cvp, "tests"),
-                count(cvp, "failures"),
-                count(cvp, "errors"),
-                count(cvp, "skipped")
-            ],
-            [6, 1, 1, 1]
-        );
+    /// The check report's suite: counts, time, properties, and its cases in order (returned).
+    fn check_cvp_suite<'a, 'input>(
+        cvp: roxmltree::Node<'a, 'input>,
+    ) -> Vec<roxmltree::Node<'a, 'input>> {
+        assert_eq!(counts(cvp), [6, 1, 1, 1]);
         assert_eq!(attr(cvp, "timestamp"), "2026-06-01T10:00:00.250+00:00");
         assert_eq!(attr(cvp, "time"), "1.234");
         let props: Vec<(&str, &str)> = child(cvp, "properties")
@@ -307,8 +309,11 @@ mod tests {
             None,
             "a skipped check has no time"
         );
+        cases
+    }
 
-        // fail → <failure type=code message=summary>summary, fix and code</failure>
+    /// fail → `<failure type=code message=summary>summary, fix and code</failure>`; error → `<error>`.
+    fn check_failure_and_error(cases: &[roxmltree::Node<'_, '_>], xml: &str) {
         let failure = child(cases[3], "failure").expect("failure");
         assert_eq!(attr(failure, "type"), "self_signed");
         assert_eq!(
@@ -333,8 +338,10 @@ mod tests {
         let error = child(cases[4], "error").expect("error");
         assert_eq!(attr(error, "type"), "other");
         assert!(child(cases[4], "failure").is_none());
+    }
 
-        // skip → <skipped message=reason>
+    /// skip → `<skipped message=reason>`; warn and pass → pass, their text in system-out.
+    fn check_skip_warn_and_pass(cases: &[roxmltree::Node<'_, '_>]) {
         let skipped = child(cases[5], "skipped").expect("skipped");
         assert_eq!(
             attr(skipped, "message"),
@@ -359,18 +366,11 @@ mod tests {
             child(cases[0], "system-out").and_then(|o| o.text()),
             Some("cvp1.example.com has 1 address: 10.0.0.5 (2 ms)\n")
         );
+    }
 
-        // The verify report: named after its input, everything passing.
-        let verify = suites[1];
-        assert_eq!(
-            [
-                count(verify, "tests"),
-                count(verify, "failures"),
-                count(verify, "errors"),
-                count(verify, "skipped")
-            ],
-            [2, 0, 0, 0]
-        );
+    /// The verify report: named after its input, everything passing.
+    fn check_verify_suite(verify: roxmltree::Node<'_, '_>) {
+        assert_eq!(counts(verify), [2, 0, 0, 0]);
         assert!(children(verify, "testcase").all(|c| attr(c, "classname") == "preflight.prisma"));
         assert_eq!(attr(verify, "timestamp"), "2026-06-01T10:00:05.000+02:00");
     }

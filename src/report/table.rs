@@ -77,6 +77,23 @@ pub fn render(reports: &[Report], opts: TableOptions, out: &mut dyn Write) -> io
 }
 
 pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{}", paint(&heading(r), "1", opts.color))?;
+    writeln!(out, "{}", checks_table(r, opts))?;
+    if opts.certificates && !r.certificates.is_empty() {
+        writeln!(out, "\nCertificates, as sent (leaf first):")?;
+        for f in &r.certificates {
+            writeln!(out, "{}", cert_table(f, opts))?;
+        }
+    }
+    if !r.clients.is_empty() {
+        writeln!(out, "\nWhich clients will work:")?;
+        writeln!(out, "{}", clients_table(r, opts))?;
+    }
+    write_verdict(r, opts, out)
+}
+
+/// The first line: tool, target (or the chain file verified), path, product, SNI, proxy.
+fn heading(r: &Report) -> String {
     let t = &r.target;
     let mut head = match t.port {
         Some(port) => format!("{} {} · {}:{port}", r.tool.name, r.tool.version, t.host),
@@ -102,8 +119,11 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
     if let Some(proxy) = &r.target.proxy {
         head.push_str(&format!(" · via proxy {proxy}"));
     }
-    writeln!(out, "{}", paint(&head, "1", opts.color))?;
+    head
+}
 
+/// One row per check; a check that did not pass also shows its fix, and its code unless skipped.
+fn checks_table(r: &Report, opts: TableOptions) -> Table {
     let mut table = new_table(opts);
     table.set_header(vec!["STATUS", "CHECK", "RESULT"]);
     for c in &r.checks {
@@ -122,44 +142,40 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
             Cell::new(text),
         ]);
     }
-    writeln!(out, "{table}")?;
+    table
+}
 
-    if opts.certificates && !r.certificates.is_empty() {
-        writeln!(out, "\nCertificates, as sent (leaf first):")?;
-        for f in &r.certificates {
-            writeln!(out, "{}", cert_table(f, opts))?;
-        }
-    }
-
-    if !r.clients.is_empty() {
-        writeln!(out, "\nWhich clients will work:")?;
-        let mut table = new_table(opts);
-        table.set_header(vec![
-            "CLIENT (DEFAULT TRUST)",
-            "WORKS",
-            "ONE LINE TO MAKE IT WORK",
+/// "Which clients will work": each client with its default trust, yes or why not, and the one line.
+fn clients_table(r: &Report, opts: TableOptions) -> Table {
+    let mut table = new_table(opts);
+    table.set_header(vec![
+        "CLIENT (DEFAULT TRUST)",
+        "WORKS",
+        "ONE LINE TO MAKE IT WORK",
+    ]);
+    for c in &r.clients {
+        let works = Cell::new(if c.works {
+            "yes".to_string()
+        } else {
+            c.note.clone()
+        });
+        let works = match (opts.color, c.works) {
+            (true, true) => works.fg(Color::Green),
+            (true, false) => works.fg(Color::Red),
+            _ => works,
+        };
+        let line = c.make_it_work.clone().unwrap_or_else(|| "-".into());
+        table.add_row(vec![
+            Cell::new(format!("{}\n({})", c.client, c.default_trust)),
+            works,
+            Cell::new(line),
         ]);
-        for c in &r.clients {
-            let works = Cell::new(if c.works {
-                "yes".to_string()
-            } else {
-                c.note.clone()
-            });
-            let works = match (opts.color, c.works) {
-                (true, true) => works.fg(Color::Green),
-                (true, false) => works.fg(Color::Red),
-                _ => works,
-            };
-            let line = c.make_it_work.clone().unwrap_or_else(|| "-".into());
-            table.add_row(vec![
-                Cell::new(format!("{}\n({})", c.client, c.default_trust)),
-                works,
-                Cell::new(line),
-            ]);
-        }
-        writeln!(out, "{table}")?;
     }
+    table
+}
 
+/// The verdict with the tally of statuses and the time taken, then the first fix.
+fn write_verdict(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
     let count = |s: Status| r.checks.iter().filter(|c| c.status == s).count();
     let (word, code) = match r.verdict {
         Verdict::Pass => ("PASS", "1;32"),
@@ -197,80 +213,95 @@ fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
         "intermediate"
     };
     let title = format!("#{} {role}", f.index);
-    let mut rows: Vec<(&str, String)> = Vec::new();
-    if let Some(err) = &f.parse_error {
-        rows.push(("error", err.clone()));
-    } else {
-        let mut subject = f.subject.clone();
-        if f.self_signed {
-            subject.push_str("  (self-signed)");
-        }
-        rows.push(("subject", subject));
-        rows.push(("issuer", f.issuer.clone()));
-        let left = if f.days_left < 0 {
-            format!("expired {} days ago", -f.days_left)
-        } else {
-            format!("{} days left", f.days_left)
-        };
-        rows.push((
-            "valid",
-            format!("{} → {} ({left})", f.not_before, f.not_after),
-        ));
-        let sans = f.san_list();
-        rows.push((
-            "SANs",
-            if !sans.is_empty() {
-                sans.join(", ")
-            } else if f.index == 0 {
-                "(none: clients that ignore the CN will reject this certificate)".to_string()
-            } else {
-                "(none)".to_string()
-            },
-        ));
-        rows.push((
-            "key",
-            format!("{}, signed {}", f.key_description(), f.signature_algorithm),
-        ));
-        let ca = match f.is_ca {
-            Some(true) => format!(
-                "CA{}",
-                f.path_len
-                    .map(|p| format!(", path length {p}"))
-                    .unwrap_or_default()
-            ),
-            Some(false) => "not a CA".to_string(),
-            None => "no basic constraints".to_string(),
-        };
-        let mut usage = vec![ca];
-        if !f.key_usage.is_empty() {
-            usage.push(f.key_usage.join(", "));
-        }
-        if !f.extended_key_usage.is_empty() {
-            usage.push(format!("EKU {}", f.extended_key_usage.join(", ")));
-        }
-        rows.push(("usage", usage.join("; ")));
-        if f.serial.is_empty() {
-            rows.push(("serial", "(empty)".into()));
-        } else {
-            rows.push(("serial", f.serial.clone()));
-        }
-        if let Some(ski) = &f.subject_key_id {
-            rows.push(("SKI", ski.clone()));
-        }
-        if let Some(aki) = &f.authority_key_id {
-            rows.push(("AKI", aki.clone()));
-        }
-        for u in &f.ca_issuers_urls {
-            rows.push(("CA issuers", u.clone()));
-        }
-        for u in &f.ocsp_urls {
-            rows.push(("OCSP", u.clone()));
-        }
-    }
+    let mut rows: Vec<(&str, String)> = match &f.parse_error {
+        Some(err) => vec![("error", err.clone())],
+        None => cert_rows(f),
+    };
     rows.push(("SHA-256", f.sha256.clone()));
     table.set_header(vec![Cell::new(title), Cell::new(f.short_name())]);
     for (k, v) in rows {
         table.add_row(vec![Cell::new(k), Cell::new(v)]);
     }
     table
+}
+
+/// The rows of a parsed certificate, from subject to OCSP (the fingerprint is added by the caller).
+fn cert_rows(f: &CertFacts) -> Vec<(&'static str, String)> {
+    let mut subject = f.subject.clone();
+    if f.self_signed {
+        subject.push_str("  (self-signed)");
+    }
+    let mut rows = vec![
+        ("subject", subject),
+        ("issuer", f.issuer.clone()),
+        ("valid", validity_text(f)),
+        ("SANs", sans_text(f)),
+        (
+            "key",
+            format!("{}, signed {}", f.key_description(), f.signature_algorithm),
+        ),
+        ("usage", usage_text(f)),
+    ];
+    if f.serial.is_empty() {
+        rows.push(("serial", "(empty)".into()));
+    } else {
+        rows.push(("serial", f.serial.clone()));
+    }
+    if let Some(ski) = &f.subject_key_id {
+        rows.push(("SKI", ski.clone()));
+    }
+    if let Some(aki) = &f.authority_key_id {
+        rows.push(("AKI", aki.clone()));
+    }
+    for u in &f.ca_issuers_urls {
+        rows.push(("CA issuers", u.clone()));
+    }
+    for u in &f.ocsp_urls {
+        rows.push(("OCSP", u.clone()));
+    }
+    rows
+}
+
+/// `notBefore → notAfter (N days left)`, or how long ago it expired.
+fn validity_text(f: &CertFacts) -> String {
+    let left = if f.days_left < 0 {
+        format!("expired {} days ago", -f.days_left)
+    } else {
+        format!("{} days left", f.days_left)
+    };
+    format!("{} → {} ({left})", f.not_before, f.not_after)
+}
+
+/// The SANs, or why having none matters on a leaf.
+fn sans_text(f: &CertFacts) -> String {
+    let sans = f.san_list();
+    if !sans.is_empty() {
+        sans.join(", ")
+    } else if f.index == 0 {
+        "(none: clients that ignore the CN will reject this certificate)".to_string()
+    } else {
+        "(none)".to_string()
+    }
+}
+
+/// Basic constraints, key usage and extended key usage, `; `-separated.
+fn usage_text(f: &CertFacts) -> String {
+    let ca = match f.is_ca {
+        Some(true) => format!(
+            "CA{}",
+            f.path_len
+                .map(|p| format!(", path length {p}"))
+                .unwrap_or_default()
+        ),
+        Some(false) => "not a CA".to_string(),
+        None => "no basic constraints".to_string(),
+    };
+    let mut usage = vec![ca];
+    if !f.key_usage.is_empty() {
+        usage.push(f.key_usage.join(", "));
+    }
+    if !f.extended_key_usage.is_empty() {
+        usage.push(format!("EKU {}", f.extended_key_usage.join(", ")));
+    }
+    usage.join("; ")
 }

@@ -6,6 +6,7 @@ pub mod jsonl;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod summary;
 pub mod table;
 
 pub use model::{Check, Report, Status, TargetInfo, Verdict};

@@ -1,0 +1,262 @@
+//! Runs a parsed command and returns its exit code. Output goes to the writers the caller passes in
+//! (`main` passes stdout and stderr), so the library itself never prints.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::checks::{self, Deps};
+use crate::cli::{CheckArgs, ColorChoice, Command, OutputArgs, TrustArgs};
+use crate::config::CheckConfig;
+use crate::net::dns::{Resolver, SystemResolver};
+use crate::pki::sources::TrustSources;
+use crate::report::table::TableOptions;
+use crate::report::{json, jsonl, junit, markdown, table, Format, Report};
+use crate::trace::Trace;
+
+mod chain;
+mod lab;
+mod scan;
+
+/// Exit codes, as the README documents them.
+pub mod exit {
+    /// No check failed.
+    pub const OK: i32 = 0;
+    /// At least one check failed.
+    pub const FAILED: i32 = 1;
+    /// Bad usage or unreadable input.
+    pub const USAGE: i32 = 2;
+    /// The tool itself could not work (the lab could not start, output could not be written).
+    pub const INTERNAL: i32 = 3;
+}
+
+/// Where output goes, and whether stdout is a terminal.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub out_is_terminal: bool,
+    /// `-v` count: 0 quiet, 1 steps, 2 details.
+    pub verbose: u8,
+    /// Values that must never be printed (passwords, tokens, proxy credentials).
+    pub secrets: Arc<Vec<String>>,
+}
+
+/// The verbose trace goes to stderr, scrubbed of every known secret.
+fn stderr_trace(level: u8, secrets: Arc<Vec<String>>) -> Trace {
+    if level == 0 {
+        return Trace::off();
+    }
+    Trace::new(level, move |line| {
+        let line = crate::secret::scrub(line, &secrets);
+        let _ = writeln!(std::io::stderr(), "{line}");
+    })
+}
+
+/// Secrets the environment holds: proxy passwords (the credentials join them once they are read).
+pub fn environment_secrets() -> Vec<String> {
+    crate::net::proxy::secrets_in(&crate::net::proxy::urls_in_environment())
+}
+
+impl Io<'_> {
+    fn fail(&mut self, code: i32, msg: impl std::fmt::Display) -> i32 {
+        let _ = writeln!(self.err, "preflight: {msg}");
+        code
+    }
+
+    /// A report that could not be written: silent when the reader went away (`| head`), like other tools.
+    fn write_failed(&mut self, e: &std::io::Error, otherwise: i32) -> i32 {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return otherwise;
+        }
+        self.fail(exit::INTERNAL, format!("cannot write the report: {e}"))
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+pub fn run(command: Command, io: &mut Io<'_>) -> i32 {
+    match command {
+        Command::Check(args) => check(&args, io),
+        Command::Chain(args) => chain::chain(&args, io),
+        Command::Verify(args) => chain::verify(&args, io),
+        Command::Bundle(mut args) => {
+            args.check.output.bundle = Some(args.out.clone());
+            check(&args.check, io)
+        }
+        Command::Scan(args) => scan::scan(&args, io),
+        Command::Lab(args) => lab::lab(&args, io),
+        Command::Demo(args) => lab::demo(&args, io),
+        Command::Codes => {
+            let _ = io.out.write_all(crate::codes::markdown_table().as_bytes());
+            exit::OK
+        }
+    }
+}
+
+fn table_options(o: &OutputArgs, io: &Io<'_>) -> TableOptions {
+    table_options_for(o.color, io)
+}
+
+fn table_options_for(choice: ColorChoice, io: &Io<'_>) -> TableOptions {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => io.out_is_terminal && !no_color_env,
+    };
+    TableOptions {
+        color,
+        width: if io.out_is_terminal { None } else { Some(110) },
+        certificates: true,
+    }
+}
+
+/// Writes one report where the output options say: stdout, `--output`, `--bundle`.
+fn emit(report: &Report, o: &OutputArgs, io: &mut Io<'_>, code: i32) -> i32 {
+    let reports = std::slice::from_ref(report);
+    if let Some(path) = &o.output {
+        let mut buf = Vec::new();
+        let written = render_to(reports, o.format, table_options(o, io), &mut buf)
+            .and_then(|()| std::fs::write(path, scrub(&buf, &io.secrets)));
+        if let Err(e) = written {
+            return io.fail(exit::USAGE, format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = &o.bundle {
+        if let Err(e) = write_bundle(report, path, &io.secrets) {
+            return io.fail(
+                exit::USAGE,
+                format!("cannot write the bundle {}: {e}", path.display()),
+            );
+        }
+        let _ = writeln!(
+            io.err,
+            "preflight: support bundle written to {}",
+            path.display()
+        );
+    }
+    // With --output, stdout shows the table only to a person at a terminal.
+    let to_stdout = match (&o.output, io.out_is_terminal) {
+        (None, _) => Some(o.format),
+        (Some(_), true) => Some(Format::Table),
+        (Some(_), false) => None,
+    };
+    if let Some(format) = to_stdout {
+        let opts = table_options(o, io);
+        let mut buf = Vec::new();
+        let written = render_to(reports, format, opts, &mut buf)
+            .and_then(|()| io.out.write_all(&scrub(&buf, &io.secrets)));
+        if let Err(e) = written {
+            return io.write_failed(&e, code);
+        }
+    }
+    code
+}
+
+fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
+    crate::secret::scrub(&String::from_utf8_lossy(bytes), secrets).into_bytes()
+}
+
+fn render_to(
+    reports: &[Report],
+    format: Format,
+    opts: TableOptions,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Table => table::render(reports, opts, out),
+        Format::Json => json::render(reports, out),
+        Format::Jsonl => jsonl::render(reports, out),
+        Format::Markdown => markdown::render(reports, out),
+        Format::Junit => junit::render(reports, out),
+    }
+}
+
+fn write_bundle(
+    report: &Report,
+    path: &std::path::Path,
+    secrets: &[String],
+) -> std::io::Result<()> {
+    let reports = std::slice::from_ref(report);
+    let mut texts: Vec<(&str, String)> = Vec::new();
+    for (name, format) in [
+        ("report.json", Format::Json),
+        ("report.md", Format::Markdown),
+        ("report.txt", Format::Table),
+    ] {
+        let mut buf = Vec::new();
+        let opts = TableOptions {
+            color: false,
+            width: Some(110),
+            certificates: true,
+        };
+        render_to(reports, format, opts, &mut buf)?;
+        texts.push((name, String::from_utf8_lossy(&buf).into_owned()));
+    }
+    let now = crate::duration::rfc3339(OffsetDateTime::now_utc());
+    let env = crate::bundle::Environment::collect(report, &now);
+    crate::bundle::write(path, report, &env, &texts, secrets)
+}
+
+fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Result<()> {
+    let opts = table_options(o, io);
+    render_to(reports, o.format, opts, io.out)
+}
+
+fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
+    let cfg = match args.to_config() {
+        Ok(c) => c,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
+    // Every credential joins the values scrubbed from all output, the trace and the bundle.
+    let mut secrets = (*io.secrets).clone();
+    secrets.extend(cfg.credentials.secret_values());
+    io.secrets = Arc::new(secrets);
+    let trust = match load_trust(&args.trust) {
+        Ok(t) => t,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
+    let report = match run_one(&cfg, trust, stderr_trace(io.verbose, io.secrets.clone())) {
+        Ok(r) => r,
+        Err(e) => return io.fail(exit::INTERNAL, e),
+    };
+    let code = if report.failed() {
+        exit::FAILED
+    } else {
+        exit::OK
+    };
+    emit(&report, &args.output, io, code)
+}
+
+/// Reads the list of a scan: a file, or standard input for `-`. Returns (its name for messages, its text).
+fn load_trust(args: &TrustArgs) -> Result<Arc<TrustSources>, String> {
+    TrustSources::load(&args.ca, &args.pin_sha256)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Checks one target on a fresh runtime with the system resolver.
+fn run_one(cfg: &CheckConfig, trust: Arc<TrustSources>, trace: Trace) -> Result<Report, String> {
+    let rt = runtime().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    Ok(rt.block_on(async {
+        let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver::new(cfg.timeouts.dns));
+        let deps = Deps {
+            resolver,
+            trust,
+            now: OffsetDateTime::now_utc(),
+            trace,
+        };
+        checks::run(cfg, &deps).await
+    }))
+}
+
+/// Whether stdout is a terminal (for `Io::out_is_terminal`).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}

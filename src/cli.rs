@@ -269,6 +269,12 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+impl From<crate::credentials::CredentialError> for UsageError {
+    fn from(e: crate::credentials::CredentialError) -> UsageError {
+        UsageError(e.to_string())
+    }
+}
+
 impl ConnectArgs {
     /// Stage 2: a validated configuration (trust options at their defaults).
     pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
@@ -357,7 +363,7 @@ impl ScanArgs {
                 continue;
             }
             let creds = match loaded.first() {
-                None => self.auth.load(product).map_err(UsageError)?,
+                None => self.auth.load(product).map_err(UsageError::from)?,
                 Some((_, first)) => {
                     let rest = crate::credentials::AuthArgs {
                         user: None,
@@ -365,7 +371,7 @@ impl ScanArgs {
                         password_file: None,
                         ..self.auth.clone()
                     };
-                    let mut c = rest.load(product).map_err(UsageError)?;
+                    let mut c = rest.load(product).map_err(UsageError::from)?;
                     c.user = first.user.clone();
                     c.password = first.password.clone();
                     c
@@ -401,7 +407,7 @@ impl CheckArgs {
     pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
         let mut cfg = self.connect.to_config()?;
         self.trust.apply(&mut cfg);
-        cfg.credentials = self.auth.load(cfg.product).map_err(UsageError)?;
+        cfg.credentials = self.auth.load(cfg.product).map_err(UsageError::from)?;
         Ok(cfg)
     }
 }

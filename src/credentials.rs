@@ -88,13 +88,43 @@ pub struct AuthArgs {
     pub insecure: bool,
 }
 
-fn read_text(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "{what} {}: cannot read it: {}",
-            path.display(),
-            crate::errors::io_words(&e)
-        )
+/// Why the authentication options cannot be used: a usage error (exit 2) naming the flag, the file or the
+/// variable, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("--password is refused: a password on the command line shows in `ps` and in shell history; use --password-env VAR or --password-file FILE (or answer the prompt)")]
+    PasswordOnCommandLine,
+    #[error("{flag} {var}: the variable is {why}")]
+    Variable {
+        flag: &'static str,
+        var: String,
+        why: &'static str,
+    },
+    #[error("{flag} {path}: {why}")]
+    File {
+        flag: &'static str,
+        path: PathBuf,
+        why: String,
+    },
+    #[error(transparent)]
+    Certificate(#[from] crate::pki::sources::SourceError),
+    #[error("cannot read the password: {0}")]
+    Prompt(String),
+    #[error("a password needs --user")]
+    PasswordWithoutUser,
+    #[error("the password is empty")]
+    EmptyPassword,
+    #[error("--user needs a password: --password-env VAR, --password-file FILE, or run on a terminal to be asked")]
+    UserWithoutPassword,
+    #[error("--key {key} does not belong to the certificate in --cert {cert}")]
+    KeyMismatch { key: PathBuf, cert: PathBuf },
+}
+
+fn read_text(path: &Path, flag: &'static str) -> Result<String, CredentialError> {
+    std::fs::read_to_string(path).map_err(|e| CredentialError::File {
+        flag,
+        path: path.to_path_buf(),
+        why: format!("cannot read it: {}", crate::errors::io_words(&e)),
     })
 }
 
@@ -102,52 +132,83 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").trim().to_string()
 }
 
+/// An environment variable's value; `None` when it is not set. A value that is not UTF-8 is refused rather
+/// than taken as unset.
+fn variable(flag: &'static str, var: &str) -> Result<Option<String>, CredentialError> {
+    match std::env::var(var) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(CredentialError::Variable {
+            flag,
+            var: var.to_string(),
+            why: "not UTF-8 text",
+        }),
+    }
+}
+
 impl AuthArgs {
     /// Reads every credential the options name. Errors name the file or variable, never a value.
-    pub fn load(&self, product: Product) -> Result<Credentials, String> {
+    pub fn load(&self, product: Product) -> Result<Credentials, CredentialError> {
         if self.password.is_some() {
-            return Err("--password is refused: a password on the command line shows in `ps` and in shell history; use --password-env VAR or --password-file FILE (or answer the prompt)".into());
+            return Err(CredentialError::PasswordOnCommandLine);
         }
-        let mut creds = Credentials {
+        let mut tokens = Vec::new();
+        self.token_from_file(product, &mut tokens)?;
+        self.token_from_env(product, &mut tokens)?;
+        Ok(Credentials {
             user: self.user.clone(),
+            password: self.password()?,
+            tokens,
+            identity: self.identity()?,
             insecure: self.insecure,
-            ..Credentials::default()
-        };
+        })
+    }
+
+    /// The password: from `--password-env`, `--password-file`, or the prompt when `--user` is given on a terminal.
+    fn password(&self) -> Result<Option<Secret>, CredentialError> {
         let password = if let Some(var) = &self.password_env {
-            let v = std::env::var(var)
-                .map_err(|_| format!("--password-env {var}: the variable is not set"))?;
-            Some(v)
+            Some(
+                variable("--password-env", var)?.ok_or(CredentialError::Variable {
+                    flag: "--password-env",
+                    var: var.clone(),
+                    why: "not set",
+                })?,
+            )
         } else if let Some(file) = &self.password_file {
             Some(first_line(&read_text(file, "--password-file")?))
         } else if self.user.is_some() && std::io::stdin().is_terminal() {
             let prompt = format!("Password for {}: ", self.user.as_deref().unwrap_or(""));
-            Some(
-                rpassword::prompt_password(prompt)
-                    .map_err(|e| format!("cannot read the password: {e}"))?,
-            )
+            let typed = rpassword::prompt_password(prompt)
+                .map_err(|e| CredentialError::Prompt(crate::errors::io_words(&e)))?;
+            Some(typed)
         } else {
             None
         };
-        if let Some(p) = password {
-            if self.user.is_none() {
-                return Err("a password needs --user".into());
-            }
-            if p.is_empty() {
-                return Err("the password is empty".into());
-            }
-            creds.password = Some(Secret::new(p));
-        } else if self.user.is_some() {
-            return Err("--user needs a password: --password-env VAR, --password-file FILE, or run on a terminal to be asked".into());
+        match password {
+            Some(_) if self.user.is_none() => Err(CredentialError::PasswordWithoutUser),
+            Some(p) if p.is_empty() => Err(CredentialError::EmptyPassword),
+            Some(p) => Ok(Some(Secret::new(p))),
+            None if self.user.is_some() => Err(CredentialError::UserWithoutPassword),
+            None => Ok(None),
         }
+    }
+
+    /// `--token-file`, or the CloudVision examples' token file in the working directory.
+    fn token_from_file(
+        &self,
+        product: Product,
+        tokens: &mut Vec<TokenInput>,
+    ) -> Result<(), CredentialError> {
         if let Some(file) = &self.token_file {
             let token = first_line(&read_text(file, "--token-file")?);
             if token.is_empty() {
-                return Err(format!(
-                    "--token-file {}: the file is empty",
-                    file.display()
-                ));
+                return Err(CredentialError::File {
+                    flag: "--token-file",
+                    path: file.clone(),
+                    why: "the file is empty".into(),
+                });
             }
-            creds.tokens.push(TokenInput {
+            tokens.push(TokenInput {
                 method: "token-file",
                 origin: file.display().to_string(),
                 token: Secret::new(token),
@@ -157,59 +218,77 @@ impl AuthArgs {
         {
             let token = first_line(&read_text(Path::new(CVP_TOKEN_FILE), "token file")?);
             if !token.is_empty() {
-                creds.tokens.push(TokenInput {
+                tokens.push(TokenInput {
                     method: "token-file",
                     origin: format!("./{CVP_TOKEN_FILE}"),
                     token: Secret::new(token),
                 });
             }
         }
-        let env_var = match (&self.token_env, product) {
-            (Some(v), _) => Some((v.clone(), true)),
-            (None, Product::Cvp | Product::Cvaas) => Some((CVP_TOKEN_ENV.to_string(), false)),
-            _ => None,
+        Ok(())
+    }
+
+    /// `--token-env`, or the CloudVision examples' variable when it is set.
+    fn token_from_env(
+        &self,
+        product: Product,
+        tokens: &mut Vec<TokenInput>,
+    ) -> Result<(), CredentialError> {
+        let (var, explicit) = match (&self.token_env, product) {
+            (Some(v), _) => (v.clone(), true),
+            (None, Product::Cvp | Product::Cvaas) => (CVP_TOKEN_ENV.to_string(), false),
+            _ => return Ok(()),
         };
-        if let Some((var, explicit)) = env_var {
-            match std::env::var(&var) {
-                Ok(v) if !v.trim().is_empty() => creds.tokens.push(TokenInput {
-                    method: "token-env",
-                    origin: format!("${var}"),
-                    token: Secret::new(v.trim()),
-                }),
-                _ if explicit => {
-                    return Err(format!(
-                        "--token-env {var}: the variable is not set or empty"
-                    ))
-                }
-                _ => {}
+        match variable("--token-env", &var)? {
+            Some(v) if !v.trim().is_empty() => tokens.push(TokenInput {
+                method: "token-env",
+                origin: format!("${var}"),
+                token: Secret::new(v.trim()),
+            }),
+            _ if explicit => {
+                return Err(CredentialError::Variable {
+                    flag: "--token-env",
+                    var,
+                    why: "not set or empty",
+                })
             }
+            _ => {}
         }
-        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
-            let chain: Vec<CertificateDer<'static>> = crate::pki::sources::read_certificates(cert)
-                .map_err(|e| e.to_string().replacen("--ca", "--cert", 1))?;
-            let bytes = std::fs::read(key)
-                .map_err(|e| format!("--key {}: cannot read it: {e}", key.display()))?;
-            let key_der = PrivateKeyDer::from_pem_slice(&bytes)
-                .map_err(|_| format!("--key {}: no private key in it (expected PEM: PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)", key.display()))?;
-            let provider = crate::pki::provider::provider();
-            let signing = provider
-                .key_provider
-                .load_private_key(key_der.clone_key())
-                .map_err(|_| format!("--key {}: the key cannot be used for TLS", key.display()))?;
-            let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
-            if certified.keys_match().is_err() {
-                return Err(format!(
-                    "--key {} does not belong to the certificate in --cert {}",
-                    key.display(),
-                    cert.display()
-                ));
-            }
-            creds.identity = Some(Identity {
-                chain,
-                key: key_der,
+        Ok(())
+    }
+
+    /// `--cert` and `--key`, read and checked to belong together.
+    fn identity(&self) -> Result<Option<Identity>, CredentialError> {
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return Ok(None);
+        };
+        let chain: Vec<CertificateDer<'static>> =
+            crate::pki::sources::read_certificates(cert, "--cert")?;
+        let bad_key = |why: &str| CredentialError::File {
+            flag: "--key",
+            path: key.clone(),
+            why: why.to_string(),
+        };
+        let bytes = std::fs::read(key)
+            .map_err(|e| bad_key(&format!("cannot read it: {}", crate::errors::io_words(&e))))?;
+        let key_der = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
+            bad_key("no private key in it (expected PEM: PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")
+        })?;
+        let signing = crate::pki::provider::provider()
+            .key_provider
+            .load_private_key(key_der.clone_key())
+            .map_err(|_| bad_key("the key cannot be used for TLS"))?;
+        let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
+        if certified.keys_match().is_err() {
+            return Err(CredentialError::KeyMismatch {
+                key: key.clone(),
+                cert: cert.clone(),
             });
         }
-        Ok(creds)
+        Ok(Some(Identity {
+            chain,
+            key: key_der,
+        }))
     }
 }
 
@@ -224,7 +303,7 @@ mod tests {
             password: Some("hunter2".into()),
             ..AuthArgs::default()
         };
-        let e = a.load(Product::Prisma).expect_err("refused");
+        let e = a.load(Product::Prisma).expect_err("refused").to_string();
         assert!(e.contains("ps") && !e.contains("hunter2"), "{e}");
     }
 
@@ -248,6 +327,7 @@ mod tests {
         assert!(a
             .load(Product::Prisma)
             .expect_err("unset")
+            .to_string()
             .contains("PREFLIGHT_TEST_UNSET_VAR"));
         let a = AuthArgs {
             token_file: Some(dir.path().join("nope")),
@@ -256,6 +336,28 @@ mod tests {
         assert!(a
             .load(Product::Cvp)
             .expect_err("missing")
+            .to_string()
             .contains("--token-file"));
+    }
+
+    #[test]
+    fn a_bad_client_certificate_or_key_names_its_own_flag() {
+        let dir = tempfile::tempdir().expect("dir");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not pem").expect("write");
+        let a = AuthArgs {
+            cert: Some(dir.path().join("missing.pem")),
+            key: Some(empty.clone()),
+            ..AuthArgs::default()
+        };
+        let e = a.load(Product::Prisma).expect_err("missing cert").to_string();
+        assert!(e.starts_with("--cert ") && e.contains("missing.pem"), "{e}");
+        let a = AuthArgs {
+            cert: Some(empty.clone()),
+            key: Some(empty),
+            ..AuthArgs::default()
+        };
+        let e = a.load(Product::Prisma).expect_err("no cert").to_string();
+        assert!(e.starts_with("--cert ") && e.contains("no certificate"), "{e}");
     }
 }

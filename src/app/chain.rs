@@ -107,9 +107,9 @@ fn write_chain(
 }
 
 pub(super) fn verify(args: &VerifyArgs, io: &mut Io<'_>) -> i32 {
-    let chain = match crate::pki::sources::read_certificates(&args.chain) {
+    let chain = match crate::pki::sources::read_certificates(&args.chain, "--chain") {
         Ok(c) => c,
-        Err(e) => return io.fail(exit::USAGE, e.to_string().replacen("--ca", "--chain", 1)),
+        Err(e) => return io.fail(exit::USAGE, e),
     };
     let trust = match load_trust(&args.trust) {
         Ok(t) => t,

@@ -184,13 +184,18 @@ fn read_system() -> TrustSource {
     s
 }
 
-/// Why a `--ca` or `--pin-sha256` was refused: a usage error naming the file or value.
+/// Why a certificate file (`--ca`, `--chain`, `--cert`) or a `--pin-sha256` was refused: a usage error naming
+/// the flag and the file or value.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("--ca {path}: cannot read it: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
-    #[error("--ca {path}: no certificate in it (expected PEM `-----BEGIN CERTIFICATE-----` blocks or one DER certificate)")]
-    NoCertificate { path: PathBuf },
+    #[error("{flag} {path}: cannot read it: {reason}")]
+    Unreadable {
+        flag: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{flag} {path}: no certificate in it (expected PEM `-----BEGIN CERTIFICATE-----` blocks or one DER certificate)")]
+    NoCertificate { flag: &'static str, path: PathBuf },
     #[error("--ca {path}: the certificate `{subject}` cannot be used as a trust anchor")]
     BadAnchor { path: PathBuf, subject: String },
     #[error("--pin-sha256 `{value}`: expected 64 hexadecimal digits (colons allowed), as `openssl x509 -noout -fingerprint -sha256` prints them")]
@@ -201,9 +206,13 @@ fn io_reason(e: &std::io::Error) -> String {
     crate::errors::io_words(e)
 }
 
-/// Reads every certificate in a PEM bundle or a DER file.
-pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, SourceError> {
+/// Reads every certificate in a PEM bundle or a DER file given with `flag`.
+pub fn read_certificates(
+    path: &Path,
+    flag: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, SourceError> {
     let bytes = std::fs::read(path).map_err(|e| SourceError::Unreadable {
+        flag,
         path: path.to_path_buf(),
         reason: io_reason(&e),
     })?;
@@ -221,6 +230,7 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, So
         }
     }
     Err(SourceError::NoCertificate {
+        flag,
         path: path.to_path_buf(),
     })
 }
@@ -232,6 +242,7 @@ pub fn custom(paths: &[PathBuf]) -> Result<TrustSource, SourceError> {
         if path.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|e| SourceError::Unreadable {
+                    flag: "--ca",
                     path: path.clone(),
                     reason: io_reason(&e),
                 })?
@@ -249,13 +260,16 @@ pub fn custom(paths: &[PathBuf]) -> Result<TrustSource, SourceError> {
             entries.sort();
             let before = files.len();
             for p in entries {
-                files.push((p.clone(), read_certificates(&p)?));
+                files.push((p.clone(), read_certificates(&p, "--ca")?));
             }
             if files.len() == before {
-                return Err(SourceError::NoCertificate { path: path.clone() });
+                return Err(SourceError::NoCertificate {
+                    flag: "--ca",
+                    path: path.clone(),
+                });
             }
         } else {
-            files.push((path.clone(), read_certificates(path)?));
+            files.push((path.clone(), read_certificates(path, "--ca")?));
         }
     }
     let mut anchors = Vec::new();

@@ -572,7 +572,7 @@ fn prisma_tokens_and_client_certificate() {
     );
 
     // Mutual TLS: the handshake presents the lab's client certificate, then authenticate-client logs in.
-    let chain = preflight::pki::sources::read_certificates(&lab.client_cert).unwrap();
+    let chain = preflight::pki::sources::read_certificates(&lab.client_cert, "--cert").unwrap();
     let key_pem = std::fs::read(&lab.client_key).unwrap();
     use rustls::pki_types::pem::PemObject;
     let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).unwrap();
@@ -670,7 +670,7 @@ fn cloudvision_client_certificate_is_tried_and_explained() {
         "127.0.0.1".parse().unwrap(),
         time::OffsetDateTime::now_utc(),
     );
-    let chain = preflight::pki::sources::read_certificates(&lab.client_cert).unwrap();
+    let chain = preflight::pki::sources::read_certificates(&lab.client_cert, "--cert").unwrap();
     use rustls::pki_types::pem::PemObject;
     let key =
         rustls::pki_types::PrivateKeyDer::from_pem_slice(&std::fs::read(&lab.client_key).unwrap())

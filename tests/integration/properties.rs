@@ -17,7 +17,7 @@ fn fixture_chain(name: &str) -> Vec<Vec<u8>> {
         .join("fixtures")
         .join(name)
         .join("chain.pem");
-    preflight::pki::sources::read_certificates(&path)
+    preflight::pki::sources::read_certificates(&path, "--ca")
         .unwrap()
         .into_iter()
         .map(|c| c.to_vec())

@@ -817,7 +817,8 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures")
             .join(name);
-        let chain = crate::pki::sources::read_certificates(&dir.join("chain.pem")).expect("chain");
+        let chain =
+            crate::pki::sources::read_certificates(&dir.join("chain.pem"), "--ca").expect("chain");
         let source = crate::pki::sources::custom(&[dir.join("ca.pem")]).expect("ca");
         let at = time::macros::datetime!(2026-06-01 00:00:00 UTC);
         let facts: Vec<CertFacts> = chain

@@ -445,7 +445,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures")
             .join(fixture);
-        let chain = read_certificates(&dir.join("chain.pem")).expect("chain");
+        let chain = read_certificates(&dir.join("chain.pem"), "--ca").expect("chain");
         let at = time::macros::datetime!(2026-06-01 00:00:00 UTC);
         let facts = crate::checks::inspect::parse(&chain, at);
         let mut sources = vec![custom(&[dir.join("ca.pem")]).expect("ca"), mozilla()];
@@ -515,7 +515,7 @@ mod tests {
 
     fn fixture(name: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        read_certificates(&dir.join(name).join("chain.pem")).expect("chain")
+        read_certificates(&dir.join(name).join("chain.pem"), "--ca").expect("chain")
     }
 
     fn pin_verdict(

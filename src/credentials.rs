@@ -350,7 +350,10 @@ mod tests {
             key: Some(empty.clone()),
             ..AuthArgs::default()
         };
-        let e = a.load(Product::Prisma).expect_err("missing cert").to_string();
+        let e = a
+            .load(Product::Prisma)
+            .expect_err("missing cert")
+            .to_string();
         assert!(e.starts_with("--cert ") && e.contains("missing.pem"), "{e}");
         let a = AuthArgs {
             cert: Some(empty.clone()),
@@ -358,6 +361,9 @@ mod tests {
             ..AuthArgs::default()
         };
         let e = a.load(Product::Prisma).expect_err("no cert").to_string();
-        assert!(e.starts_with("--cert ") && e.contains("no certificate"), "{e}");
+        assert!(
+            e.starts_with("--cert ") && e.contains("no certificate"),
+            "{e}"
+        );
     }
 }

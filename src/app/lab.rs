@@ -124,83 +124,36 @@ pub(super) fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
     }
 }
 
+/// One run of the demo: what it shows, the configuration, the trust sources.
+type DemoRun = (String, CheckConfig, Arc<TrustSources>);
+type DemoError = Box<dyn std::error::Error>;
+
+fn target_of(addr: std::net::SocketAddr) -> Result<Target, DemoError> {
+    Target::parse(&addr.to_string()).map_err(|e| e.to_string().into())
+}
+
+/// The lab's copy of a server's certificate or CA as the only `--ca`, or the defaults when there is none.
+fn trusting(
+    file: Option<&std::path::PathBuf>,
+    defaults: &Arc<TrustSources>,
+) -> Result<Arc<TrustSources>, DemoError> {
+    Ok(match file {
+        Some(f) => Arc::new(TrustSources::load(std::slice::from_ref(f), &[])?),
+        None => defaults.clone(),
+    })
+}
+
 /// The demo's story: a self-signed console failing, then trusted with its own certificate; a private-CA
 /// console trusted through its CA; the first console behind a TLS-inspecting proxy; plain text on a TLS
 /// port; the wrong port.
-async fn demo_reports(
-    opts: &LabOptions,
-) -> Result<Vec<(String, Report)>, Box<dyn std::error::Error>> {
+async fn demo_reports(opts: &LabOptions) -> Result<Vec<(String, Report)>, DemoError> {
     let lab = Lab::start(opts).await?;
     let resolver: Arc<dyn Resolver> = Arc::new(crate::net::dns::StaticResolver { answers: vec![] });
     let now = OffsetDateTime::now_utc();
     let defaults = Arc::new(TrustSources::load(&[], &[])?);
-    let mut runs: Vec<(String, CheckConfig, Arc<TrustSources>)> = Vec::new();
-    let target_of =
-        |addr: std::net::SocketAddr| Target::parse(&addr.to_string()).map_err(|e| e.to_string());
-    if let Some(cvp) = lab.server(Scenario::Cvp) {
-        let cfg = CheckConfig::new(target_of(cvp.addr)?, Product::Cvp);
-        runs.push((
-            "a CloudVision-like node with its self-signed certificate, checked with no --ca".into(),
-            cfg.clone(),
-            defaults.clone(),
-        ));
-        if let Some(file) = &cvp.trust_file {
-            let trusted = Arc::new(TrustSources::load(std::slice::from_ref(file), &[])?);
-            // The fix applied, and then the question users really have: can my integration log in?
-            let mut cfg = cfg;
-            cfg.credentials = crate::credentials::Credentials {
-                user: Some(crate::lab::Credentials::CVP_USER.into()),
-                password: Some(crate::secret::Secret::new(
-                    crate::lab::Credentials::CVP_PASSWORD,
-                )),
-                tokens: vec![crate::credentials::TokenInput {
-                    method: "token-file",
-                    origin: "cvp-token.txt".into(),
-                    token: crate::secret::Secret::new(lab.tokens.cvp_valid.clone()),
-                }],
-                ..Default::default()
-            };
-            runs.push(("the same node with --ca cvp.crt (the lab's copy of /etc/nginx/cvp.crt), logging in with a password and a service-account token".into(), cfg, trusted));
-        }
-    }
-    if let Some(prisma) = lab.server(Scenario::Prisma) {
-        let mut cfg = CheckConfig::new(target_of(prisma.addr)?, Product::Prisma);
-        cfg.credentials = crate::credentials::Credentials {
-            user: Some(crate::lab::Credentials::PRISMA_USER.into()),
-            password: Some(crate::secret::Secret::new(
-                crate::lab::Credentials::PRISMA_PASSWORD,
-            )),
-            ..Default::default()
-        };
-        let sources = match &prisma.trust_file {
-            Some(f) => Arc::new(TrustSources::load(std::slice::from_ref(f), &[])?),
-            None => defaults.clone(),
-        };
-        runs.push((
-            "a Prisma-like Console whose CA (O=Twistlock) is passed with --ca, logging in as admin (Basic and token)".into(),
-            cfg,
-            sources,
-        ));
-    }
-    // The same node from a corporate network whose proxy inspects TLS: the chain is the proxy's.
-    if let (Some(cvp), Some(proxy)) = (
-        lab.server(Scenario::Cvp),
-        lab.server(Scenario::ProxyIntercept),
-    ) {
-        let target = Target::parse(&format!("cvp.preflight.lab:{}", cvp.addr.port()))
-            .map_err(|e| e.to_string())?;
-        let mut cfg = CheckConfig::new(target, Product::Cvp);
-        cfg.proxy.proxy = Some(crate::net::proxy::Proxy::parse(&proxy.url, "HTTPS_PROXY")?);
-        let sources = match &cvp.trust_file {
-            Some(f) => Arc::new(TrustSources::load(std::slice::from_ref(f), &[])?),
-            None => defaults.clone(),
-        };
-        runs.push((
-            "the same node with --ca cvp.crt, from a network whose proxy (HTTPS_PROXY) inspects TLS".into(),
-            cfg,
-            sources,
-        ));
-    }
+    let mut runs = cvp_runs(&lab, &defaults)?;
+    runs.extend(prisma_run(&lab, &defaults)?);
+    runs.extend(proxy_run(&lab, &defaults)?);
     if let Some(plain) = lab.server(Scenario::Plaintext) {
         let cfg = CheckConfig::new(target_of(plain.addr)?, Product::Generic);
         runs.push((
@@ -232,4 +185,77 @@ async fn demo_reports(
     }
     drop(lab);
     Ok(reports)
+}
+
+/// The CloudVision node without `--ca`, then with its certificate, logging in with a password and a token.
+fn cvp_runs(lab: &Lab, defaults: &Arc<TrustSources>) -> Result<Vec<DemoRun>, DemoError> {
+    let mut runs = Vec::new();
+    let Some(cvp) = lab.server(Scenario::Cvp) else {
+        return Ok(runs);
+    };
+    let cfg = CheckConfig::new(target_of(cvp.addr)?, Product::Cvp);
+    runs.push((
+        "a CloudVision-like node with its self-signed certificate, checked with no --ca".into(),
+        cfg.clone(),
+        defaults.clone(),
+    ));
+    if let Some(file) = &cvp.trust_file {
+        let trusted = Arc::new(TrustSources::load(std::slice::from_ref(file), &[])?);
+        // The fix applied, and then the question users really have: can my integration log in?
+        let mut cfg = cfg;
+        cfg.credentials = crate::credentials::Credentials {
+            user: Some(crate::lab::Credentials::CVP_USER.into()),
+            password: Some(crate::secret::Secret::new(
+                crate::lab::Credentials::CVP_PASSWORD,
+            )),
+            tokens: vec![crate::credentials::TokenInput {
+                method: "token-file",
+                origin: "cvp-token.txt".into(),
+                token: crate::secret::Secret::new(lab.tokens.cvp_valid.clone()),
+            }],
+            ..Default::default()
+        };
+        runs.push(("the same node with --ca cvp.crt (the lab's copy of /etc/nginx/cvp.crt), logging in with a password and a service-account token".into(), cfg, trusted));
+    }
+    Ok(runs)
+}
+
+/// The Prisma Console trusted through its CA, logging in as admin.
+fn prisma_run(lab: &Lab, defaults: &Arc<TrustSources>) -> Result<Option<DemoRun>, DemoError> {
+    let Some(prisma) = lab.server(Scenario::Prisma) else {
+        return Ok(None);
+    };
+    let mut cfg = CheckConfig::new(target_of(prisma.addr)?, Product::Prisma);
+    cfg.credentials = crate::credentials::Credentials {
+        user: Some(crate::lab::Credentials::PRISMA_USER.into()),
+        password: Some(crate::secret::Secret::new(
+            crate::lab::Credentials::PRISMA_PASSWORD,
+        )),
+        ..Default::default()
+    };
+    Ok(Some((
+        "a Prisma-like Console whose CA (O=Twistlock) is passed with --ca, logging in as admin (Basic and token)".into(),
+        cfg,
+        trusting(prisma.trust_file.as_ref(), defaults)?,
+    )))
+}
+
+/// The CloudVision node from a corporate network whose proxy inspects TLS: the chain is the proxy's.
+fn proxy_run(lab: &Lab, defaults: &Arc<TrustSources>) -> Result<Option<DemoRun>, DemoError> {
+    let (Some(cvp), Some(proxy)) = (
+        lab.server(Scenario::Cvp),
+        lab.server(Scenario::ProxyIntercept),
+    ) else {
+        return Ok(None);
+    };
+    let target = Target::parse(&format!("cvp.preflight.lab:{}", cvp.addr.port()))
+        .map_err(|e| e.to_string())?;
+    let mut cfg = CheckConfig::new(target, Product::Cvp);
+    cfg.proxy.proxy = Some(crate::net::proxy::Proxy::parse(&proxy.url, "HTTPS_PROXY")?);
+    Ok(Some((
+        "the same node with --ca cvp.crt, from a network whose proxy (HTTPS_PROXY) inspects TLS"
+            .into(),
+        cfg,
+        trusting(cvp.trust_file.as_ref(), defaults)?,
+    )))
 }

@@ -337,7 +337,7 @@ impl NetArgs {
             self.noproxy.as_deref(),
             &|k| std::env::var(k).ok(),
         )
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError(e.to_string()))?;
         Ok(())
     }
 }

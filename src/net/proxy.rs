@@ -65,16 +65,21 @@ impl Proxy {
     }
 
     /// Parses a proxy URL: `http://[user:password@]host[:port][/]`, or the same without `http://`.
-    pub fn parse(url: &str, source: &str) -> Result<Proxy, String> {
-        let shown_input = crate::secret::redact_url_credentials(url.trim());
-        let bad = |why: &str| format!("{source} `{shown_input}`: {why}");
+    /// Everything up to the last `@` is user information (as the redaction reads it), so no part of a
+    /// password that holds `/`, `?` or `#` is taken for the host or port, or quoted in an error.
+    pub fn parse(url: &str, source: &str) -> Result<Proxy, ProxyError> {
+        let bad = |why: &str| ProxyError {
+            origin: source.to_string(),
+            shown: crate::secret::redact_url_credentials(url.trim()),
+            why: why.to_string(),
+        };
         let url = url.trim();
         let rest = without_scheme(url, &bad)?;
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
+        let (userinfo, after) = match rest.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
-            None => (None, authority),
+            None => (None, rest),
         };
+        let hostport = after.split(['/', '?', '#']).next().unwrap_or("");
         if hostport.is_empty() {
             return Err(bad("no host; write http://host:port"));
         }
@@ -88,7 +93,7 @@ impl Proxy {
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p != 0)
-                .ok_or_else(|| bad(&format!("`{p}` is not a port")))?,
+                .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?,
         };
         let authorization = match userinfo {
             None => None,
@@ -107,7 +112,10 @@ impl Proxy {
 }
 
 /// The URL after `http://` (or the whole of it without a scheme); other schemes are refused with why.
-fn without_scheme<'a>(url: &'a str, bad: &dyn Fn(&str) -> String) -> Result<&'a str, String> {
+fn without_scheme<'a>(
+    url: &'a str,
+    bad: &dyn Fn(&str) -> ProxyError,
+) -> Result<&'a str, ProxyError> {
     match url.split_once("://") {
         Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
             "http" => Ok(rest),
@@ -122,8 +130,8 @@ fn without_scheme<'a>(url: &'a str, bad: &dyn Fn(&str) -> String) -> Result<&'a 
 /// `host[:port]` or `[v6][:port]`: the host (without brackets) and the port as written, if any.
 fn host_and_port<'a>(
     hostport: &'a str,
-    bad: &dyn Fn(&str) -> String,
-) -> Result<(String, Option<&'a str>), String> {
+    bad: &dyn Fn(&str) -> ProxyError,
+) -> Result<(String, Option<&'a str>), ProxyError> {
     if let Some(v6) = hostport.strip_prefix('[') {
         let (h, after) = v6
             .split_once(']')
@@ -142,7 +150,7 @@ fn host_and_port<'a>(
 }
 
 /// `Basic base64(user:password)` from the URL's (percent-decoded) user information.
-fn basic_authorization(url: &str, bad: &dyn Fn(&str) -> String) -> Result<Secret, String> {
+fn basic_authorization(url: &str, bad: &dyn Fn(&str) -> ProxyError) -> Result<Secret, ProxyError> {
     let info = crate::secret::url_userinfo(url).ok_or_else(|| {
         bad("its user information cannot be read: percent-encode `@`, `:` and spaces in the user and password")
     })?;
@@ -152,6 +160,17 @@ fn basic_authorization(url: &str, bad: &dyn Fn(&str) -> String) -> Result<Secret
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(pair)
     )))
+}
+
+/// A proxy URL that cannot be used: names the flag or variable it came from, shows the URL with its
+/// credentials redacted, and says why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{origin} `{shown}`: {why}")]
+pub struct ProxyError {
+    /// `--proxy`, `HTTPS_PROXY`, ...
+    pub origin: String,
+    pub shown: String,
+    pub why: String,
 }
 
 /// What proxy settings say for this run.
@@ -187,7 +206,7 @@ impl ProxySettings {
         flag_proxy: Option<&str>,
         flag_noproxy: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<ProxySettings, String> {
+    ) -> Result<ProxySettings, ProxyError> {
         let mut s = ProxySettings::default();
         let chosen = match flag_proxy {
             Some(p) if p.trim().is_empty() => None,
@@ -214,11 +233,11 @@ impl ProxySettings {
             let proxy = Proxy::parse(&url, &source)?;
             // As with --password: a password in an argument shows in `ps` and in shell history.
             if source == "--proxy" && userinfo_has_password(&url) {
-                return Err(format!(
-                    "--proxy `{}`: a password on the command line shows in `ps` and in shell history; put the URL in the environment instead: export HTTPS_PROXY='http://USER:PASSWORD@{}'",
-                    crate::secret::redact_url_credentials(&url),
-                    proxy.authority()
-                ));
+                return Err(ProxyError {
+                    origin: source,
+                    shown: crate::secret::redact_url_credentials(&url),
+                    why: format!("a password on the command line shows in `ps` and in shell history; put the URL in the environment instead: export HTTPS_PROXY='http://USER:PASSWORD@{}'", proxy.authority()),
+                });
             }
             s.proxy = Some(proxy);
         } else if flag_proxy.is_none() {
@@ -592,11 +611,15 @@ mod tests {
             ("https://proxy:443", "HTTPS proxies"),
             ("socks5://proxy:1080", "SOCKS"),
             ("ftp://proxy", "not a proxy scheme"),
-            ("http://proxy:x", "not a port"),
+            ("http://proxy:x", "the port is not a number"),
             ("http://:3128", "no usable host"),
-            ("http://u:secretpw@proxy:99999", "not a port"),
+            ("http://u:secretpw@proxy:99999", "the port is not a number"),
+            // Unencoded `/`, `?`, `#` in a password: user information up to the last `@`, never a port.
+            ("http://u:secretpw/x@proxy:8080", "percent-encode"),
+            ("http://u:secretpw?x@proxy:8080", "percent-encode"),
+            ("http://u:secretpw#x@proxy", "percent-encode"),
         ] {
-            let e = Proxy::parse(bad, "--proxy").expect_err(bad);
+            let e = Proxy::parse(bad, "--proxy").expect_err(bad).to_string();
             assert!(e.contains(want), "{bad}: {e}");
             assert!(!e.contains("secretpw"), "{e}");
         }
@@ -676,7 +699,8 @@ mod tests {
         // A password in --proxy is refused like --password; a user alone is fine.
         let e =
             ProxySettings::from_flags_and_env(Some("http://u:hunter22@p:3128"), None, &env_of(&[]))
-                .expect_err("password in an argument");
+                .expect_err("password in an argument")
+                .to_string();
         assert!(e.contains("HTTPS_PROXY") && !e.contains("hunter22"), "{e}");
         let s = ProxySettings::from_flags_and_env(Some("http://svc@p:3128"), None, &env_of(&[]))
             .expect("a user alone");
@@ -686,7 +710,8 @@ mod tests {
             None,
             &env_of(&[("HTTPS_PROXY", "socks5h://u:hunter22@p:1080")]),
         )
-        .expect_err("socks");
+        .expect_err("socks")
+        .to_string();
         assert!(e.starts_with("HTTPS_PROXY"), "{e}");
         assert!(!e.contains("hunter22"), "{e}");
     }

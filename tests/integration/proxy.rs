@@ -634,7 +634,13 @@ fn bad_proxy_settings_are_usage_errors() {
         (
             vec!["--proxy", "http://127.0.0.1:notaport"],
             vec![],
-            "not a port",
+            "the port is not a number",
+        ),
+        // An unencoded `/` in the password: no part of it is read as the port, or quoted.
+        (
+            vec![],
+            vec![("HTTPS_PROXY", "http://u:pw-canary-1/x@127.0.0.1:3128")],
+            "percent-encode",
         ),
         (
             vec!["--proxy", "http://u:pw-canary-1@127.0.0.1:3128"],

@@ -80,7 +80,7 @@ codes! {
     LegacyTlsOnly => "legacy_tls_only", "The server only speaks TLS 1.0 or 1.1, which current clients refuse.",
         "Enable TLS 1.2 and 1.3 on the server (nginx: `ssl_protocols TLSv1.2 TLSv1.3;`).";
     ClientCertRequired => "client_cert_required",
-        "The server demands a client certificate (mutual TLS) and none was given.",
+        "The server demands a client certificate (mutual TLS) and none was given, or the one given was kept back because no trust source accepted the server's chain.",
         "Present a client certificate the server accepts, or use the port or path that does not require one.";
     TlsTimeout => "tls_timeout", "The TCP connection opened but the TLS handshake did not finish in time.",
         "Something holds the connection without answering: check proxies, load balancers, or the port.";

@@ -103,7 +103,12 @@ impl Stage<'_> {
     /// probe may go over an unverified one, since it carries nothing secret.
     fn grpc_target(&self, source: Option<&TrustSource>) -> Option<GrpcTarget> {
         let cfg = self.cfg;
-        let config = crate::pki::channel::config_for(source, self.identity, &["h2"]).ok()?;
+        // The client certificate is a credential: only over a verified channel, or with --insecure.
+        let identity = match (source, cfg.credentials.insecure) {
+            (None, false) => None,
+            _ => self.identity,
+        };
+        let config = crate::pki::channel::config_for(source, identity, &["h2"]).ok()?;
         Some(GrpcTarget {
             config: Arc::new(config),
             name: verify_name(cfg),

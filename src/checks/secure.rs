@@ -31,22 +31,14 @@ pub(super) async fn after_connect(
     let t = &deps.trace;
     let mut checks = Vec::new();
     t.say(1, "tls", || client_hello_text(cfg, name, route));
-    let identity = cfg
-        .credentials
-        .identity
-        .as_ref()
-        .and_then(|i| i.certified_key());
-    let mut hs = tls::handshake_as(stream, name.clone(), cfg.timeouts.tls, identity).await;
+    // The client certificate is a credential: the first handshake only records whether the server asks
+    // for one (and from which issuers); it is presented later, over a channel trust accepted.
+    let mut hs = tls::handshake(stream, name.clone(), cfg.timeouts.tls).await;
     t.say(1, "tls", || handshake_text(&hs));
     let parsed = inspect::parse(&hs.captured.chain, judged_at);
     t.say(2, "tls", || chain_text(&parsed));
     let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at).await;
-    t.say(1, "clock", || match server_date {
-        Some(d) => format!("server Date {}", crate::duration::rfc3339(d)),
-        None => {
-            "server clock not read (no certificate date in doubt, --at given, or no Date)".into()
-        }
-    });
+    t.say(1, "clock", || clock_text(server_date));
     // `--product auto`: recognise the product first; everything after is that product's.
     let detected = match cfg.product {
         crate::target::Product::Auto => Some(detect::detect(cfg, &hs, route).await),
@@ -62,7 +54,20 @@ pub(super) async fn after_connect(
         checks.push(check.clone());
         product = eff.product;
     }
-    let mut judged = judge_handshake(cfg, deps, route, &hs, parsed, judged_at, server_date);
+    let mut judged = judge_handshake(
+        cfg,
+        deps,
+        route,
+        &hs,
+        parsed.clone(),
+        judged_at,
+        server_date,
+    );
+    if let Some(by) = present_or_withhold(cfg, deps, name, route, &mut hs, &mut judged).await {
+        judged = judge_handshake(cfg, deps, route, &hs, parsed, judged_at, server_date);
+        let note = format!("; your --cert was presented in a second handshake, after {by}");
+        note_handshake(&mut judged.checks, &note, true);
+    }
     let verdicts = judged.trust.as_ref();
     let product_checks = super::products::products_and_auth(cfg, deps, route, &hs, verdicts).await;
     judged.checks.extend(product_checks);
@@ -81,6 +86,16 @@ pub(super) async fn after_connect(
         certificates: judged.certificates,
         clients: judged.clients,
         product,
+    }
+}
+
+/// `-v`: the server's clock, or why it was not read.
+fn clock_text(server_date: Option<OffsetDateTime>) -> String {
+    match server_date {
+        Some(d) => format!("server Date {}", crate::duration::rfc3339(d)),
+        None => {
+            "server clock not read (no certificate date in doubt, --at given, or no Date)".into()
+        }
     }
 }
 
@@ -167,6 +182,94 @@ async fn read_server_clock(
         cfg.timeouts.tls,
     )
     .await
+}
+
+/// The user's client certificate, when the server demands one: presented in a second handshake that
+/// replaces `hs` (returns what allowed it; the caller judges the new handshake), or kept back with a note
+/// and a fix on `tls.handshake`.
+async fn present_or_withhold(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    name: &ServerName<'static>,
+    route: &Route,
+    hs: &mut tls::Handshake,
+    judged: &mut Judged,
+) -> Option<String> {
+    if let Some((second, by)) =
+        present_identity(cfg, deps, name, route, hs, judged.trust.as_ref()).await
+    {
+        deps.trace.say(1, "tls", || {
+            format!("with your --cert, after {by}: {}", handshake_text(&second))
+        });
+        *hs = tls::Handshake {
+            captured: std::mem::take(&mut hs.captured),
+            ..second
+        };
+        return Some(by);
+    }
+    if withheld_identity(cfg, hs) {
+        note_handshake(
+            &mut judged.checks,
+            "; your --cert was not presented: no trust source accepted the server's chain (see trust.*), and a client certificate is a credential",
+            false,
+        );
+        if let Some(c) = judged
+            .checks
+            .iter_mut()
+            .find(|c| c.id == handshake::ID && c.status.is_failure())
+        {
+            c.fix = Some("Make a trust source accept the server's chain first (the fix under trust.*, for example `--ca` with the server's certificate or CA, checked with `preflight chain`); your --cert is then presented. `--insecure` would present it to whatever answers.".into());
+        }
+    }
+    None
+}
+
+/// The server demands a client certificate and the user gave one: a second handshake presenting it, over
+/// the channel of the source that accepted the chain (its verifier checks this connection's chain before the
+/// certificate goes), or `--insecure`. `None` when the certificate must not or need not go. Returns the
+/// handshake and what allowed it (`your --ca`, `--insecure`).
+async fn present_identity(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    name: &ServerName<'static>,
+    route: &Route,
+    hs: &tls::Handshake,
+    verdicts: Option<&trust::Verdicts>,
+) -> Option<(tls::Handshake, String)> {
+    let identity = cfg.credentials.identity.as_ref()?;
+    if !matches!(hs.outcome, Err(tls::TlsFailure::ClientCertRequired)) {
+        return None;
+    }
+    let accepted = verdicts.and_then(|v| v.accepting(&deps.trust));
+    let channel = crate::pki::channel::choose(
+        accepted,
+        cfg.credentials.insecure,
+        Some(identity),
+        &tls::ALPN_OFFERED,
+    )
+    .ok()?;
+    let config = channel.config()?;
+    let by = match accepted {
+        Some(source) => format!("{} accepted the chain", source.kind.check_id()),
+        None => "--insecure".to_string(),
+    };
+    let stream = route.open(cfg.timeouts.connect).await.ok()?;
+    let second = tls::handshake_with(stream, name.clone(), cfg.timeouts.tls, &config).await;
+    Some((second, by))
+}
+
+/// A client certificate the server asked for, kept back because nothing trusted the server.
+fn withheld_identity(cfg: &CheckConfig, hs: &tls::Handshake) -> bool {
+    cfg.credentials.identity.is_some() && hs.captured.client_cert_requested
+}
+
+/// Adds to the `tls.handshake` summary what happened to the user's client certificate.
+fn note_handshake(checks: &mut [Check], note: &str, presented: bool) {
+    if let Some(c) = checks.iter_mut().find(|c| c.id == handshake::ID) {
+        c.summary.push_str(note);
+        c.facts
+            .insert("client_cert_presented".into(), presented.into());
+    }
 }
 
 /// What the handshake stage adds to a report.

@@ -367,6 +367,43 @@ pub async fn handshake_as(
     }
 }
 
+/// A handshake over a configuration built elsewhere: the one that presents the client certificate, after a
+/// trust source accepted the chain (`pki::channel`). Its verifier is the trust source's, so a server that
+/// sends another chain this time fails before the certificate is sent. Nothing is recorded (`captured` is
+/// empty): the chain was captured by the first handshake.
+pub async fn handshake_with(
+    stream: TcpStream,
+    server_name: ServerName<'static>,
+    timeout: Duration,
+    config: &ClientConfig,
+) -> Handshake {
+    let slot: Slot = Arc::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sni = match &server_name {
+        ServerName::DnsName(d) => Some(d.as_ref().to_string()),
+        _ => None,
+    };
+    let start = Instant::now();
+    let tap = Tap {
+        inner: stream,
+        seen: seen.clone(),
+    };
+    let attempt = Attempt {
+        slot: &slot,
+        seen: &seen,
+        timeout,
+        presents: true,
+    };
+    let (outcome, open) = attempt.run(config.clone(), server_name, tap).await;
+    Handshake {
+        outcome: plain_text_timeout(outcome, &seen),
+        captured: snapshot(&slot),
+        elapsed: start.elapsed(),
+        sni,
+        stream: open,
+    }
+}
+
 /// A copy of what a shared recorder holds (a poisoned lock still holds our data).
 fn snapshot<T: Clone>(shared: &Mutex<T>) -> T {
     shared.lock().unwrap_or_else(|e| e.into_inner()).clone()

@@ -162,6 +162,9 @@ pub fn closed_port() -> u16 {
 pub struct OpensslServer {
     child: Child,
     pub port: u16,
+    /// What it wrote to stderr so far (its verify callback prints `depth=0 CN = ...` for each client
+    /// certificate it receives).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl OpensslServer {
@@ -177,9 +180,19 @@ impl OpensslServer {
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("openssl is installed");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let errors = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(errors).lines().map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -194,7 +207,16 @@ impl OpensslServer {
         let port = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("s_server printed ACCEPT");
-        OpensslServer { child, port }
+        OpensslServer {
+            child,
+            port,
+            stderr,
+        }
+    }
+
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     pub fn target(&self) -> String {

@@ -240,3 +240,69 @@ fn product_auto_leaves_a_non_http_server_generic() {
         .unwrap()
         .contains("no ALPN"));
 }
+
+/// The client certificate is a credential: a server nobody trusts never receives it, even when it demands
+/// one; once `--ca` accepts the server's chain, it is presented (a second handshake, verified against that
+/// CA). `openssl s_server` says which client certificates it received.
+#[test]
+fn the_client_certificate_goes_only_to_a_trusted_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "mtls-server.test");
+    let (client, client_key) = write_self_signed(dir.path(), "the-client");
+    for version in ["-tls1_3", "-tls1_2"] {
+        let server = OpensslServer::start(&[
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-Verify",
+            "1",
+            "-CAfile",
+            client.to_str().unwrap(),
+            version,
+        ]);
+        let identity = [
+            "--cert",
+            client.to_str().unwrap(),
+            "--key",
+            client_key.to_str().unwrap(),
+        ];
+        let mut args = vec![server.target()];
+        args.extend(identity.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, r) = check_json(&argv);
+        assert_eq!(code, 1, "{version}: {r:#}");
+        let hs = check(&r, "tls.handshake");
+        assert_eq!(hs["code"], "client_cert_required", "{version}: {hs:#}");
+        assert_eq!(hs["facts"]["client_cert_presented"], false, "{version}");
+        assert!(
+            hs["summary"].as_str().unwrap().contains("not presented"),
+            "{version}: {hs:#}"
+        );
+        assert!(
+            hs["fix"].as_str().unwrap().starts_with("Make a trust source accept"),
+            "{version}: the fix is trust, not a certificate the user already gave: {hs:#}"
+        );
+        assert!(
+            !server.stderr().contains("CN = the-client"),
+            "{version}: an untrusted server received the client certificate:\n{}",
+            server.stderr()
+        );
+
+        let mut trusted = argv.clone();
+        trusted.extend(["--ca", cert.to_str().unwrap()]);
+        let (_, r) = check_json(&trusted);
+        let hs = check(&r, "tls.handshake");
+        assert_eq!(hs["status"], "pass", "{version}: {hs:#}");
+        assert_eq!(hs["facts"]["client_cert_presented"], true, "{version}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !server.stderr().contains("CN = the-client") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            server.stderr().contains("depth=0 CN = the-client"),
+            "{version}: the trusted server never received the certificate:\n{}",
+            server.stderr()
+        );
+    }
+}

@@ -280,7 +280,10 @@ fn the_client_certificate_goes_only_to_a_trusted_server() {
             "{version}: {hs:#}"
         );
         assert!(
-            hs["fix"].as_str().unwrap().starts_with("Make a trust source accept"),
+            hs["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("Make a trust source accept"),
             "{version}: the fix is trust, not a certificate the user already gave: {hs:#}"
         );
         assert!(

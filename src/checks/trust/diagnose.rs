@@ -152,8 +152,9 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
                 case.cert_label(leaf)
             ),
             format!(
-                "Regenerate the server certificate as a non-CA certificate: `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj '/CN={cn}' -addext 'subjectAltName=DNS:{cn}' -addext 'basicConstraints=critical,CA:FALSE' -addext 'extendedKeyUsage=serverAuth' -keyout server.key -out server.crt`, install it, then trust the new certificate with --ca",
-                cn = case.name.unwrap_or("HOST")
+                "Regenerate the server certificate as a non-CA certificate: `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj '/CN={cn}' -addext 'subjectAltName={san}' -addext 'basicConstraints=critical,CA:FALSE' -addext 'extendedKeyUsage=serverAuth' -keyout server.key -out server.crt`, install it, then trust the new certificate with --ca",
+                cn = case.name.unwrap_or("HOST"),
+                san = san_entry(case.name.unwrap_or("HOST")),
             ),
         ),
         E::RequiredEkuNotFoundContext(_) => {
@@ -807,6 +808,16 @@ fn long_validity(case: &Case<'_>) -> Option<Finding> {
     ))
 }
 
+/// The subjectAltName entry for a name as openssl's `-addext` writes it: `IP:` for an address, `DNS:` else.
+fn san_entry(name: &str) -> String {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        format!("IP:{bare}")
+    } else {
+        format!("DNS:{name}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -885,5 +896,12 @@ mod tests {
         assert!(is_weak_signature("ecdsa-with-SHA1"));
         assert!(is_weak_signature("md5WithRSAEncryption"));
         assert!(!is_weak_signature("ecdsa-with-SHA256"));
+    }
+
+    #[test]
+    fn a_suggested_san_is_ip_for_an_address() {
+        assert_eq!(super::san_entry("127.0.0.1"), "IP:127.0.0.1");
+        assert_eq!(super::san_entry("[::1]"), "IP:::1");
+        assert_eq!(super::san_entry("cvp.example.com"), "DNS:cvp.example.com");
     }
 }

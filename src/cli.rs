@@ -258,10 +258,14 @@ pub struct DemoArgs {
     pub output: OutputArgs,
 }
 
+/// A `--at` value that is not an RFC 3339 time.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{0}` is not an RFC 3339 time; write it like 2026-06-01T00:00:00Z")]
+pub struct TimeError(String);
+
 /// Parses an RFC 3339 time.
-pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|_| format!("`{s}` is not an RFC 3339 time; write it like 2026-06-01T00:00:00Z"))
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, TimeError> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| TimeError(s.to_string()))
 }
 
 /// A usage problem found after clap: reported with exit code 2.
@@ -294,7 +298,7 @@ impl NetArgs {
             .iter()
             .map(|r| ResolveOverride::parse(r))
             .collect::<Result<_, _>>()
-            .map_err(UsageError)?;
+            .map_err(|e| UsageError(e.to_string()))?;
         if let Some(sni) = &self.sni {
             match rustls::pki_types::ServerName::try_from(sni.as_str()) {
                 Ok(rustls::pki_types::ServerName::DnsName(_)) => cfg.sni = Some(sni.to_ascii_lowercase()),

@@ -25,6 +25,14 @@ impl Default for Timeouts {
     }
 }
 
+/// A `--resolve` value that cannot be used: the value, why, and the form to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--resolve `{input}`: {why}; write HOST:PORT:ADDR, like cvp.example.com:443:10.0.0.5")]
+pub struct ResolveError {
+    pub input: String,
+    pub why: String,
+}
+
 /// `--resolve HOST:PORT:ADDR[,ADDR...]`, as curl takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolveOverride {
@@ -35,11 +43,10 @@ pub struct ResolveOverride {
 }
 
 impl ResolveOverride {
-    pub fn parse(s: &str) -> Result<ResolveOverride, String> {
-        let bad = |why: &str| {
-            format!(
-                "--resolve `{s}`: {why}; write HOST:PORT:ADDR, like cvp.example.com:443:10.0.0.5"
-            )
+    pub fn parse(s: &str) -> Result<ResolveOverride, ResolveError> {
+        let bad = |why: &str| ResolveError {
+            input: s.to_string(),
+            why: why.to_string(),
         };
         let (host, rest) = s
             .split_once(':')
@@ -167,7 +174,7 @@ mod tests {
             ("cvp:0:1.2.3.4", "not a port"),
             ("cvp:443:nope", "not an IP"),
         ] {
-            let e = ResolveOverride::parse(bad).expect_err(bad);
+            let e = ResolveOverride::parse(bad).expect_err(bad).to_string();
             assert!(e.contains(want), "{bad}: {e}");
         }
     }

@@ -3,16 +3,26 @@
 
 use std::time::Duration;
 
-/// Parses a positive duration; the error names the accepted forms.
-pub fn parse(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim()).map_err(|_| {
-        format!("`{s}` is not a duration: write a number with a unit, like 2s, 500ms or 1m")
-    })?;
+/// A duration on the command line that cannot be used; names the value and the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{0}` is not a duration: write a number with a unit, like 2s, 500ms or 1m")]
+    NotADuration(String),
+    #[error("`{0}` is zero: a phase needs time to run")]
+    Zero(String),
+    #[error("`{0}` is longer than an hour")]
+    TooLong(String),
+}
+
+/// Parses a positive duration of at most an hour.
+pub fn parse(s: &str) -> Result<Duration, DurationError> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|_| DurationError::NotADuration(s.to_string()))?;
     if d.is_zero() {
-        return Err(format!("`{s}` is zero: a phase needs time to run"));
+        return Err(DurationError::Zero(s.to_string()));
     }
     if d > Duration::from_secs(3600) {
-        return Err(format!("`{s}` is longer than an hour"));
+        return Err(DurationError::TooLong(s.to_string()));
     }
     Ok(d)
 }
@@ -47,10 +57,10 @@ mod tests {
         assert_eq!(parse("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse("5").unwrap_err().contains("like 2s"));
-        assert!(parse("fast").unwrap_err().contains("like 2s"));
-        assert!(parse("0s").unwrap_err().contains("zero"));
-        assert!(parse("2h").unwrap_err().contains("hour"));
+        assert!(parse("5").unwrap_err().to_string().contains("like 2s"));
+        assert!(parse("fast").unwrap_err().to_string().contains("like 2s"));
+        assert!(parse("0s").unwrap_err().to_string().contains("zero"));
+        assert!(parse("2h").unwrap_err().to_string().contains("hour"));
         assert_eq!(human(Duration::from_millis(350)), "350 ms");
         assert_eq!(human(Duration::from_millis(1250)), "1.2 s");
     }

@@ -46,6 +46,10 @@ impl Credentials {
             .collect();
         if let Some(p) = &self.password {
             v.push(p.expose().to_string());
+            // `user:password`, whose base64 is the Basic value.
+            if let Some(u) = &self.user {
+                v.push(format!("{u}:{}", p.expose()));
+            }
         }
         v
     }

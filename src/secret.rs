@@ -93,13 +93,103 @@ pub fn url_password(value: &str) -> Option<String> {
     (!password.is_empty()).then_some(password)
 }
 
-/// Replaces every known secret value in `text` with `(redacted)`: the last line of defence before output.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s.as_str(), "(redacted)");
+/// The forms a secret takes in text a server or a renderer writes: raw, JSON-escaped, percent-encoded (both
+/// `%20` and `+` for spaces), HTML-escaped, and base64.
+pub fn forms(secret: &str) -> Vec<String> {
+    use base64::Engine;
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json
+        .strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .unwrap_or(secret)
+        .to_string();
+    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+    let html = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let mut all = vec![
+        secret.to_string(),
+        json,
+        percent.replace("%20", "+"),
+        percent.to_lowercase_escapes(),
+        percent,
+        html.replace("&#39;", "&#x27;"),
+        html,
+        base64::engine::general_purpose::STANDARD.encode(secret),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+    ];
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// `%2F` → `%2f`: percent escapes in lower case, as some servers write them.
+trait LowerEscapes {
+    fn to_lowercase_escapes(&self) -> String;
+}
+
+impl LowerEscapes for String {
+    fn to_lowercase_escapes(&self) -> String {
+        let mut out = String::with_capacity(self.len());
+        let mut left = 0usize;
+        for ch in self.chars() {
+            if ch == '%' {
+                left = 2;
+                out.push(ch);
+            } else if left > 0 {
+                left -= 1;
+                out.push(ch.to_ascii_lowercase());
+            } else {
+                out.push(ch);
+            }
+        }
+        out
     }
-    out
+}
+
+/// Every form of every known secret, longest first, ready to replace in many texts.
+pub struct Scrubber {
+    forms: Vec<String>,
+}
+
+impl Scrubber {
+    /// Secrets under 4 characters are not scrubbed: they would cut ordinary words apart.
+    pub fn new(secrets: &[String]) -> Scrubber {
+        let mut forms: Vec<String> = secrets
+            .iter()
+            .filter(|s| s.len() >= 4)
+            .flat_map(|s| forms(s))
+            .filter(|f| f.len() >= 4)
+            .collect();
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        Scrubber { forms }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+
+    /// `text` with every form replaced by `(redacted)`.
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for f in &self.forms {
+            if out.contains(f.as_str()) {
+                out = out.replace(f.as_str(), "(redacted)");
+            }
+        }
+        out
+    }
+}
+
+/// Replaces every known secret value, in every form [`forms`] lists, in `text` with `(redacted)`: the last
+/// line of defence before output. Longer forms go first, so a form that contains another is replaced whole.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    Scrubber::new(secrets).apply(text)
 }
 
 #[cfg(test)]
@@ -150,5 +240,30 @@ mod tests {
         assert_eq!(format!("{:?}", Some(s.clone())), "Some((redacted))");
         assert_eq!(serde_json::to_string(&s).expect("json"), "\"(redacted)\"");
         assert_eq!(s.expose(), "hunter2-canary");
+    }
+
+    #[test]
+    fn every_form_of_a_secret_is_scrubbed() {
+        let secret = "p@ss w/\"<rd>'&x";
+        let secrets = vec![secret.to_string()];
+        for form in forms(secret) {
+            let text = format!("before {form} after");
+            let out = scrub(&text, &secrets);
+            assert_eq!(out, "before (redacted) after", "{form}");
+        }
+        // Each form named in the issue, written by hand.
+        for written in [
+            r#"p@ss w/\"<rd>'&x"#,
+            "p%40ss%20w%2F%22%3Crd%3E%27%26x",
+            "p%40ss+w%2F%22%3Crd%3E%27%26x",
+            "p%40ss%20w%2f%22%3crd%3e%27%26x",
+            "p@ss w/&quot;&lt;rd&gt;&#39;&amp;x",
+            "p@ss w/&quot;&lt;rd&gt;&#x27;&amp;x",
+        ] {
+            assert!(!scrub(written, &secrets).contains("ss"), "{written}");
+        }
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        assert_eq!(scrub(&b64, &secrets), "(redacted)");
     }
 }

@@ -222,10 +222,11 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Ok(t) => t,
         Err(e) => return io.fail(exit::USAGE, e),
     };
-    let report = match run_one(&cfg, trust, stderr_trace(io.verbose, io.secrets.clone())) {
+    let mut report = match run_one(&cfg, trust, stderr_trace(io.verbose, io.secrets.clone())) {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, e),
     };
+    report.redact(&crate::secret::Scrubber::new(&io.secrets));
     let code = if report.failed() {
         exit::FAILED
     } else {

@@ -117,6 +117,7 @@ pub(super) fn scan(args: &ScanArgs, io: &mut Io<'_>) -> i32 {
         reports: plan.wants_reports().then(Vec::new),
         bar: progress_bar(jobs.len(), verbose),
         secrets: secrets.clone(),
+        scrubber: crate::secret::Scrubber::new(&secrets),
         out_is_terminal: plan.out_is_terminal,
         stop: None,
         tally,
@@ -294,6 +295,8 @@ struct Sinks<'a> {
     reports: Option<Vec<(usize, Report)>>,
     bar: indicatif::ProgressBar,
     secrets: Arc<Vec<String>>,
+    /// The secrets' forms, for each report before it is rendered.
+    scrubber: crate::secret::Scrubber,
     out_is_terminal: bool,
     stop: Option<Stop>,
     tally: Tally,
@@ -305,7 +308,10 @@ impl Sinks<'_> {
         let tally = &mut self.tally;
         self.bar.inc(1);
         let report = match f.outcome {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.redact(&self.scrubber);
+                r
+            }
             Err(why) => {
                 tally.crashed += 1;
                 self.bar.suspend(|| {

@@ -689,3 +689,70 @@ fn cloudvision_client_certificate_is_tried_and_explained() {
     );
     assert!(c.fix.as_deref().unwrap().contains("service-account token"));
 }
+
+/// The password a server echoes back, and the forms it echoes it in.
+const ECHOED: &str = "Echo+me/\"now\"<&>";
+const ECHOES: [&str; 5] = [
+    r#"Echo+me/\"now\"<&>"#,
+    "Echo%2Bme%2F%22now%22%3C%26%3E",
+    "Echo+me/&quot;now&quot;&lt;&amp;&gt;",
+    "RWNobyttZS8ibm93IjwmPg==",
+    "YWRtaW46RWNobyttZS8ibm93IjwmPg==",
+];
+
+/// Answers every request with a 401 whose body quotes the password in the form `ECHOES[N]`.
+fn echo_401<const N: usize>(_: &[u8]) -> Vec<u8> {
+    let body = format!(r#"{{"err":"bad password {}"}}"#, ECHOES[N]);
+    format!(
+        "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A CloudVision login that echoes the password back in another form (JSON-escaped, percent-encoded,
+/// HTML-escaped, base64, the Basic value of user and password): no output of any format, nor the trace,
+/// holds one; the refusal is still reported.
+#[test]
+fn no_form_of_a_secret_reaches_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let issued = preflight::lab::certs::self_signed_server("127.0.0.1", ISSUED_AT).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &issued.cert_pem).unwrap();
+    let servers = [
+        tls_responder(&issued, echo_401::<0>),
+        tls_responder(&issued, echo_401::<1>),
+        tls_responder(&issued, echo_401::<2>),
+        tls_responder(&issued, echo_401::<3>),
+        tls_responder(&issued, echo_401::<4>),
+    ];
+    for (i, (port, seen)) in servers.iter().enumerate() {
+        let target = format!("127.0.0.1:{port}");
+        for format in ["table", "json", "markdown", "junit"] {
+            let out = preflight()
+                .args(["check", &target, "--product", "cvp", "--ca"])
+                .arg(&ca)
+                .args(["--user", "admin", "--password-env", "PF_ECHO_PW"])
+                .args(["--format", format, "-vv"])
+                .env("PF_ECHO_PW", ECHOED)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let form = ECHOES[i];
+            assert!(
+                !text.contains(&form[..8]),
+                "{format}: `{form}` in the output:\n{text}"
+            );
+            assert!(
+                text.contains("bad password"),
+                "{format}: the refusal is reported:\n{text}"
+            );
+        }
+        let wire = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+        assert!(wire.contains("authenticate"), "the login went: {wire}");
+    }
+}

@@ -128,28 +128,26 @@ Secrets were removed before anything was written: passwords, tokens, Authorizati
 private keys, and credentials in proxy URLs never enter a bundle.
 ";
 
-/// Writes the bundle. `texts` are the rendered formats (name, content); `secrets` are values that must not
-/// appear anywhere (they are replaced by `(redacted)` as a last line of defence).
+/// Writes the bundle. `texts` are the rendered formats (name, content), rendered from a report that holds
+/// no secret (text from the wire was redacted as it arrived).
 pub fn write(
     path: &Path,
     report: &Report,
     env: &Environment,
     texts: &[(&str, String)],
-    secrets: &[String],
 ) -> std::io::Result<()> {
-    let scrub = |s: &str| crate::secret::scrub(s, secrets);
     let file = std::fs::File::create(path)?;
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     let dir = bundle_dir(report);
     let mut add = |name: &str, content: &str| -> std::io::Result<()> {
-        let bytes = scrub(content).into_bytes();
+        let bytes = content.as_bytes();
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_mtime(report_mtime(report));
         header.set_cksum();
-        tar.append_data(&mut header, format!("{dir}/{name}"), bytes.as_slice())
+        tar.append_data(&mut header, format!("{dir}/{name}"), bytes)
     };
     add("README.txt", README)?;
     for (name, content) in texts {

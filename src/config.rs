@@ -146,6 +146,13 @@ impl CheckConfig {
             proxy: Default::default(),
         }
     }
+
+    /// Every secret this configuration holds (credentials, proxy credentials), for the run's redactor.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut v = self.credentials.secret_values();
+        v.extend(self.proxy.secret_values());
+        v
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ fn main() {
         err: &mut std::io::stderr(),
         out_is_terminal: preflight::app::stdout_is_terminal(),
         verbose: cli.verbose,
-        secrets: std::sync::Arc::new(preflight::app::environment_secrets()),
     };
     std::process::exit(preflight::app::run(cli.command, &mut io));
 }

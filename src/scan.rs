@@ -146,6 +146,7 @@ where
             trust: shared.trust.clone(),
             now: OffsetDateTime::now_utc(),
             trace: trace(&job),
+            redactor: Default::default(),
         };
         let line = job.line;
         let input = job.cfg.target.input.clone();

@@ -62,7 +62,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(p) = preflight::net::proxy::Proxy::parse(s, "--proxy") {
         let _ = (p.describe(), p.authority());
     }
-    let _ = preflight::net::proxy::secrets_in(&[s.to_string()]);
     let (first, rest) = s.split_once('\n').unwrap_or((s, ""));
     let env = |k: &str| match k {
         "https_proxy" => Some(first.to_string()),
@@ -73,11 +72,12 @@ fuzz_target!(|data: &[u8]| {
         for host in [first, rest, "cvp1.example.com", "10.0.0.5", "::1"] {
             let _ = settings.for_host(host);
         }
+        let _ = settings.secret_values();
     }
 
-    // Credentials in URLs (proxy settings, targets): redaction and scrubbing.
+    // Credentials in URLs (proxy settings, targets): redaction.
     let _ = preflight::secret::redact_url_credentials(s);
     if let Some(p) = preflight::secret::url_password(s) {
-        let _ = preflight::secret::scrub(s, &[p]);
+        let _ = preflight::secret::Redactor::new(&[p]).excerpt(s, 120);
     }
 });

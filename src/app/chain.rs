@@ -21,7 +21,7 @@ pub(super) fn chain(args: &ChainArgs, io: &mut Io<'_>) -> i32 {
     let report = match run_one(
         &cfg,
         Arc::new(TrustSources::default()),
-        stderr_trace(io.verbose, io.secrets.clone()),
+        stderr_trace(io.verbose),
     ) {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, e),

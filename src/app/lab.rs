@@ -180,6 +180,7 @@ async fn demo_reports(opts: &LabOptions) -> Result<Vec<(String, Report)>, DemoEr
             trust,
             now,
             trace: Trace::off(),
+            redactor: Default::default(),
         };
         reports.push((about, checks::run(&cfg, &deps).await));
     }

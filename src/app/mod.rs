@@ -38,24 +38,17 @@ pub struct Io<'a> {
     pub out_is_terminal: bool,
     /// `-v` count: 0 quiet, 1 steps, 2 details.
     pub verbose: u8,
-    /// Values that must never be printed (passwords, tokens, proxy credentials).
-    pub secrets: Arc<Vec<String>>,
 }
 
-/// The verbose trace goes to stderr, scrubbed of every known secret.
-fn stderr_trace(level: u8, secrets: Arc<Vec<String>>) -> Trace {
+/// The verbose trace goes to stderr. Its lines hold no secret: text from the wire was redacted before it
+/// entered a check (`secret::Redactor`), and the trace says nothing else a server wrote.
+fn stderr_trace(level: u8) -> Trace {
     if level == 0 {
         return Trace::off();
     }
     Trace::new(level, move |line| {
-        let line = crate::secret::scrub(line, &secrets);
         let _ = writeln!(std::io::stderr(), "{line}");
     })
-}
-
-/// Secrets the environment holds: proxy passwords (the credentials join them once they are read).
-pub fn environment_secrets() -> Vec<String> {
-    crate::net::proxy::secrets_in(&crate::net::proxy::urls_in_environment())
 }
 
 impl Io<'_> {
@@ -123,13 +116,13 @@ fn emit(report: &Report, o: &OutputArgs, io: &mut Io<'_>, code: i32) -> i32 {
     if let Some(path) = &o.output {
         let mut buf = Vec::new();
         let written = render_to(reports, o.format, table_options(o, io), &mut buf)
-            .and_then(|()| std::fs::write(path, scrub(&buf, &io.secrets)));
+            .and_then(|()| std::fs::write(path, &buf));
         if let Err(e) = written {
             return io.fail(exit::USAGE, format!("cannot write {}: {e}", path.display()));
         }
     }
     if let Some(path) = &o.bundle {
-        if let Err(e) = write_bundle(report, path, &io.secrets) {
+        if let Err(e) = write_bundle(report, path) {
             return io.fail(
                 exit::USAGE,
                 format!("cannot write the bundle {}: {e}", path.display()),
@@ -150,17 +143,13 @@ fn emit(report: &Report, o: &OutputArgs, io: &mut Io<'_>, code: i32) -> i32 {
     if let Some(format) = to_stdout {
         let opts = table_options(o, io);
         let mut buf = Vec::new();
-        let written = render_to(reports, format, opts, &mut buf)
-            .and_then(|()| io.out.write_all(&scrub(&buf, &io.secrets)));
+        let written =
+            render_to(reports, format, opts, &mut buf).and_then(|()| io.out.write_all(&buf));
         if let Err(e) = written {
             return io.write_failed(&e, code);
         }
     }
     code
-}
-
-fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
-    crate::secret::scrub(&String::from_utf8_lossy(bytes), secrets).into_bytes()
 }
 
 fn render_to(
@@ -178,11 +167,7 @@ fn render_to(
     }
 }
 
-fn write_bundle(
-    report: &Report,
-    path: &std::path::Path,
-    secrets: &[String],
-) -> std::io::Result<()> {
+fn write_bundle(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
     let reports = std::slice::from_ref(report);
     let mut texts: Vec<(&str, String)> = Vec::new();
     for (name, format) in [
@@ -201,7 +186,7 @@ fn write_bundle(
     }
     let now = crate::duration::rfc3339(OffsetDateTime::now_utc());
     let env = crate::bundle::Environment::collect(report, &now);
-    crate::bundle::write(path, report, &env, &texts, secrets)
+    crate::bundle::write(path, report, &env, &texts)
 }
 
 fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Result<()> {
@@ -214,19 +199,14 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Ok(c) => c,
         Err(e) => return io.fail(exit::USAGE, e),
     };
-    // Every credential joins the values scrubbed from all output, the trace and the bundle.
-    let mut secrets = (*io.secrets).clone();
-    secrets.extend(cfg.credentials.secret_values());
-    io.secrets = Arc::new(secrets);
     let trust = match load_trust(&args.trust) {
         Ok(t) => t,
         Err(e) => return io.fail(exit::USAGE, e),
     };
-    let mut report = match run_one(&cfg, trust, stderr_trace(io.verbose, io.secrets.clone())) {
+    let report = match run_one(&cfg, trust, stderr_trace(io.verbose)) {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, e),
     };
-    report.redact(&crate::secret::Scrubber::new(&io.secrets));
     let code = if report.failed() {
         exit::FAILED
     } else {
@@ -252,6 +232,7 @@ fn run_one(cfg: &CheckConfig, trust: Arc<TrustSources>, trace: Trace) -> Result<
             trust,
             now: OffsetDateTime::now_utc(),
             trace,
+            redactor: Default::default(),
         };
         checks::run(cfg, &deps).await
     }))

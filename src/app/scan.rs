@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
-use super::{exit, load_trust, render_to, scrub, table_options_for, Io};
+use super::{exit, load_trust, render_to, table_options_for, Io};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -94,7 +94,6 @@ pub(super) fn scan(args: &ScanArgs, io: &mut Io<'_>) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let secrets = io.secrets.clone();
     let verbose = io.verbose;
     let (out, err): (&mut dyn Write, &mut dyn Write) = (&mut *io.out, &mut *io.err);
     let streaming = plan.to_stdout == Some(Format::Jsonl);
@@ -116,8 +115,6 @@ pub(super) fn scan(args: &ScanArgs, io: &mut Io<'_>) -> i32 {
         rows: plan.wants_rows().then(Vec::new),
         reports: plan.wants_reports().then(Vec::new),
         bar: progress_bar(jobs.len(), verbose),
-        secrets: secrets.clone(),
-        scrubber: crate::secret::Scrubber::new(&secrets),
         out_is_terminal: plan.out_is_terminal,
         stop: None,
         tally,
@@ -142,7 +139,6 @@ pub(super) fn scan(args: &ScanArgs, io: &mut Io<'_>) -> i32 {
         rows: sinks.rows.take().unwrap_or_default(),
         reports: sinks.sorted_reports(),
         tally: &tally,
-        secrets: &secrets,
     };
     if let Err(code) = ended.write(plan, out, err) {
         return code;
@@ -203,18 +199,13 @@ fn prepare(args: &ScanArgs, io: &mut Io<'_>) -> Result<Prepared, i32> {
     Ok(Prepared { jobs, trust, tally })
 }
 
-/// Credentials: read once per product of the list, before anything runs; every value joins the secrets
-/// scrubbed from all output and the trace.
+/// Credentials: read once per product of the list, before anything runs; each target's pipeline redacts
+/// their every form from what its servers send.
 fn attach_credentials(args: &ScanArgs, jobs: &mut [Job], io: &mut Io<'_>) -> Result<(), i32> {
     let products: Vec<Product> = jobs.iter().map(|j| j.cfg.product).collect();
     let credentials = args
         .credentials(&products)
         .map_err(|e| io.fail(exit::USAGE, e))?;
-    let mut secrets = (*io.secrets).clone();
-    for (_, creds) in &credentials {
-        secrets.extend(creds.secret_values());
-    }
-    io.secrets = Arc::new(secrets);
     for job in jobs {
         if let Some((_, creds)) = credentials.iter().find(|(p, _)| *p == job.cfg.product) {
             job.cfg.credentials = creds.clone();
@@ -294,9 +285,6 @@ struct Sinks<'a> {
     /// Whole reports, for formats rendered at the end (json, markdown, junit).
     reports: Option<Vec<(usize, Report)>>,
     bar: indicatif::ProgressBar,
-    secrets: Arc<Vec<String>>,
-    /// The secrets' forms, for each report before it is rendered.
-    scrubber: crate::secret::Scrubber,
     out_is_terminal: bool,
     stop: Option<Stop>,
     tally: Tally,
@@ -308,10 +296,7 @@ impl Sinks<'_> {
         let tally = &mut self.tally;
         self.bar.inc(1);
         let report = match f.outcome {
-            Ok(mut r) => {
-                r.redact(&self.scrubber);
-                r
-            }
+            Ok(r) => r,
             Err(why) => {
                 tally.crashed += 1;
                 self.bar.suspend(|| {
@@ -349,7 +334,6 @@ impl Sinks<'_> {
             return Ok(());
         }
         jsonl::write_line(report, &mut line).map_err(Stop::WriteFailed)?;
-        let line = scrub(&line, &self.secrets);
         if let Some(file) = self.jsonl_file.as_mut() {
             file.write_all(&line)
                 .and_then(|()| file.flush())
@@ -400,10 +384,9 @@ fn run_jobs(
             let _ = tx.send(format!("{label} {line}"));
         })
     };
-    let secrets = sinks.secrets.clone();
     let flush_trace = |err: &mut dyn Write| {
         for line in trace_rx.try_iter() {
-            let _ = err.write_all(&scrub(line.as_bytes(), &secrets));
+            let _ = err.write_all(line.as_bytes());
             let _ = err.write_all(b"\n");
         }
     };
@@ -432,7 +415,6 @@ struct End<'a> {
     rows: Vec<Row>,
     reports: Vec<Report>,
     tally: &'a Tally,
-    secrets: &'a [String],
 }
 
 impl End<'_> {
@@ -464,7 +446,7 @@ impl End<'_> {
             };
             let written = self
                 .render(plan.format, plain, &mut buf)
-                .and_then(|()| f.write_all(&scrub(&buf, self.secrets)));
+                .and_then(|()| f.write_all(&buf));
             if let Err(e) = written {
                 let _ = writeln!(err, "preflight: cannot write {}: {e}", path.display());
                 return Err(exit::INTERNAL);
@@ -474,7 +456,7 @@ impl End<'_> {
             let mut buf = Vec::new();
             let written = self
                 .render(format, plan.opts, &mut buf)
-                .and_then(|()| out.write_all(&scrub(&buf, self.secrets)));
+                .and_then(|()| out.write_all(&buf));
             if let Err(e) = written {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     let _ = writeln!(err, "preflight: cannot write the report: {e}");

@@ -62,9 +62,18 @@ async fn by_http(
     deadline: Duration,
 ) -> Option<(Product, Check)> {
     let host = cfg.target.host.to_string();
-    let http = Http::new(probe.clone(), route, cfg.target.path.as_deref(), deadline).ok()?;
+    // Only status codes are read here: no text from the server enters the check.
+    let quiet = crate::secret::Redactor::default();
+    let http = Http::new(
+        probe.clone(),
+        route,
+        cfg.target.path.as_deref(),
+        deadline,
+        &quiet,
+    )
+    .ok()?;
     // The path is a Prisma SaaS tenant path; CloudVision's API is at the root.
-    let root = Http::new(probe, route, None, deadline).ok();
+    let root = Http::new(probe, route, None, deadline, &quiet).ok();
     if let Ok(r) = http.get("/api/v1/_ping", Auth::None).await {
         if r.status == 200 {
             return Some((

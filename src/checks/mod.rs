@@ -41,6 +41,9 @@ pub struct Deps {
     pub now: OffsetDateTime,
     /// `-v` / `-vv`.
     pub trace: crate::trace::Trace,
+    /// Every secret of the run in every form, growing as servers issue tokens: every text from the wire
+    /// passes through it before it enters a check. [`run`] adds the configuration's own secrets.
+    pub redactor: crate::secret::Redactor,
 }
 
 /// The name certificates are verified against: the target's host (whatever SNI carries), as a client
@@ -70,6 +73,9 @@ pub fn server_name(cfg: &CheckConfig) -> ServerName<'static> {
 /// Checks one target and returns its report.
 pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
     let start = Instant::now();
+    for s in cfg.secret_values() {
+        deps.redactor.learn(&s);
+    }
     let judged_at = cfg.at.unwrap_or(deps.now);
     let name = server_name(cfg);
     let mut checks: Vec<Check> = Vec::new();

@@ -30,6 +30,8 @@ struct Stage<'a> {
     refused: Option<(crate::pki::sources::SourceKind, Code)>,
     /// The URL path: a Prisma SaaS tenant path; CloudVision's API is at the root.
     path: Option<&'a str>,
+    /// The run's secrets: every text a server sends passes through it.
+    redactor: &'a crate::secret::Redactor,
 }
 
 /// Product probes and every authentication method the credentials allow, over the channel trust chose.
@@ -60,6 +62,7 @@ pub(super) async fn products_and_auth(
         accepted,
         refused,
         identity: creds.identity.as_ref(),
+        redactor: &deps.redactor,
         path: match cfg.product {
             Product::Prisma => cfg.target.path.as_deref(),
             _ => None,
@@ -115,6 +118,7 @@ impl Stage<'_> {
             authority: cfg.target.authority(cfg.port),
             route: self.route.clone(),
             timeout: cfg.timeouts.tls,
+            redactor: self.redactor.clone(),
         })
     }
 
@@ -133,7 +137,15 @@ impl Stage<'_> {
         }
         // Probes without credentials get a short deadline: a server that is not HTTP must not cost the TLS timeout.
         let probe_timeout = cfg.timeouts.tls.min(Duration::from_secs(3));
-        let http = || Http::new(probe_config.clone(), self.route, self.path, probe_timeout);
+        let http = || {
+            Http::new(
+                probe_config.clone(),
+                self.route,
+                self.path,
+                probe_timeout,
+                self.redactor,
+            )
+        };
         match cfg.product {
             Product::Cvp => {
                 if let Ok(http) = http() {
@@ -187,7 +199,13 @@ impl Stage<'_> {
         let Some(config) = channel.config() else {
             return auth::skipped_untrusted(ids, self.refused);
         };
-        let http = match Http::new(config, self.route, self.path, cfg.timeouts.tls) {
+        let http = match Http::new(
+            config,
+            self.route,
+            self.path,
+            cfg.timeouts.tls,
+            self.redactor,
+        ) {
             Ok(h) => h,
             Err(e) => return vec![setup_failed(e.to_string(), "Retry with -v")],
         };

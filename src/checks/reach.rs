@@ -242,6 +242,7 @@ impl Way<'_> {
                 Some(s)
             }
             Err(e) => {
+                let e = e.redacted(&self.deps.redactor);
                 let answers = collect(alternates).await;
                 let c = proxy_checks::tunnel_failed(&e, route, self.cfg, &answers)
                     .with_elapsed(started.elapsed());

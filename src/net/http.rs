@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE};
 
 use crate::net::route::Hop;
-use crate::secret::Secret;
+use crate::secret::{Redactor, Secret};
 
 /// The most of a response body that is read.
 pub const BODY_CAP: usize = 64 * 1024;
@@ -63,6 +63,8 @@ pub struct Http {
     client: reqwest::Client,
     base: String,
     timeout: Duration,
+    /// The run's secrets: cookies a server sets join them on arrival; text from a reply leaves through it.
+    redactor: Redactor,
 }
 
 fn words(e: &reqwest::Error) -> HttpError {
@@ -86,6 +88,7 @@ impl Http {
         route: &crate::net::route::Route,
         path_prefix: Option<&str>,
         timeout: Duration,
+        redactor: &Redactor,
     ) -> Result<Http, SetupError> {
         let config = (*config).clone();
         let builder = reqwest::Client::builder()
@@ -122,7 +125,24 @@ impl Http {
             client,
             base: format!("https://{}{}", route.authority(), path_prefix.unwrap_or("")),
             timeout,
+            redactor: redactor.clone(),
         })
+    }
+
+    /// Text from a reply (a body, a header, a message), redacted of every secret in every form: the only
+    /// way such text reaches a check.
+    pub fn wire(&self, text: &str) -> String {
+        self.redactor.wire(text)
+    }
+
+    /// The first line of a reply's text, redacted, at most `max` characters.
+    pub fn excerpt(&self, text: &str, max: usize) -> String {
+        self.redactor.excerpt(text, max)
+    }
+
+    /// A secret the server issued (a session id, a token): redacted from every later text.
+    pub fn learn(&self, secret: &Secret) {
+        self.redactor.learn(secret.expose());
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -141,6 +161,14 @@ impl Http {
             let mut resp = req.send().await.map_err(|e| words(&e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
+            // A cookie the server sets is a credential from the moment it arrives.
+            for v in headers.get_all(reqwest::header::SET_COOKIE) {
+                let v = String::from_utf8_lossy(v.as_bytes());
+                let pair = v.split(';').next().unwrap_or("");
+                if let Some((_, value)) = pair.split_once('=') {
+                    self.redactor.learn(value.trim().trim_matches('"'));
+                }
+            }
             let mut body = Vec::new();
             while body.len() < BODY_CAP {
                 match resp.chunk().await {

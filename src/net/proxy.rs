@@ -186,6 +186,27 @@ pub struct ProxySettings {
     pub unused: Option<String>,
 }
 
+impl ProxySettings {
+    /// The proxy's credentials in the forms a proxy may echo: the `Basic` value, `user:password`, and the
+    /// password.
+    pub fn secret_values(&self) -> Vec<String> {
+        use base64::Engine;
+        let Some(auth) = self.proxy.as_ref().and_then(|p| p.authorization.as_ref()) else {
+            return Vec::new();
+        };
+        let value = auth.expose().trim_start_matches("Basic ").to_string();
+        let mut out = vec![value.clone()];
+        if let Ok(pair) = base64::engine::general_purpose::STANDARD.decode(&value) {
+            let pair = String::from_utf8_lossy(&pair).into_owned();
+            if let Some((_, password)) = pair.split_once(':') {
+                out.push(password.to_string());
+            }
+            out.push(pair);
+        }
+        out
+    }
+}
+
 /// The URL's user information has a `user:password` pair (a user alone is no secret).
 fn userinfo_has_password(url: &str) -> bool {
     crate::secret::url_userinfo(url).is_some_and(|u| u.password.is_some())
@@ -284,47 +305,6 @@ impl ProxySettings {
     }
 }
 
-/// The secrets in proxy URLs (the password as written, percent-decoded, and the `Basic` value built from
-/// it), to be scrubbed from every output.
-pub fn secrets_in(urls: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    for url in urls {
-        let Some(password) = crate::secret::url_password(url) else {
-            continue;
-        };
-        let decoded = percent_encoding::percent_decode_str(&password)
-            .decode_utf8_lossy()
-            .into_owned();
-        if let Ok(p) = Proxy::parse(url, "") {
-            if let Some(a) = p.authorization {
-                out.push(a.expose().trim_start_matches("Basic ").to_string());
-            }
-        }
-        out.push(password);
-        out.push(decoded);
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// The proxy URLs this process may use: the proxy variables and every `--proxy` argument.
-pub fn urls_in_environment() -> Vec<String> {
-    let mut urls: Vec<String> = PROXY_VARS
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .collect();
-    let args: Vec<String> = std::env::args().collect();
-    for (i, a) in args.iter().enumerate() {
-        if a == "--proxy" {
-            urls.extend(args.get(i + 1).cloned());
-        } else if let Some(v) = a.strip_prefix("--proxy=") {
-            urls.push(v.to_string());
-        }
-    }
-    urls
-}
-
 /// Why the proxy did not open a tunnel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TunnelError {
@@ -353,6 +333,48 @@ pub enum TunnelError {
     Timeout,
     /// The proxy did not speak HTTP, or closed the connection.
     NotHttp(String),
+}
+
+impl TunnelError {
+    /// The same error with every text the proxy wrote redacted (a proxy may echo Proxy-Authorization).
+    pub fn redacted(self, r: &crate::secret::Redactor) -> TunnelError {
+        let said = |s: Option<String>| s.map(|s| r.excerpt(&s, 160));
+        match self {
+            TunnelError::Refused {
+                status,
+                reason,
+                said: s,
+            } => TunnelError::Refused {
+                status,
+                reason: r.excerpt(&reason, 80),
+                said: said(s),
+            },
+            TunnelError::Upstream {
+                status,
+                reason,
+                said: s,
+            } => TunnelError::Upstream {
+                status,
+                reason: r.excerpt(&reason, 80),
+                said: said(s),
+            },
+            TunnelError::Unexpected {
+                status,
+                reason,
+                said: s,
+            } => TunnelError::Unexpected {
+                status,
+                reason: r.excerpt(&reason, 80),
+                said: said(s),
+            },
+            TunnelError::NotHttp(w) => TunnelError::NotHttp(r.excerpt(&w, 160)),
+            TunnelError::AuthRequired { offered, sent } => TunnelError::AuthRequired {
+                offered: offered.iter().map(|o| r.excerpt(o, 40)).collect(),
+                sent,
+            },
+            TunnelError::Timeout => TunnelError::Timeout,
+        }
+    }
 }
 
 /// Opens a tunnel to `authority` (`host:port`) over `stream`, a connection to the proxy.

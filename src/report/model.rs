@@ -143,16 +143,6 @@ impl Default for Tool {
     }
 }
 
-/// Every string in a JSON value, redacted.
-fn redact_value(v: &mut Value, secrets: &crate::secret::Scrubber) {
-    match v {
-        Value::String(t) => *t = secrets.apply(t),
-        Value::Array(items) => items.iter_mut().for_each(|i| redact_value(i, secrets)),
-        Value::Object(map) => map.values_mut().for_each(|i| redact_value(i, secrets)),
-        _ => {}
-    }
-}
-
 /// The report of one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -175,25 +165,6 @@ pub struct Report {
 }
 
 impl Report {
-    /// Every secret, in every form, out of the text servers and checks put in the report: done once, before
-    /// a renderer escapes that text again (JSON, Markdown, XML), which would make forms no later scrub knows.
-    pub fn redact(&mut self, secrets: &crate::secret::Scrubber) {
-        if secrets.is_empty() {
-            return;
-        }
-        let clean = |t: &mut String| *t = secrets.apply(t);
-        for c in &mut self.checks {
-            clean(&mut c.summary);
-            c.fix.iter_mut().for_each(clean);
-            c.facts.values_mut().for_each(|v| redact_value(v, secrets));
-        }
-        self.first_fix.iter_mut().for_each(clean);
-        for a in &mut self.clients {
-            clean(&mut a.note);
-            a.make_it_work.iter_mut().for_each(clean);
-        }
-    }
-
     /// A finished report: verdict and first fix derived from the checks.
     pub fn new(
         target: TargetInfo,

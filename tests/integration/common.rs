@@ -102,6 +102,29 @@ impl Drop for RunningLab {
 }
 
 /// The binary under test.
+/// Whether an independent peer (`tinyproxy`, and later Go or grpcio) is here. Without it the test says it
+/// skipped and passes, so the suite runs on a fresh machine; CI sets `PREFLIGHT_REQUIRE_PEERS=1`, and there a
+/// missing peer fails the test instead.
+pub fn peer(program: &str) -> bool {
+    let here = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !here {
+        assert!(
+            std::env::var_os("PREFLIGHT_REQUIRE_PEERS").is_none_or(|v| v != "1"),
+            "PREFLIGHT_REQUIRE_PEERS=1 but `{program}` is not installed"
+        );
+        // Straight to stderr, past the test harness's capture, so a passing run still says what it skipped.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: `{program}` is not installed (apt-get install {program})"
+        );
+    }
+    here
+}
+
 pub fn preflight() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
     cmd.env("NO_COLOR", "1").stdin(Stdio::null());
@@ -434,10 +457,28 @@ pub fn run_pipeline(
         trust: std::sync::Arc::new(trust),
         now,
         trace: preflight::trace::Trace::off(),
+        redactor: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(preflight::checks::run(cfg, &deps))
+}
+
+/// Every file in a .tar.gz: (path, content).
+pub fn untar(path: &Path) -> Vec<(String, String)> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            (name, text)
+        })
+        .collect()
 }

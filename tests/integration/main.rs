@@ -16,4 +16,5 @@ mod output;
 mod properties;
 mod proxy;
 mod scan;
+mod secrets;
 mod trust;

@@ -2,7 +2,6 @@
 //! secret leaves through any of them. The table people read is snapshot-tested (times redacted).
 #![allow(clippy::unwrap_used)]
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::common::*;
@@ -22,23 +21,6 @@ fn run_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Every file in a .tar.gz: (path, content).
-fn untar(path: &Path) -> Vec<(String, String)> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    archive
-        .entries()
-        .unwrap()
-        .map(|e| {
-            let mut e = e.unwrap();
-            let name = e.path().unwrap().display().to_string();
-            let mut text = String::new();
-            e.read_to_string(&mut text).unwrap();
-            (name, text)
-        })
-        .collect()
 }
 
 #[test]

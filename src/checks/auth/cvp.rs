@@ -34,12 +34,19 @@ pub fn cvp_version(body: &str) -> Option<String> {
     .then(|| t.to_string())
 }
 
-/// A CloudVision "200 with errorMessage": bad credentials, not success.
-fn error_message(r: &Reply) -> Option<String> {
+/// A CloudVision "200 with errorMessage": bad credentials, not success. The message, redacted.
+fn error_message(http: &Http, r: &Reply) -> Option<String> {
     let j = r.json()?;
     j.get("errorMessage")
         .and_then(|m| m.as_str())
-        .map(str::to_string)
+        .map(|m| http.excerpt(m, 160))
+}
+
+/// The CloudVision version a body names, redacted (a bare body is server text).
+fn version_in(http: &Http, body: &str) -> String {
+    cvp_version(body)
+        .map(|v| http.excerpt(&v, 40))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Where gRPC calls go: the same server, over the same trusted channel, with ALPN h2.
@@ -51,19 +58,34 @@ pub struct GrpcTarget {
     /// How connections reach the server (directly or through the proxy).
     pub route: crate::net::route::Route,
     pub timeout: std::time::Duration,
+    /// The run's secrets: a gRPC message is server text.
+    pub redactor: crate::secret::Redactor,
+}
+
+impl GrpcTarget {
+    /// The call's outcome with every text the server wrote (a grpc-message, an error) redacted.
+    async fn get_one(&self, token: Option<&Secret>) -> Outcome {
+        let outcome = grpc::get_one(
+            self.config.clone(),
+            self.name.clone(),
+            &self.authority,
+            &self.route,
+            token,
+            self.timeout,
+        )
+        .await;
+        match outcome {
+            Outcome::Status(c, m) => Outcome::Status(c, self.redactor.excerpt(&m, 200)),
+            Outcome::Failed(w) => Outcome::Failed(self.redactor.excerpt(&w, 200)),
+            Outcome::NoH2(p) => Outcome::NoH2(p.map(|p| self.redactor.excerpt(&p, 40))),
+            other => other,
+        }
+    }
 }
 
 /// Adds the gRPC verdict on a token REST accepted.
 async fn prove_grpc(check: Check, id: &str, token: &Secret, g: &GrpcTarget) -> Check {
-    let outcome = grpc::get_one(
-        g.config.clone(),
-        g.name.clone(),
-        &g.authority,
-        &g.route,
-        Some(token),
-        g.timeout,
-    )
-    .await;
+    let outcome = g.get_one(Some(token)).await;
     let mut check = check.with_fact("grpc", format!("{outcome:?}").replace('"', "'"));
     match outcome {
         Outcome::Status(c @ (0 | 5), _) => {
@@ -124,15 +146,7 @@ pub fn describe(o: &Outcome) -> String {
 /// `grpc.<port>`: a call without a token must come back UNAUTHENTICATED, which proves gRPC is served.
 pub async fn grpc_served(port: u16, g: &GrpcTarget) -> Check {
     let id = format!("grpc.{port}");
-    let outcome = grpc::get_one(
-        g.config.clone(),
-        g.name.clone(),
-        &g.authority,
-        &g.route,
-        None,
-        g.timeout,
-    )
-    .await;
+    let outcome = g.get_one(None).await;
     let check = match &outcome {
         Outcome::Status(16, _) => Check::pass(&id, format!("gRPC is served on {port}: GetOne without a token answered UNAUTHENTICATED, as it should")),
         Outcome::Status(c @ (0 | 5), _) => Check::new(&id, Status::Warn, Code::Ok, format!("gRPC on {port} answered {} without any token", grpc::status_name(*c))).with_fix("Check that the API requires authentication"),
@@ -176,7 +190,7 @@ async fn prove_rest(
         return c;
     }
     let check = match http.get(INFO, Auth::Bearer(token)).await {
-        Ok(r) if r.status == 200 => match error_message(&r) {
+        Ok(r) if r.status == 200 => match error_message(http, &r) {
             Some(m) => Check::fail(
                 id,
                 Code::BadCredentials,
@@ -184,7 +198,7 @@ async fn prove_rest(
                 "Check the token; create a new one if in doubt",
             ),
             None => {
-                let v = cvp_version(&r.body).unwrap_or_else(|| "unknown".into());
+                let v = version_in(http, &r.body);
                 Check::pass(
                     id,
                     format!("{who}: the token is accepted (GET {INFO}: CloudVision {v})"),
@@ -192,8 +206,8 @@ async fn prove_rest(
                 .with_fact("cvp_version", v)
             }
         },
-        Ok(r) => http_failure(id, &format!("{who}: GET {INFO}"), &r, &http.url(INFO)),
-        Err(e) => transport_failure(id, &format!("{who}: GET {INFO}"), &e),
+        Ok(r) => http_failure(http, id, &format!("{who}: GET {INFO}"), &r, &http.url(INFO)),
+        Err(e) => transport_failure(http, id, &format!("{who}: GET {INFO}"), &e),
     };
     let mut check = check;
     for (k, v) in facts_only.facts {
@@ -235,17 +249,18 @@ async fn password(
     let body = json!({"userId": user, "password": pass.expose()});
     let mut reply = match http.post_json(LOGIN, &body, Auth::None).await {
         Ok(r) => r,
-        Err(e) => return transport_failure(id, &format!("POST {LOGIN}"), &e),
+        Err(e) => return transport_failure(http, id, &format!("POST {LOGIN}"), &e),
     };
     // Releases that do not take the JSON body answer 400/415: try HTTP Basic, as the vendor's example does.
     if matches!(reply.status, 400 | 415) {
         match http.post_empty(LOGIN, Auth::Basic(user, pass)).await {
             Ok(r) => reply = r,
-            Err(e) => return transport_failure(id, &format!("POST {LOGIN} (Basic)"), &e),
+            Err(e) => return transport_failure(http, id, &format!("POST {LOGIN} (Basic)"), &e),
         }
     }
     if reply.status != 200 {
         let mut c = http_failure(
+            http,
             id,
             &format!("login as {user}: POST {LOGIN}"),
             &reply,
@@ -255,12 +270,12 @@ async fn password(
             c.summary = format!(
                 "login as {user} refused: POST {LOGIN} answered {} ({})",
                 reply.status,
-                first_line(&reply.body)
+                first_line(http, &reply.body)
             );
         }
         return c;
     }
-    if let Some(m) = error_message(&reply) {
+    if let Some(m) = error_message(http, &reply) {
         return Check::fail(
             id,
             Code::BadCredentials,
@@ -272,6 +287,7 @@ async fn password(
         .json()
         .and_then(|j| j.get("sessionId").and_then(|t| t.as_str()).map(Secret::new))
     else {
+        // Whatever came back may hold a session under another name: nothing of it is quoted.
         return Check::fail(
             id,
             Code::NotAConsole,
@@ -279,11 +295,13 @@ async fn password(
             "Check `--product` and the port: this does not answer like CloudVision",
         );
     };
+    // The session is a secret from the moment it arrives.
+    http.learn(&token);
     prove(http, id, &token, &format!("logged in as {user}"), now, g).await
 }
 
-fn first_line(body: &str) -> String {
-    let line = crate::text::one_line(body, 120);
+fn first_line(http: &Http, body: &str) -> String {
+    let line = http.excerpt(body, 120);
     if line.is_empty() {
         "empty body".into()
     } else {
@@ -307,8 +325,8 @@ pub async fn run(
         // Mutual TLS: the client certificate is on the connection; no token is sent.
         let id = "auth.client-cert";
         let check = match http.get(INFO, Auth::None).await {
-            Ok(r) if r.status == 200 && error_message(&r).is_none() => {
-                let v = cvp_version(&r.body).unwrap_or_else(|| "unknown".into());
+            Ok(r) if r.status == 200 && error_message(http, &r).is_none() => {
+                let v = version_in(http, &r.body);
                 Check::pass(id, format!("the client certificate is accepted: GET {INFO} answered 200 (CloudVision {v})"))
             }
             Ok(r) if r.status == 200 => Check::fail(
@@ -319,6 +337,7 @@ pub async fn run(
             ),
             Ok(r) => {
                 let mut c = http_failure(
+                    http,
                     id,
                     &format!("client certificate: GET {INFO}"),
                     &r,
@@ -329,7 +348,7 @@ pub async fn run(
                 }
                 c
             }
-            Err(e) => transport_failure(id, &format!("client certificate: GET {INFO}"), &e),
+            Err(e) => transport_failure(http, id, &format!("client certificate: GET {INFO}"), &e),
         };
         checks.push(check);
     }
@@ -362,7 +381,7 @@ pub async fn login_endpoint(http: &Http) -> Check {
         ),
         Ok(r) if r.status >= 500 => Check::fail(id, Code::ServerError, format!("{LOGIN} answered {}", r.status), "CloudVision may be starting up or unhealthy: check `cvpi status all` on the node"),
         Ok(r) => Check::pass(id, format!("the CloudVision login endpoint answers ({LOGIN}: HTTP {} to a GET without credentials)", r.status)).with_fact("http_status", r.status),
-        Err(e) => transport_failure(id, &format!("GET {LOGIN}"), &e),
+        Err(e) => transport_failure(http, id, &format!("GET {LOGIN}"), &e),
     }
 }
 

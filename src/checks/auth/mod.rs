@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::codes::Code;
 use crate::jwt;
-use crate::net::http::{HttpError, Reply};
+use crate::net::http::{Http, HttpError, Reply};
 use crate::pki::sources::SourceKind;
 use crate::report::{Check, Status};
 use crate::secret::Secret;
@@ -89,14 +89,14 @@ fn span(secs: i64) -> String {
 }
 
 /// A check for an answer that is not a success: the status says why.
-pub fn http_failure(id: &str, what: &str, r: &Reply, url_hint: &str) -> Check {
+pub fn http_failure(http: &Http, id: &str, what: &str, r: &Reply, url_hint: &str) -> Check {
     let base = |code, summary: String, fix: &str| Check::fail(id, code, summary, fix.to_string());
     let check = match r.status {
         401 => base(Code::BadCredentials, format!("{what}: 401 Unauthorized"), "Check the user name and password or the token; an expired token also gives 401"),
         403 => base(Code::Forbidden, format!("{what}: 403 Forbidden: logged in, but the role lacks permission"), "Give the user or service account a role that may call the API"),
         404 => base(Code::EndpointNotFound, format!("{what}: 404 Not Found at {url_hint}"), "Check the base URL and `--product`; Prisma SaaS consoles need the tenant path (https://REGION.cloud.twistlock.com/TENANT)"),
         429 => {
-            let after = r.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(|v| format!(" (Retry-After: {v})")).unwrap_or_default();
+            let after = r.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(|v| format!(" (Retry-After: {})", http.excerpt(v, 40))).unwrap_or_default();
             base(Code::RateLimited, format!("{what}: 429 Too Many Requests{after}"), "Wait and retry; space out automated logins")
         }
         s if s >= 500 => base(Code::ServerError, format!("{what}: {s} from the server"), "Read the server's logs; retry later"),
@@ -105,11 +105,11 @@ pub fn http_failure(id: &str, what: &str, r: &Reply, url_hint: &str) -> Check {
     check.with_fact("http_status", r.status)
 }
 
-pub fn transport_failure(id: &str, what: &str, e: &HttpError) -> Check {
+pub fn transport_failure(http: &Http, id: &str, what: &str, e: &HttpError) -> Check {
     Check::fail(
         id,
         Code::HttpFailed,
-        format!("{what}: {e}"),
+        format!("{what}: {}", http.wire(&e.to_string())),
         "The transport checks above name the cause; retry with -v",
     )
 }

@@ -29,7 +29,7 @@ pub async fn ping(http: &Http) -> Check {
             "Check `--product` and the port (the Console's API is on 8083 unless twistlock.cfg says otherwise)",
         )
         .with_fact("http_status", r.status),
-        Err(e) => transport_failure(id, "GET /api/v1/_ping", &e),
+        Err(e) => transport_failure(http, id, "GET /api/v1/_ping", &e),
     }
 }
 
@@ -45,7 +45,9 @@ fn version(body: &str) -> Option<String> {
 async fn prove(http: &Http, id: &str, auth: Auth<'_>, who: &str) -> Check {
     match http.get("/api/v1/version", auth).await {
         Ok(r) if r.status == 200 => {
-            let v = version(&r.body).unwrap_or_else(|| "unknown".into());
+            let v = version(&r.body)
+                .map(|v| http.excerpt(&v, 40))
+                .unwrap_or_else(|| "unknown".into());
             Check::pass(
                 id,
                 format!("{who}: GET /api/v1/version answered 200 (Console {v})"),
@@ -53,12 +55,13 @@ async fn prove(http: &Http, id: &str, auth: Auth<'_>, who: &str) -> Check {
             .with_fact("console_version", v)
         }
         Ok(r) => http_failure(
+            http,
             id,
             &format!("{who}: GET /api/v1/version"),
             &r,
             &http.url("/api/v1/version"),
         ),
-        Err(e) => transport_failure(id, &format!("{who}: GET /api/v1/version"), &e),
+        Err(e) => transport_failure(http, id, &format!("{who}: GET /api/v1/version"), &e),
     }
 }
 
@@ -76,10 +79,16 @@ async fn token_login(
     };
     let reply = match sent {
         Ok(r) => r,
-        Err(e) => return transport_failure(id, &format!("POST {path}"), &e),
+        Err(e) => return transport_failure(http, id, &format!("POST {path}"), &e),
     };
     if reply.status != 200 {
-        let mut c = http_failure(id, &format!("{who}: POST {path}"), &reply, &http.url(path));
+        let mut c = http_failure(
+            http,
+            id,
+            &format!("{who}: POST {path}"),
+            &reply,
+            &http.url(path),
+        );
         if reply.status == 401 && path.ends_with("authenticate-client") {
             c.fix = Some("The Console does not accept this client certificate: upload its issuing CA in the Console (Manage > Authentication > Certificates) and map the certificate's CN or UPN to a user".into());
         }
@@ -89,6 +98,7 @@ async fn token_login(
         .json()
         .and_then(|j| j.get("token").and_then(|t| t.as_str()).map(Secret::new))
     else {
+        // Whatever came back may hold a token under another name: nothing of it is quoted.
         return Check::fail(
             id,
             Code::NotAConsole,
@@ -96,6 +106,8 @@ async fn token_login(
             "Check that this is a Prisma Cloud Compute Console API",
         );
     };
+    // The token is a secret from the moment it arrives.
+    http.learn(&token);
     let proof = prove(
         http,
         id,

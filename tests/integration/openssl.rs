@@ -309,3 +309,66 @@ fn the_client_certificate_goes_only_to_a_trusted_server() {
         );
     }
 }
+
+/// The gRPC probe and the product probes connect again on their own: against a server that asks for a client
+/// certificate without demanding it (`-verify 1`) and offers h2, an untrusted chain still gets no client
+/// certificate on any of those connections, while the trusted run presents it.
+#[test]
+fn no_probe_presents_the_client_certificate_to_an_untrusted_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "mtls-optional.test");
+    let (client, client_key) = write_self_signed(dir.path(), "the-probe-client");
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-verify",
+        "1",
+        "-alpn",
+        "h2",
+        "-www",
+    ]);
+    let target = server.target();
+    let args = [
+        target.as_str(),
+        "--product",
+        "cvp",
+        "--no-alt-ports",
+        "--timeout",
+        "2s",
+        "--cert",
+        client.to_str().unwrap(),
+        "--key",
+        client_key.to_str().unwrap(),
+    ];
+    let (_, r) = check_json(&args);
+    assert_eq!(check(&r, "tls.handshake")["status"], "pass", "{r:#}");
+    assert!(
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"].as_str().unwrap().starts_with("grpc.")),
+        "the gRPC probe ran: {r:#}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !server.stderr().contains("CN = the-probe-client"),
+        "an untrusted server received the client certificate:\n{}",
+        server.stderr()
+    );
+    let mut trusted = args.to_vec();
+    trusted.extend(["--ca", cert.to_str().unwrap()]);
+    let _ = check_json(&trusted);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.stderr().contains("CN = the-probe-client") && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        server.stderr().contains("CN = the-probe-client"),
+        "the trusted server never received the certificate:\n{}",
+        server.stderr()
+    );
+}

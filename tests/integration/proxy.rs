@@ -850,3 +850,51 @@ fn a_silent_proxy_is_let_go_when_connect_times_out() {
         assert!(closed.duration_since(gave_up) < Duration::from_secs(2));
     });
 }
+
+/// A managed machine: the inspecting proxy's CA is in the system store (`SSL_CERT_FILE`), so the default store
+/// accepts the forged chain; the user's own `--ca` (the server's real certificate) rejects it. The user's
+/// choice wins: no password goes to the proxy, and the skip names the source that refused.
+#[test]
+fn an_inspection_ca_in_the_system_store_does_not_overrule_your_ca() {
+    let lab = RunningLab::start(&[Scenario::Cvp, Scenario::ProxyIntercept]);
+    let target = lab_name(&lab);
+    let proxy = proxy_url(&lab, Scenario::ProxyIntercept);
+    let cvp_ca = lab.trust_file(Scenario::Cvp);
+    let inspection_ca = lab.trust_file(Scenario::ProxyIntercept);
+    let env = [("SSL_CERT_FILE", inspection_ca.to_str().unwrap())];
+    let (code, r, _) = cvp_login(&target, &cvp_ca, &["--proxy", &proxy], &env);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(outcome(&r, "trust.system"), ("pass".into(), "ok".into()));
+    assert_eq!(
+        outcome(&r, "trust.custom"),
+        ("fail".into(), "unknown_issuer".into())
+    );
+    assert_eq!(
+        outcome(&r, "auth.password"),
+        ("skip".into(), "not_attempted_untrusted".into()),
+        "{r:#}"
+    );
+    let summary = check(&r, "auth.password")["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("trust.custom") && summary.contains("whatever a default store says"),
+        "{summary}"
+    );
+    // Without --ca the system store is the user's trust, and the login goes (through the inspection).
+    let args = [
+        target.as_str(),
+        "--product",
+        "cvp",
+        "--user",
+        "cvpadmin",
+        "--password-env",
+        "PF_PW",
+        "--proxy",
+        &proxy,
+    ];
+    let (_, r, _) = run(&args, &[env[0], ("PF_PW", "lab-password")]);
+    assert_eq!(
+        outcome(&r, "auth.password"),
+        ("pass".into(), "ok".into()),
+        "{r:#}"
+    );
+}

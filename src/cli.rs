@@ -336,6 +336,14 @@ impl NetArgs {
             (_, true) => Some(crate::config::Family::V6),
             _ => None,
         };
+        // A proxy variable that is not UTF-8 is refused, not taken as unset (the run would silently go direct).
+        for var in crate::net::proxy::PROXY_VARS {
+            if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(var) {
+                return Err(UsageError(format!(
+                    "{var} is set but is not UTF-8 text: set it to a proxy URL (http://proxy.corp:3128) or unset it"
+                )));
+            }
+        }
         cfg.proxy = crate::net::proxy::ProxySettings::from_flags_and_env(
             self.proxy.as_deref(),
             self.noproxy.as_deref(),

@@ -30,6 +30,9 @@ pub struct Credentials {
     pub tokens: Vec<TokenInput>,
     pub identity: Option<Identity>,
     pub insecure: bool,
+    /// What was stripped from a secret as it was read (`--password-file x: a byte-order mark ...`), for the
+    /// user to see on stderr; never the value.
+    pub notes: Vec<String>,
 }
 
 impl Credentials {
@@ -125,15 +128,49 @@ pub enum CredentialError {
 }
 
 fn read_text(path: &Path, flag: &'static str) -> Result<String, CredentialError> {
-    std::fs::read_to_string(path).map_err(|e| CredentialError::File {
+    let file = |why: String| CredentialError::File {
         flag,
         path: path.to_path_buf(),
-        why: format!("cannot read it: {}", crate::errors::io_words(&e)),
-    })
+        why,
+    };
+    let bytes = crate::local::read(path, crate::local::SMALL).map_err(|e| file(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|_| file("it is not UTF-8 text".to_string()))
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").trim().to_string()
+/// The one rule for a secret read from a file or a variable: a UTF-8 byte-order mark at the start is dropped;
+/// from a file, the first line that is not blank is the secret; spaces, tabs and line ends around it are
+/// stripped. Returns the secret and, when anything was stripped, a note saying what (never the value).
+fn secret_text(text: &str, from_file: bool, origin: &str) -> (String, Option<String>) {
+    let mut stripped = Vec::new();
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => {
+            stripped.push("a byte-order mark");
+            rest
+        }
+        None => text,
+    };
+    let line = if from_file {
+        let mut lines = text.lines();
+        let first = lines.next().unwrap_or("");
+        if first.trim().is_empty() {
+            let found = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            if !found.is_empty() {
+                stripped.push("blank lines before it");
+            }
+            found
+        } else {
+            first
+        }
+    } else {
+        text
+    };
+    let secret = line.trim();
+    if secret.len() != line.trim_end_matches(['\r', '\n']).len() {
+        stripped.push("spaces around it");
+    }
+    let note = (!stripped.is_empty() && !secret.is_empty())
+        .then(|| format!("{origin}: {} stripped from the secret", stripped.join(", ")));
+    (secret.to_string(), note)
 }
 
 /// An environment variable's value; `None` when it is not set. A value that is not UTF-8 is refused rather
@@ -157,29 +194,36 @@ impl AuthArgs {
             return Err(CredentialError::PasswordOnCommandLine);
         }
         let mut tokens = Vec::new();
-        self.token_from_file(product, &mut tokens)?;
-        self.token_from_env(product, &mut tokens)?;
+        let mut notes = Vec::new();
+        self.token_from_file(product, &mut tokens, &mut notes)?;
+        self.token_from_env(product, &mut tokens, &mut notes)?;
         Ok(Credentials {
             user: self.user.clone(),
-            password: self.password()?,
+            password: self.password(&mut notes)?,
             tokens,
             identity: self.identity()?,
             insecure: self.insecure,
+            notes,
         })
     }
 
     /// The password: from `--password-env`, `--password-file`, or the prompt when `--user` is given on a terminal.
-    fn password(&self) -> Result<Option<Secret>, CredentialError> {
+    fn password(&self, notes: &mut Vec<String>) -> Result<Option<Secret>, CredentialError> {
         let password = if let Some(var) = &self.password_env {
-            Some(
-                variable("--password-env", var)?.ok_or(CredentialError::Variable {
-                    flag: "--password-env",
-                    var: var.clone(),
-                    why: "not set",
-                })?,
-            )
+            let value = variable("--password-env", var)?.ok_or(CredentialError::Variable {
+                flag: "--password-env",
+                var: var.clone(),
+                why: "not set",
+            })?;
+            let (p, note) = secret_text(&value, false, &format!("--password-env {var}"));
+            notes.extend(note);
+            Some(p)
         } else if let Some(file) = &self.password_file {
-            Some(first_line(&read_text(file, "--password-file")?))
+            let text = read_text(file, "--password-file")?;
+            let (p, note) =
+                secret_text(&text, true, &format!("--password-file {}", file.display()));
+            notes.extend(note);
+            Some(p)
         } else if self.user.is_some() && std::io::stdin().is_terminal() {
             let prompt = format!("Password for {}: ", self.user.as_deref().unwrap_or(""));
             let typed = rpassword::prompt_password(prompt)
@@ -202,9 +246,13 @@ impl AuthArgs {
         &self,
         product: Product,
         tokens: &mut Vec<TokenInput>,
+        notes: &mut Vec<String>,
     ) -> Result<(), CredentialError> {
         if let Some(file) = &self.token_file {
-            let token = first_line(&read_text(file, "--token-file")?);
+            let text = read_text(file, "--token-file")?;
+            let (token, note) =
+                secret_text(&text, true, &format!("--token-file {}", file.display()));
+            notes.extend(note);
             if token.is_empty() {
                 return Err(CredentialError::File {
                     flag: "--token-file",
@@ -220,7 +268,9 @@ impl AuthArgs {
         } else if matches!(product, Product::Cvp | Product::Cvaas)
             && Path::new(CVP_TOKEN_FILE).is_file()
         {
-            let token = first_line(&read_text(Path::new(CVP_TOKEN_FILE), "token file")?);
+            let text = read_text(Path::new(CVP_TOKEN_FILE), "token file")?;
+            let (token, note) = secret_text(&text, true, &format!("./{CVP_TOKEN_FILE}"));
+            notes.extend(note);
             if !token.is_empty() {
                 tokens.push(TokenInput {
                     method: "token-file",
@@ -237,18 +287,24 @@ impl AuthArgs {
         &self,
         product: Product,
         tokens: &mut Vec<TokenInput>,
+        notes: &mut Vec<String>,
     ) -> Result<(), CredentialError> {
         let (var, explicit) = match (&self.token_env, product) {
             (Some(v), _) => (v.clone(), true),
             (None, Product::Cvp | Product::Cvaas) => (CVP_TOKEN_ENV.to_string(), false),
             _ => return Ok(()),
         };
-        match variable("--token-env", &var)? {
-            Some(v) if !v.trim().is_empty() => tokens.push(TokenInput {
-                method: "token-env",
-                origin: format!("${var}"),
-                token: Secret::new(v.trim()),
-            }),
+        let value =
+            variable("--token-env", &var)?.map(|v| secret_text(&v, false, &format!("${var}")));
+        match value {
+            Some((v, note)) if !v.is_empty() => {
+                notes.extend(note);
+                tokens.push(TokenInput {
+                    method: "token-env",
+                    origin: format!("${var}"),
+                    token: Secret::new(v),
+                });
+            }
             _ if explicit => {
                 return Err(CredentialError::Variable {
                     flag: "--token-env",
@@ -273,8 +329,8 @@ impl AuthArgs {
             path: key.clone(),
             why: why.to_string(),
         };
-        let bytes = std::fs::read(key)
-            .map_err(|e| bad_key(&format!("cannot read it: {}", crate::errors::io_words(&e))))?;
+        let bytes =
+            crate::local::read(key, crate::local::SMALL).map_err(|e| bad_key(&e.to_string()))?;
         let key_der = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
             bad_key("no private key in it (expected PEM: PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")
         })?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The leaves: small modules every layer may use, which use only each other.
 const LEAVES: &[&str] = &[
-    "codes", "duration", "errors", "jwt", "secret", "target", "text", "trace",
+    "codes", "duration", "errors", "jwt", "local", "secret", "target", "text", "trace",
 ];
 
 /// For each module above the leaves, what it may name besides the leaves. Read it bottom-up: pki knows

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod errors;
 pub mod jwt;
 pub mod lab;
+pub mod local;
 pub mod net;
 pub mod pki;
 pub mod report;

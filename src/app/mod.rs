@@ -57,6 +57,13 @@ impl Io<'_> {
         code
     }
 
+    /// What reading the credentials stripped, one line each.
+    fn notes(&mut self, notes: &[String]) {
+        for n in notes {
+            let _ = writeln!(self.err, "preflight: note: {n}");
+        }
+    }
+
     /// A report that could not be written: silent when the reader went away (`| head`), like other tools.
     fn write_failed(&mut self, e: &std::io::Error, otherwise: i32) -> i32 {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -199,6 +206,7 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Ok(c) => c,
         Err(e) => return io.fail(exit::USAGE, e),
     };
+    io.notes(&cfg.credentials.notes);
     let trust = match load_trust(&args.trust) {
         Ok(t) => t,
         Err(e) => return io.fail(exit::USAGE, e),

@@ -22,20 +22,25 @@ fn read_targets(path: &std::path::Path) -> Result<(String, String), String> {
     let reason = |e: std::io::Error| crate::errors::io_words(&e);
     if path == std::path::Path::new("-") {
         let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
-            .map_err(|e| format!("--targets -: cannot read standard input: {}", reason(e)))?;
+        let limit = crate::local::LIST;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::io::stdin().lock(), limit + 1),
+            &mut bytes,
+        )
+        .map_err(|e| format!("--targets -: cannot read standard input: {}", reason(e)))?;
+        if bytes.len() as u64 > limit {
+            return Err(format!(
+                "--targets -: standard input holds more than {} MiB, more than a target list ever does",
+                limit / (1024 * 1024)
+            ));
+        }
         return Ok((
             "stdin".to_string(),
             String::from_utf8_lossy(&bytes).into_owned(),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "--targets {}: cannot read it: {}",
-            path.display(),
-            reason(e)
-        )
-    })?;
+    let bytes = crate::local::read(path, crate::local::LIST)
+        .map_err(|e| format!("--targets {}: {e}", path.display()))?;
     Ok((
         path.display().to_string(),
         String::from_utf8_lossy(&bytes).into_owned(),
@@ -206,6 +211,9 @@ fn attach_credentials(args: &ScanArgs, jobs: &mut [Job], io: &mut Io<'_>) -> Res
     let credentials = args
         .credentials(&products)
         .map_err(|e| io.fail(exit::USAGE, e))?;
+    for (_, creds) in &credentials {
+        io.notes(&creds.notes);
+    }
     for job in jobs {
         if let Some((_, creds)) = credentials.iter().find(|(p, _)| *p == job.cfg.product) {
             job.cfg.credentials = creds.clone();

@@ -188,7 +188,7 @@ fn read_system() -> TrustSource {
 /// the flag and the file or value.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{flag} {path}: cannot read it: {reason}")]
+    #[error("{flag} {path}: {reason}")]
     Unreadable {
         flag: &'static str,
         path: PathBuf,
@@ -211,11 +211,12 @@ pub fn read_certificates(
     path: &Path,
     flag: &'static str,
 ) -> Result<Vec<CertificateDer<'static>>, SourceError> {
-    let bytes = std::fs::read(path).map_err(|e| SourceError::Unreadable {
-        flag,
-        path: path.to_path_buf(),
-        reason: io_reason(&e),
-    })?;
+    let bytes =
+        crate::local::read(path, crate::local::SMALL).map_err(|e| SourceError::Unreadable {
+            flag,
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     let pem: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .filter_map(Result::ok)
         .collect();
@@ -244,7 +245,7 @@ pub fn custom(paths: &[PathBuf]) -> Result<TrustSource, SourceError> {
                 .map_err(|e| SourceError::Unreadable {
                     flag: "--ca",
                     path: path.clone(),
-                    reason: io_reason(&e),
+                    reason: format!("cannot read it: {}", io_reason(&e)),
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file())

@@ -11,6 +11,7 @@ mod fuzz_regressions;
 mod hostile;
 mod lab;
 mod lab_products;
+mod local_input;
 mod openssl;
 mod output;
 mod properties;

@@ -2,7 +2,6 @@
 //! as sent, the environment that shaped the run, timings, and a README, with every secret removed.
 
 use std::io::Write;
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::json;
@@ -131,12 +130,11 @@ private keys, and credentials in proxy URLs never enter a bundle.
 /// Writes the bundle. `texts` are the rendered formats (name, content), rendered from a report that holds
 /// no secret (text from the wire was redacted as it arrived).
 pub fn write(
-    path: &Path,
+    file: std::fs::File,
     report: &Report,
     env: &Environment,
     texts: &[(&str, String)],
 ) -> std::io::Result<()> {
-    let file = std::fs::File::create(path)?;
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     let dir = bundle_dir(report);

@@ -18,7 +18,7 @@ use crate::target::{Product, Target};
     name = "preflight",
     version,
     about = "Checks a TLS API console end to end (DNS, TCP, TLS, certificate chain) and says how to fix what fails.",
-    after_help = "Exit codes: 0 no check failed, 1 a check failed, 2 bad usage or unreadable input (scan: or a bad line in\nthe list; the worst result wins).\nCodes and their fixes: preflight codes"
+    after_help = "Exit codes: 0 no check failed, 1 a check failed, 2 bad usage or unreadable input, nothing contacted (scan: or\na bad line in the list; the worst result wins), 3 the tool could not work (a report could not be written: it\nwent to stdout instead).\nCodes and their fixes: preflight codes"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -106,6 +106,10 @@ pub struct NetArgs {
     /// Deadline for the TLS handshake [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub tls_timeout: Option<Duration>,
+    /// Budget for the whole check (in a scan, for each target), on top of the phase deadlines; what did
+    /// not finish is reported as cut off [default: 30s, or DNS + TCP + TLS deadlines when longer].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub max_time: Option<Duration>,
     /// Other ports to probe when the target's port does not answer [default: the product's other ports].
     #[arg(
         long,
@@ -254,8 +258,12 @@ pub struct LabArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    #[command(flatten)]
-    pub output: OutputArgs,
+    /// Output format (the demo prints to stdout only: it has no --output or --bundle).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Colour in the table: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// A `--at` value that is not an RFC 3339 time.
@@ -309,19 +317,7 @@ impl NetArgs {
                 }
             }
         }
-        let base = match self.timeout {
-            Some(t) => Timeouts {
-                dns: t,
-                connect: t,
-                tls: t,
-            },
-            None => Timeouts::default(),
-        };
-        cfg.timeouts = Timeouts {
-            dns: self.dns_timeout.unwrap_or(base.dns),
-            connect: self.connect_timeout.unwrap_or(base.connect),
-            tls: self.tls_timeout.unwrap_or(base.tls),
-        };
+        cfg.timeouts = self.timeouts();
         if self.no_alt_ports {
             cfg.alt_ports.clear();
         } else if let Some(ports) = &self.alt_ports {
@@ -351,6 +347,26 @@ impl NetArgs {
         )
         .map_err(|e| UsageError(e.to_string()))?;
         Ok(())
+    }
+}
+
+impl NetArgs {
+    /// `--timeout`, then each phase's own flag, then `--max-time` (by default 30 s, or the three phase
+    /// deadlines together when longer).
+    fn timeouts(&self) -> Timeouts {
+        let base = match self.timeout {
+            Some(t) => Timeouts::with_phases(t, t, t),
+            None => Timeouts::default(),
+        };
+        let phases = Timeouts::with_phases(
+            self.dns_timeout.unwrap_or(base.dns),
+            self.connect_timeout.unwrap_or(base.connect),
+            self.tls_timeout.unwrap_or(base.tls),
+        );
+        Timeouts {
+            max_time: self.max_time.unwrap_or(phases.max_time),
+            ..phases
+        }
     }
 }
 
@@ -458,8 +474,34 @@ mod tests {
         assert_eq!(c.timeouts.dns, Duration::from_secs(2));
         assert_eq!(c.timeouts.connect, Duration::from_secs(2));
         assert_eq!(c.timeouts.tls, Duration::from_millis(500));
+        assert_eq!(c.timeouts.max_time, Duration::from_secs(30));
         let c = check_args(&["h"]).expect("ok");
         assert_eq!(c.timeouts, Timeouts::default());
+        let c = check_args(&["h", "--max-time", "1500ms"]).expect("ok");
+        assert_eq!(c.timeouts.max_time, Duration::from_millis(1500));
+        assert_eq!(c.timeouts.tls, Duration::from_secs(10));
+        // A raised phase deadline raises the default budget with it; --max-time still wins.
+        let c = check_args(&["h", "--timeout", "20s"]).expect("ok");
+        assert_eq!(c.timeouts.max_time, Duration::from_secs(60));
+        let c = check_args(&["h", "--timeout", "20s", "--max-time", "5s"]).expect("ok");
+        assert_eq!(c.timeouts.max_time, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn deadlines_under_10ms_are_refused_naming_the_flag() {
+        for flag in [
+            "--timeout",
+            "--dns-timeout",
+            "--connect-timeout",
+            "--tls-timeout",
+            "--max-time",
+        ] {
+            for value in ["1ns", "5ms"] {
+                let e = check_args(&["h", flag, value]).unwrap_err();
+                assert!(e.contains(flag) && e.contains("10ms or more"), "{flag} {value}: {e}");
+            }
+            assert!(check_args(&["h", flag, "10ms"]).is_ok(), "{flag} 10ms");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{emit, exit, load_trust, run_one, stderr_trace, Io};
+use super::{create_output, emit, exit, load_trust, run_one, stderr_trace, Io, Outputs};
 use crate::checks;
 use crate::cli::{ChainArgs, VerifyArgs};
 use crate::pki::sources::TrustSources;
@@ -15,6 +15,16 @@ use crate::target::Product;
 pub(super) fn chain(args: &ChainArgs, io: &mut Io<'_>) -> i32 {
     let cfg = match args.connect.to_config() {
         Ok(c) => c,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
+    // The file to save to is created before anything is contacted.
+    let mut save = match args
+        .save
+        .as_deref()
+        .map(|p| create_output("--save", p))
+        .transpose()
+    {
+        Ok(f) => f,
         Err(e) => return io.fail(exit::USAGE, e),
     };
     // No trust judgement here: the point is to look at what the server sends.
@@ -47,14 +57,22 @@ pub(super) fn chain(args: &ChainArgs, io: &mut Io<'_>) -> i32 {
         );
     }
     let pem: String = report.certificates.iter().map(|c| c.pem.clone()).collect();
-    if let Some(path) = &args.save {
-        if let Err(e) = std::fs::write(path, &pem) {
-            return io.fail(exit::USAGE, format!("cannot write {}: {e}", path.display()));
+    let mut code = exit::OK;
+    let mut saved = args.save.as_deref();
+    if let (Some(path), Some(file)) = (&args.save, save.as_mut()) {
+        if let Err(e) = file.write_all(pem.as_bytes()).and_then(|()| file.flush()) {
+            let why = crate::errors::io_words(&e);
+            let _ = writeln!(
+                io.err,
+                "preflight: cannot write {}: {why}; the chain follows on stdout",
+                path.display()
+            );
+            (code, saved) = (exit::INTERNAL, None);
         }
     }
-    match write_chain(&report, args.save.as_deref(), io.out) {
-        Ok(()) => exit::OK,
-        Err(e) => io.write_failed(&e, exit::OK),
+    match write_chain(&report, saved, io.out) {
+        Ok(()) => code,
+        Err(e) => io.write_failed(&e, code),
     }
 }
 
@@ -115,6 +133,10 @@ pub(super) fn verify(args: &VerifyArgs, io: &mut Io<'_>) -> i32 {
         Ok(t) => t,
         Err(e) => return io.fail(exit::USAGE, e),
     };
+    let files = match Outputs::open(&args.output) {
+        Ok(f) => f,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
     let input = checks::OfflineInput {
         label: args.chain.display().to_string(),
         chain: &chain,
@@ -128,5 +150,5 @@ pub(super) fn verify(args: &VerifyArgs, io: &mut Io<'_>) -> i32 {
     } else {
         exit::OK
     };
-    emit(&report, &args.output, io, code)
+    emit(&report, &args.output, files, io, code)
 }

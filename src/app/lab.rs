@@ -24,10 +24,12 @@ pub(super) fn lab(args: &LabArgs, io: &mut Io<'_>) -> i32 {
             "no lab server matches that --product and --scenario",
         );
     }
+    // Without --dir the lab's files (private keys, tokens) go to a temporary folder, removed on the way out.
+    let temporary = args.dir.is_none();
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("preflight-lab-{}", std::process::id()))
     });
-    let mut opts = LabOptions::new(dir, OffsetDateTime::now_utc());
+    let mut opts = LabOptions::new(dir.clone(), OffsetDateTime::now_utc());
     opts.scenarios = scenarios;
     opts.port = args.port;
     opts.bind = args.bind;
@@ -40,17 +42,63 @@ pub(super) fn lab(args: &LabArgs, io: &mut Io<'_>) -> i32 {
             )
         }
     };
-    rt.block_on(async {
+    let code = rt.block_on(async {
+        // The handlers are in place before anything is printed: a signal right after cannot kill the process
+        // before it cleans up.
+        let stop = Interrupt::listen();
         let lab = match Lab::start(&opts).await {
             Ok(l) => l,
             Err(e) => return io.fail(exit::INTERNAL, e),
         };
         let _ = io.out.write_all(lab.describe().as_bytes());
         let _ = io.out.flush();
-        let _ = tokio::signal::ctrl_c().await;
+        stop.wait().await;
         drop(lab);
         exit::OK
-    })
+    });
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    code
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment `listen` is called.
+struct Interrupt {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupt {
+    fn listen() -> Interrupt {
+        use tokio::signal::unix::{signal, SignalKind};
+        Interrupt {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn wait(mut self) {
+        let int = async {
+            match self.int.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let term = async {
+            match self.term.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = int => {}
+            () = term => {}
+        }
+    }
 }
 
 /// A port on loopback that refuses connections: bound, then released.
@@ -86,13 +134,19 @@ pub(super) fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, format!("the demo could not run: {e}")),
     };
-    let written = match args.output.format {
+    let output = crate::cli::OutputArgs {
+        format: args.format,
+        color: args.color,
+        output: None,
+        bundle: None,
+    };
+    let written = match output.format {
         Format::Json | Format::Jsonl | Format::Markdown | Format::Junit => {
             let only: Vec<Report> = reports.into_iter().map(|(_, r)| r).collect();
-            render(&only, &args.output, io)
+            render(&only, &output, io)
         }
         Format::Table => (|| {
-            let opts = table_options(&args.output, io);
+            let opts = table_options(&output, io);
             writeln!(
                 io.out,
                 "preflight demo: the built-in lab on loopback, each server checked.\n"

@@ -86,6 +86,10 @@ pub fn run(command: Command, io: &mut Io<'_>) -> i32 {
         Command::Chain(args) => chain::chain(&args, io),
         Command::Verify(args) => chain::verify(&args, io),
         Command::Bundle(mut args) => {
+            // Checked here to name the flag the user typed; `check` opens it again.
+            if let Err(e) = create_output("--out", &args.out) {
+                return io.fail(exit::USAGE, e);
+            }
             args.check.output.bundle = Some(args.out.clone());
             check(&args.check, io)
         }
@@ -117,32 +121,93 @@ fn table_options_for(choice: ColorChoice, io: &Io<'_>) -> TableOptions {
     }
 }
 
-/// Writes one report where the output options say: stdout, `--output`, `--bundle`.
-fn emit(report: &Report, o: &OutputArgs, io: &mut Io<'_>, code: i32) -> i32 {
+/// A file a command will write, created before anything is contacted: a folder, a missing folder or a path
+/// that cannot be written is exit 2 at once, with nothing sent anywhere.
+pub(super) fn create_output(flag: &str, path: &std::path::Path) -> Result<std::fs::File, String> {
+    if path.is_dir() {
+        return Err(format!(
+            "{flag} {}: it is a folder: give a file name (nothing was contacted)",
+            path.display()
+        ));
+    }
+    std::fs::File::create(path).map_err(|e| {
+        format!(
+            "{flag} {}: cannot write it: {} (nothing was contacted)",
+            path.display(),
+            crate::errors::io_words(&e)
+        )
+    })
+}
+
+/// `--output` and `--bundle`, opened before the run.
+#[derive(Default)]
+pub(super) struct Outputs {
+    output: Option<std::fs::File>,
+    bundle: Option<std::fs::File>,
+}
+
+impl Outputs {
+    pub(super) fn open(o: &OutputArgs) -> Result<Outputs, String> {
+        Ok(Outputs {
+            output: o
+                .output
+                .as_deref()
+                .map(|p| create_output("--output", p))
+                .transpose()?,
+            bundle: o
+                .bundle
+                .as_deref()
+                .map(|p| create_output("--bundle", p))
+                .transpose()?,
+        })
+    }
+}
+
+/// Writes one report where the output options say: stdout, `--output`, `--bundle` (opened in `files`). A
+/// file that cannot be written after the run: the report goes to stdout instead and the exit code is 3.
+fn emit(report: &Report, o: &OutputArgs, files: Outputs, io: &mut Io<'_>, code: i32) -> i32 {
     let reports = std::slice::from_ref(report);
-    if let Some(path) = &o.output {
+    let mut code = code;
+    let mut lost = false;
+    if let (Some(path), Some(mut file)) = (&o.output, files.output) {
         let mut buf = Vec::new();
         let written = render_to(reports, o.format, table_options(o, io), &mut buf)
-            .and_then(|()| std::fs::write(path, &buf));
+            .and_then(|()| file.write_all(&buf))
+            .and_then(|()| file.flush());
         if let Err(e) = written {
-            return io.fail(exit::USAGE, format!("cannot write {}: {e}", path.display()));
-        }
-    }
-    if let Some(path) = &o.bundle {
-        if let Err(e) = write_bundle(report, path) {
-            return io.fail(
-                exit::USAGE,
-                format!("cannot write the bundle {}: {e}", path.display()),
+            let why = crate::errors::io_words(&e);
+            let _ = writeln!(
+                io.err,
+                "preflight: cannot write {}: {why}; the report follows on stdout",
+                path.display()
             );
+            (code, lost) = (exit::INTERNAL, true);
         }
-        let _ = writeln!(
-            io.err,
-            "preflight: support bundle written to {}",
-            path.display()
-        );
     }
-    // With --output, stdout shows the table only to a person at a terminal.
+    if let (Some(path), Some(file)) = (&o.bundle, files.bundle) {
+        match write_bundle(report, file) {
+            Ok(()) => {
+                let _ = writeln!(
+                    io.err,
+                    "preflight: support bundle written to {}",
+                    path.display()
+                );
+            }
+            Err(e) => {
+                let why = crate::errors::io_words(&e);
+                let _ = writeln!(
+                    io.err,
+                    "preflight: cannot write the bundle {}: {why}",
+                    path.display()
+                );
+                code = exit::INTERNAL;
+            }
+        }
+    }
+    // With --output, stdout shows the table only to a person at a terminal (or everything, when the file
+    // could not be written).
     let to_stdout = match (&o.output, io.out_is_terminal) {
+        _ if lost => Some(o.format),
         (None, _) => Some(o.format),
         (Some(_), true) => Some(Format::Table),
         (Some(_), false) => None,
@@ -174,7 +239,7 @@ fn render_to(
     }
 }
 
-fn write_bundle(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
+fn write_bundle(report: &Report, file: std::fs::File) -> std::io::Result<()> {
     let reports = std::slice::from_ref(report);
     let mut texts: Vec<(&str, String)> = Vec::new();
     for (name, format) in [
@@ -193,7 +258,7 @@ fn write_bundle(report: &Report, path: &std::path::Path) -> std::io::Result<()> 
     }
     let now = crate::duration::rfc3339(OffsetDateTime::now_utc());
     let env = crate::bundle::Environment::collect(report, &now);
-    crate::bundle::write(path, report, &env, &texts)
+    crate::bundle::write(file, report, &env, &texts)
 }
 
 fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Result<()> {
@@ -211,6 +276,11 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Ok(t) => t,
         Err(e) => return io.fail(exit::USAGE, e),
     };
+    // Where the report goes is settled before anything is contacted.
+    let files = match Outputs::open(&args.output) {
+        Ok(f) => f,
+        Err(e) => return io.fail(exit::USAGE, e),
+    };
     let report = match run_one(&cfg, trust, stderr_trace(io.verbose)) {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, e),
@@ -220,7 +290,7 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
     } else {
         exit::OK
     };
-    emit(&report, &args.output, io, code)
+    emit(&report, &args.output, files, io, code)
 }
 
 /// Reads the list of a scan: a file, or standard input for `-`. Returns (its name for messages, its text).

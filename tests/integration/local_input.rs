@@ -168,3 +168,127 @@ fn secrets_are_read_with_one_rule_and_the_stripping_is_said() {
         "{r:#}"
     );
 }
+
+/// A listener that counts the connections it was offered: nothing may be contacted when the output is bad.
+fn untouched_listener() -> (std::net::TcpListener, String) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let target = format!("127.0.0.1:{}", l.local_addr().unwrap().port());
+    (l, target)
+}
+
+fn contacted(l: &std::net::TcpListener) -> bool {
+    !matches!(l.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[test]
+fn a_bad_output_path_is_exit_2_before_anything_is_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder").join("r.json");
+    let folder = dir.path().to_path_buf();
+    let (listener, target) = untouched_listener();
+    let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
+        (
+            vec![
+                os("check"),
+                os(&target),
+                os("--output"),
+                missing.as_os_str(),
+            ],
+            "--output",
+        ),
+        (
+            vec![os("check"), os(&target), os("--output"), folder.as_os_str()],
+            "--output",
+        ),
+        (
+            vec![
+                os("check"),
+                os(&target),
+                os("--bundle"),
+                missing.as_os_str(),
+            ],
+            "--bundle",
+        ),
+        (
+            vec![os("bundle"), os(&target), os("--out"), missing.as_os_str()],
+            "--out",
+        ),
+        (
+            vec![os("chain"), os(&target), os("--save"), folder.as_os_str()],
+            "--save",
+        ),
+    ];
+    for (args, flag) in cases {
+        let (code, err) = quick(&args, &[]);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("nothing was contacted"),
+            "{args:?}: {err}"
+        );
+        assert!(!contacted(&listener), "{args:?} contacted the server");
+    }
+    // The demo prints to stdout only: it offers no --output.
+    let (code, err) = quick(&[os("demo"), os("--output"), missing.as_os_str()], &[]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// A file that cannot be written after the run (/dev/full: opened, then every write fails): the report goes
+/// to stdout instead, and the exit code is 3.
+#[test]
+fn a_write_that_fails_after_the_run_prints_the_report_and_exits_3() {
+    let (listener, target) = untouched_listener();
+    drop(listener);
+    let out = preflight()
+        .args([
+            "check",
+            &target,
+            "--no-alt-ports",
+            "--format",
+            "json",
+            "--output",
+            "/dev/full",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/full") && err.contains("the report follows on stdout"),
+        "{err}"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome(&r, "tcp.connect").1, "tcp_refused");
+}
+
+/// `preflight lab` without --dir keeps its private keys and tokens in a temporary folder: gone after SIGTERM.
+#[test]
+fn the_lab_removes_its_temporary_folder_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = preflight()
+        .args(["lab", "--scenario", "cvp"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let folder = tmp.path().join(format!("preflight-lab-{}", child.id()));
+    assert!(folder.is_dir(), "{first}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the lab did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!folder.exists(), "{} is left behind", folder.display());
+}

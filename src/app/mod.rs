@@ -47,13 +47,18 @@ fn stderr_trace(level: u8) -> Trace {
         return Trace::off();
     }
     Trace::new(level, move |line| {
-        let _ = writeln!(std::io::stderr(), "{line}");
+        // A certificate name or a server's text in a line must not drive the terminal.
+        let _ = writeln!(std::io::stderr(), "{}", crate::text::printable(line));
     })
 }
 
 impl Io<'_> {
+    /// An error on stderr: what a file, a list or the user typed is shown with control characters escaped
+    /// (the message's own line breaks kept).
     fn fail(&mut self, code: i32, msg: impl std::fmt::Display) -> i32 {
-        let _ = writeln!(self.err, "preflight: {msg}");
+        let msg = msg.to_string();
+        let shown: Vec<String> = msg.split('\n').map(crate::text::printable).collect();
+        let _ = writeln!(self.err, "preflight: {}", shown.join("\n"));
         code
     }
 

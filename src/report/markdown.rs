@@ -3,16 +3,18 @@
 //! Per report: a heading naming the target, the summary first (verdict, counts, the first fix), the checks as a
 //! table, the fixes of every failing or warning check, the chain as sent and which clients will work.
 //!
-//! Text from the report (summaries carry what a server sent) is escaped so that it renders as written: Markdown
-//! punctuation is backslash-escaped, `|` never splits a table cell and a newline never ends a table row. Code
-//! spans in summaries and fixes (`` `openssl x509 ...` ``) are kept as code spans, unescaped inside, so that
-//! they stay copy-pasteable.
+//! Text from the report (summaries carry what a server sent) is escaped so that it renders as written and
+//! reaches a terminal inert: control characters (a newline included) become visible escapes (`\n`,
+//! `\x1b`, see [`printable`]), Markdown punctuation is backslash-escaped and `|` never splits a table cell.
+//! Code spans in summaries and fixes (`` `openssl x509 ...` ``) are kept as code spans, unescaped inside, so
+//! that they stay copy-pasteable.
 
 use std::io::{self, Write};
 
 use super::model::{Check, Report, Status, Verdict};
 use crate::pki::facts::CertFacts;
 use crate::report::model::ClientAdvice;
+use crate::text::printable;
 
 /// Renders several reports one after the other.
 pub fn render(reports: &[Report], out: &mut dyn Write) -> io::Result<()> {
@@ -62,10 +64,7 @@ fn heading(r: &Report) -> String {
             format!("verify {} as {name}", code(&t.input, Ctx::Block))
         }
     };
-    format!(
-        "{what} · {}",
-        text(t.product.display_name(), Ctx::Block, " ")
-    )
+    format!("{what} · {}", text(t.product.display_name(), Ctx::Block))
 }
 
 /// The verdict with the counts, the first fix as a blockquote, then when and how the run was made.
@@ -85,17 +84,14 @@ fn summary(r: &Report) -> Vec<String> {
         r.elapsed_ms
     )];
     if let Some(fix) = &r.first_fix {
-        blocks.push(format!(
-            "> **First fix:** {}",
-            text(fix, Ctx::Block, BLOCKQUOTE_BREAK)
-        ));
+        blocks.push(format!("> **First fix:** {}", text(fix, Ctx::Block)));
     }
     let mut meta = format!(
         "{} {}, started {}, certificates judged at {}",
-        text(&r.tool.name, Ctx::Block, " "),
-        text(&r.tool.version, Ctx::Block, " "),
-        text(&r.started_at, Ctx::Block, " "),
-        text(&r.judged_at, Ctx::Block, " "),
+        text(&r.tool.name, Ctx::Block),
+        text(&r.tool.version, Ctx::Block),
+        text(&r.started_at, Ctx::Block),
+        text(&r.judged_at, Ctx::Block),
     );
     if let Some(sni) = &r.target.sni {
         meta.push_str(&format!(", SNI {}", code(sni, Ctx::Block)));
@@ -140,7 +136,7 @@ fn fixes(checks: &[Check]) -> Option<String> {
         .filter(|c| c.status.is_failure() || c.status == Status::Warn)
         .map(|c| {
             let fix = match &c.fix {
-                Some(fix) => text(fix, Ctx::Block, LIST_BREAK),
+                Some(fix) => text(fix, Ctx::Block),
                 None => "(no fix given: see the summary above)".to_string(),
             };
             format!(
@@ -265,26 +261,19 @@ enum Ctx {
     Block,
 }
 
-/// A hard line break that stays inside a list item.
-const LIST_BREAK: &str = "\\\n  ";
-/// A hard line break that stays inside a blockquote.
-const BLOCKQUOTE_BREAK: &str = "\\\n> ";
-
-/// Report text for a table cell: one line, `|` escaped, newlines as `<br>`.
+/// Report text for a table cell: `|` escaped.
 fn cell(s: &str) -> String {
-    text(s, Ctx::Cell, "<br>")
+    text(s, Ctx::Cell)
 }
 
-/// Report text as Markdown that renders as written. Code spans (backtick runs closed by a run of the same
-/// length, as CommonMark reads them) are kept verbatim; everywhere else Markdown punctuation is escaped.
-/// A newline becomes `newline` (a cell: `<br>`; a list item or blockquote: a hard break that continues it).
-fn text(s: &str, ctx: Ctx, newline: &str) -> String {
-    let s = s.replace("\r\n", "\n").replace('\r', "\n");
-    let s = s.trim();
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = String::with_capacity(s.len() + 16);
-    // Text always starts mid-line (after a label, a list marker or `> `); only a newline starts a line.
-    let mut line_start = false;
+/// Report text as Markdown that renders as written, on one line. First [`printable`]: a newline or any other
+/// control character in the report shows as its escape (`\n`, `\x1b`), so nothing from the report reaches a
+/// terminal raw, ends a table row or starts a block (text always starts mid-line: after a label, a list
+/// marker or `> `). Then code spans (backtick runs closed by a run of the same length, as CommonMark reads
+/// them) are kept verbatim; everywhere else Markdown punctuation is escaped.
+fn text(s: &str, ctx: Ctx) -> String {
+    let chars: Vec<char> = printable(s.trim()).chars().collect();
+    let mut out = String::with_capacity(chars.len() + 16);
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -304,54 +293,12 @@ fn text(s: &str, ctx: Ctx, newline: &str) -> String {
                 }
                 i += run;
             }
-            line_start = false;
             continue;
-        }
-        if c == '\n' {
-            // Trailing spaces would be a hard break of their own: drop them.
-            while out.ends_with(' ') {
-                out.pop();
-            }
-            out.push_str(newline);
-            // Leading spaces of the next line could indent it into a code block.
-            i += 1;
-            while i < chars.len() && chars[i] == ' ' {
-                i += 1;
-            }
-            line_start = true;
-            continue;
-        }
-        if line_start && ctx == Ctx::Block {
-            // What would open a block at the start of a line: a list item, a setext underline, a heading, a
-            // blockquote, an ordered list.
-            if matches!(c, '-' | '+' | '=' | '#' | '>') {
-                out.push('\\');
-                out.push(c);
-                i += 1;
-                line_start = false;
-                continue;
-            }
-            if c.is_ascii_digit() {
-                let mut j = i;
-                while j < chars.len() && chars[j].is_ascii_digit() {
-                    j += 1;
-                }
-                out.extend(&chars[i..j]);
-                if j < chars.len() && matches!(chars[j], '.' | ')') {
-                    out.push('\\');
-                    out.push(chars[j]);
-                    j += 1;
-                }
-                i = j;
-                line_start = false;
-                continue;
-            }
         }
         if matches!(c, '\\' | '*' | '_' | '[' | ']' | '<' | '~' | '|' | '&') {
             out.push('\\');
         }
         out.push(c);
-        line_start = false;
         i += 1;
     }
     out
@@ -379,20 +326,19 @@ fn closing_run(chars: &[char], from: usize, len: usize) -> Option<usize> {
     None
 }
 
-/// The inside of a code span: literal, except that a newline would end a table row (a code span reads it
-/// as a space anyway) and `|` would split a cell even inside a code span (GFM reads `\|` there as `|`).
+/// The inside of a code span (already [`printable`], so on one line): literal, except that `|` would split a
+/// cell even inside a code span (GFM reads `\|` there as `|`).
 fn code_content(content: &str, ctx: Ctx) -> String {
-    let one_line = content.replace('\n', " ");
     match ctx {
-        Ctx::Cell => one_line.replace('|', "\\|"),
-        Ctx::Block => one_line,
+        Ctx::Cell => content.replace('|', "\\|"),
+        Ctx::Block => content.to_string(),
     }
 }
 
-/// A value of ours (a check id, a code, a host, a fingerprint, a command) as a code span, whatever
-/// backticks it contains.
+/// A value of the report (a check id, a code, a host, a fingerprint, a command) as a code span, whatever
+/// backticks it contains, [`printable`] first.
 fn code(s: &str, ctx: Ctx) -> String {
-    let s = s.replace("\r\n", " ").replace(['\r', '\n'], " ");
+    let s = printable(s);
     let longest = s
         .split(|c| c != '`')
         .map(str::len)
@@ -747,10 +693,10 @@ mod tests {
             ["PASS", "PASS", "WARN", "**FAIL**", "**ERROR**", "SKIP"]
         );
         assert_eq!(rows[3][2], "`self_signed`");
-        // A `|` and a newline inside the summary stay in one cell of one row.
+        // A `|` and a newline inside the summary stay in one cell of one row, the newline shown as `\n`.
         assert_eq!(
             rows[3][3],
-            "the server presents a self-signed certificate (CN=cvp1.example.com) \\| not in the Mozilla roots<br>second line"
+            "the server presents a self-signed certificate (CN=cvp1.example.com) \\| not in the Mozilla roots\\\\nsecond line"
         );
         assert_eq!(
             tables[1].0,
@@ -834,8 +780,8 @@ mod tests {
         assert_eq!(clients[1][2], "yes");
         assert_eq!(clients[1][3], "-");
         assert_eq!(clients[2][0], "odd \\| client");
-        assert_eq!(clients[2][1], "a<br>b");
-        assert_eq!(clients[2][2], "**no**: pipes \\| and<br>newlines");
+        assert_eq!(clients[2][1], "a\\\\nb");
+        assert_eq!(clients[2][2], "**no**: pipes \\| and\\\\nnewlines");
         // A command with backticks and a pipe: a longer fence, the pipe escaped for the table.
         assert_eq!(clients[2][3], "`` echo a \\| grep `b` ``");
     }
@@ -879,34 +825,89 @@ mod tests {
 
     #[test]
     fn text_escaping() {
-        let t = |s: &str| text(s, Ctx::Block, LIST_BREAK);
+        let t = |s: &str| text(s, Ctx::Block);
         assert_eq!(t("plain words"), "plain words");
         assert_eq!(
             t("*a* _b_ [c](d) <e> #f ~g~ ![i](j) &amp;"),
             "\\*a\\* \\_b\\_ \\[c\\](d) \\<e> #f \\~g\\~ !\\[i\\](j) \\&amp;"
         );
+        // A newline shows as `\n` (its backslash escaped), so nothing after it starts a block.
         assert_eq!(
             t("#1 mid-line\n# not a heading\n> not a quote"),
-            "#1 mid-line\\\n  \\# not a heading\\\n  \\> not a quote"
+            "#1 mid-line\\\\n# not a heading\\\\n> not a quote"
         );
         assert_eq!(t("back\\slash"), "back\\\\slash");
         // Unmatched backticks are literal; matched runs are code spans, whatever their length.
         assert_eq!(t("a ` b"), "a \\` b");
         assert_eq!(t("``x`y`` and `z`"), "``x`y`` and `z`");
         assert_eq!(t("``a`b`"), "\\`\\`a`b`");
-        // Lines that would open a block are escaped; breaks stay in the list item.
+        // What would open a block after a newline stays mid-line, the newlines shown; the ends trimmed.
         assert_eq!(
-            t("one\n- two\n3. three\n  = four  "),
-            "one\\\n  \\- two\\\n  3\\. three\\\n  \\= four"
+            t("one\n- two\n3. three\n  = four  \n"),
+            "one\\\\n- two\\\\n3. three\\\\n  = four"
         );
         assert_eq!(t("- starts mid-line"), "- starts mid-line");
         assert_eq!(t("0.1.0 mid-line"), "0.1.0 mid-line");
         assert_eq!(cell("-3 in a cell"), "-3 in a cell");
-        assert_eq!(cell("a\r\nb\rc"), "a<br>b<br>c");
+        assert_eq!(cell("a\r\nb\rc"), "a\\\\r\\\\nb\\\\rc");
         assert_eq!(cell("`a|b` | c"), "`a\\|b` \\| c");
         assert_eq!(code("x", Ctx::Cell), "`x`");
         assert_eq!(code("`x`", Ctx::Block), "`` `x` ``");
-        assert_eq!(code("a\nb", Ctx::Block), "`a b`");
+        assert_eq!(code("a\nb", Ctx::Block), "`a\\nb`");
+        // Control characters, in text and in code spans: escaped, never raw.
+        assert_eq!(
+            t("CN=\u{1b}]0;pwned\u{7}\u{1b}[2J `x\u{1b}[8m` \u{202e}"),
+            "CN=\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J `x\\x1b[8m` \\\\u{202e}"
+        );
+        assert_eq!(code("h\u{1b}[2J", Ctx::Cell), "`h\\x1b[2J`");
+    }
+
+    #[test]
+    fn control_characters_in_the_report_reach_the_document_escaped() {
+        let evil = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}";
+        let mut r = check_report();
+        r.target.host = format!("h{evil}");
+        r.target.sni = Some(format!("s{evil}"));
+        r.target.proxy = Some(format!("p{evil}"));
+        r.first_fix = Some(format!("first{evil}"));
+        r.checks[0].id = format!("id{evil}");
+        r.checks[3].summary = format!("summary{evil}");
+        r.checks[3].fix = Some(format!("fix{evil}"));
+        r.certificates[0].subject = format!("CN={evil}");
+        r.certificates[0].issuer = format!("CN=issuer{evil}");
+        r.certificates[0].dns_names = vec![format!("dns{evil}")];
+        r.certificates[2].parse_error = Some(format!("error{evil}"));
+        r.clients[0].client = format!("client{evil}");
+        r.clients[0].default_trust = format!("trust{evil}");
+        r.clients[0].note = format!("note{evil}");
+        r.clients[0].make_it_work = Some(format!("line{evil}"));
+        let mut v = verify_report();
+        v.target.input = format!("file{evil}");
+        let md = render_str(&[r, v]);
+        for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+            assert!(!md.contains(bad), "{bad:?} in {md}");
+        }
+        // Each text shows the escapes; outside code spans their backslash is escaped for Markdown.
+        for shown in [
+            "summary\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J\\\\x9b31m\\\\u{202e}",
+            "`id\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u{202e}`",
+            "`h\\x1b]0;pwned",
+            "SNI `s\\x1b]0;",
+            "via proxy `p\\x1b]0;",
+            "**First fix:** first\\\\x1b",
+            "fix\\\\x1b\\]0;",
+            "CN=\\\\x1b",
+            "CN=issuer\\\\x1b",
+            "dns\\\\x1b",
+            "error\\\\x1b",
+            "client\\\\x1b",
+            "trust\\\\x1b",
+            "note\\\\x1b",
+            "`line\\x1b]0;",
+            "verify `file\\x1b]0;",
+        ] {
+            assert!(md.contains(shown), "{shown} not in {md}");
+        }
     }
 
     #[test]
@@ -1006,13 +1007,13 @@ mod tests {
                 assert_eq!(row.len(), t[0].len(), "{row:?}");
             }
         }
-        // Every summary reads back exactly, newlines included: nothing became formatting or split a cell.
+        // Every summary reads back as written (a newline as `\n`): nothing became formatting or split a cell.
         let checks = &tables[0];
         assert_eq!(checks[0], ["status", "check", "code", "summary"]);
         for (row, c) in checks[1..].iter().zip(&r.checks) {
             assert_eq!(row[1], format!("`{}`", c.id));
             assert_eq!(row[2], format!("`{}`", c.code));
-            assert_eq!(row[3], c.summary, "{}", c.id);
+            assert_eq!(row[3], printable(&c.summary), "{}", c.id);
         }
         assert_eq!(checks[4][0], "**FAIL**");
         // The chain and the clients, the same.
@@ -1023,8 +1024,8 @@ mod tests {
         );
         let clients = &tables[2];
         assert_eq!(clients[3][0], "odd | client");
-        assert_eq!(clients[3][1], "a\nb");
-        assert_eq!(clients[3][2], format!("**no**: {MD_NASTY}"));
+        assert_eq!(clients[3][1], "a\\nb");
+        assert_eq!(clients[3][2], format!("**no**: {}", printable(MD_NASTY)));
         assert_eq!(clients[3][3], "`echo a | grep `b``");
         assert_eq!(
             clients[1][3],
@@ -1035,7 +1036,10 @@ mod tests {
         assert_eq!(items.len(), 4, "{items:#?}");
         assert_eq!(
             items[0],
-            format!("WARN `tls.handshake` (`client_cert_required`): {MD_NASTY}")
+            format!(
+                "WARN `tls.handshake` (`client_cert_required`): {}",
+                printable(MD_NASTY)
+            )
         );
         assert_eq!(
             items[1],

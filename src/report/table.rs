@@ -1,4 +1,8 @@
 //! The table for people: checks with their fixes, the chain as sent, and the verdict with the first fix.
+//!
+//! Every text taken from the report goes through [`printable`] before it is laid out (a server or a file
+//! controls much of it: an `ESC` in a certificate's name must not drive the terminal); the table's own
+//! colours and line breaks are added after, around the escaped text.
 
 use std::io::{self, Write};
 
@@ -6,6 +10,7 @@ use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::model::{Report, Status, Verdict};
 use crate::pki::facts::CertFacts;
+use crate::text::printable;
 
 /// How to draw: decided by the caller (terminal or not, `NO_COLOR`), never by the renderer.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +62,11 @@ pub fn new_table(opts: TableOptions) -> Table {
     table
 }
 
+/// A cell holding one text of the report, escaped.
+fn data(text: &str) -> Cell {
+    Cell::new(printable(text))
+}
+
 fn paint(text: &str, code: &str, color: bool) -> String {
     if color {
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -95,29 +105,28 @@ pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Re
 /// The first line: tool, target (or the chain file verified), path, product, SNI, proxy.
 fn heading(r: &Report) -> String {
     let t = &r.target;
+    let tool = format!("{} {}", printable(&r.tool.name), printable(&r.tool.version));
     let mut head = match t.port {
-        Some(port) => format!("{} {} · {}:{port}", r.tool.name, r.tool.version, t.host),
+        Some(port) => format!("{tool} · {}:{port}", printable(&t.host)),
         None => format!(
-            "{} {} · verify {} as {}",
-            r.tool.name,
-            r.tool.version,
-            t.input,
+            "{tool} · verify {} as {}",
+            printable(&t.input),
             if t.host.is_empty() {
-                "(no name)"
+                "(no name)".to_string()
             } else {
-                &t.host
+                printable(&t.host)
             }
         ),
     };
     if let Some(p) = &t.path {
-        head.push_str(p);
+        head.push_str(&printable(p));
     }
     head.push_str(&format!(" · {}", t.product.display_name()));
     if let Some(sni) = &t.sni {
-        head.push_str(&format!(" · SNI {sni}"));
+        head.push_str(&format!(" · SNI {}", printable(sni)));
     }
     if let Some(proxy) = &r.target.proxy {
-        head.push_str(&format!(" · via proxy {proxy}"));
+        head.push_str(&format!(" · via proxy {}", printable(proxy)));
     }
     head
 }
@@ -127,10 +136,11 @@ fn checks_table(r: &Report, opts: TableOptions) -> Table {
     let mut table = new_table(opts);
     table.set_header(vec!["STATUS", "CHECK", "RESULT"]);
     for c in &r.checks {
-        let mut text = c.summary.clone();
+        // The lines are the table's; the texts in them are escaped (a newline in a summary shows as `\n`).
+        let mut text = printable(&c.summary);
         if c.status != Status::Pass {
             if let Some(fix) = &c.fix {
-                text.push_str(&format!("\nfix: {fix}"));
+                text.push_str(&format!("\nfix: {}", printable(fix)));
             }
             if c.status != Status::Skip {
                 text.push_str(&format!("\ncode: {}", c.code));
@@ -138,7 +148,7 @@ fn checks_table(r: &Report, opts: TableOptions) -> Table {
         }
         table.add_row(vec![
             status_cell(c.status, opts.color),
-            Cell::new(&c.id),
+            data(&c.id),
             Cell::new(text),
         ]);
     }
@@ -154,21 +164,28 @@ fn clients_table(r: &Report, opts: TableOptions) -> Table {
         "ONE LINE TO MAKE IT WORK",
     ]);
     for c in &r.clients {
-        let works = Cell::new(if c.works {
-            "yes".to_string()
+        let works = if c.works {
+            Cell::new("yes")
         } else {
-            c.note.clone()
-        });
+            data(&c.note)
+        };
         let works = match (opts.color, c.works) {
             (true, true) => works.fg(Color::Green),
             (true, false) => works.fg(Color::Red),
             _ => works,
         };
-        let line = c.make_it_work.clone().unwrap_or_else(|| "-".into());
+        let line = c
+            .make_it_work
+            .as_deref()
+            .map_or_else(|| Cell::new("-"), data);
         table.add_row(vec![
-            Cell::new(format!("{}\n({})", c.client, c.default_trust)),
+            Cell::new(format!(
+                "{}\n({})",
+                printable(&c.client),
+                printable(&c.default_trust)
+            )),
             works,
-            Cell::new(line),
+            line,
         ]);
     }
     table
@@ -196,7 +213,7 @@ fn write_verdict(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Res
         r.elapsed_ms
     )?;
     if let Some(fix) = &r.first_fix {
-        writeln!(out, "First fix: {fix}")?;
+        writeln!(out, "First fix: {}", printable(fix))?;
     }
     Ok(())
 }
@@ -218,9 +235,10 @@ fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
         None => cert_rows(f),
     };
     rows.push(("SHA-256", f.sha256.clone()));
-    table.set_header(vec![Cell::new(title), Cell::new(f.short_name())]);
+    table.set_header(vec![Cell::new(title), data(&f.short_name())]);
+    // Every value holds text of the certificate (names, URLs) or of its parser: escaped whole.
     for (k, v) in rows {
-        table.add_row(vec![Cell::new(k), Cell::new(v)]);
+        table.add_row(vec![Cell::new(k), data(&v)]);
     }
     table
 }
@@ -304,4 +322,112 @@ fn usage_text(f: &CertFacts) -> String {
         usage.push(format!("EKU {}", f.extended_key_usage.join(", ")));
     }
     usage.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::markdown::fixtures::{check_report, verify_report};
+
+    const EVIL: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}";
+
+    /// A report with a hostile text in every place a server, a file or the command line fills.
+    fn hostile() -> Vec<Report> {
+        let mut r = check_report();
+        r.target.host = format!("h{EVIL}");
+        r.target.path = Some(format!("/p{EVIL}"));
+        r.target.sni = Some(format!("s{EVIL}"));
+        r.target.proxy = Some(format!("x{EVIL}"));
+        r.first_fix = Some(format!("first{EVIL}"));
+        r.checks[0].id = format!("id{EVIL}");
+        r.checks[3].summary = format!("summary{EVIL}\nsecond");
+        r.checks[3].fix = Some(format!("fix{EVIL}"));
+        let leaf = &mut r.certificates[0];
+        leaf.subject = format!("CN={EVIL}");
+        leaf.common_name = Some(format!("cn{EVIL}"));
+        leaf.issuer = format!("CN=issuer{EVIL}");
+        leaf.dns_names = vec![format!("dns{EVIL}")];
+        leaf.ca_issuers_urls = vec![format!("http://aia{EVIL}")];
+        r.certificates[2].parse_error = Some(format!("error{EVIL}"));
+        let client = &mut r.clients[0];
+        client.client = format!("client{EVIL}");
+        client.default_trust = format!("trust{EVIL}");
+        client.note = format!("note{EVIL}");
+        client.make_it_work = Some(format!("line{EVIL}"));
+        let mut v = verify_report();
+        v.target.input = format!("file{EVIL}");
+        vec![r, v]
+    }
+
+    fn render_str(reports: &[Report], color: bool) -> String {
+        let opts = TableOptions {
+            color,
+            // Wide enough that no escaped text is wrapped.
+            width: Some(400),
+            certificates: true,
+        };
+        let mut out = Vec::new();
+        render(reports, opts, &mut out).expect("render");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn report_texts_are_shown_escaped() {
+        let out = render_str(&hostile(), false);
+        for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+            assert!(!out.contains(bad), "{bad:?} in {out}");
+        }
+        let shown = "\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u{202e}";
+        for what in [
+            "h",
+            "/p",
+            "SNI s",
+            "via proxy x",
+            "First fix: first",
+            "id",
+            "summary",
+            "fix: fix",
+            "CN=",
+            "cn",
+            "CN=issuer",
+            "DNS:dns",
+            "http://aia",
+            "error",
+            "client",
+            "trust",
+            "note",
+            "line",
+            "verify file",
+        ] {
+            assert!(out.contains(&format!("{what}{shown}")), "{what} in {out}");
+        }
+        // A newline inside a summary is shown; the table's own lines (fix, code) stay lines.
+        assert!(out.contains(&format!("summary{shown}\\nsecond")), "{out}");
+        assert!(
+            out.lines().any(|l| l
+                .trim_end_matches([' ', '│'])
+                .ends_with(&format!("┆ fix: fix{shown}"))),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_tables_own_colours_stay() {
+        let out = render_str(&hostile(), true);
+        assert!(!out.contains('\u{7}'), "{out}");
+        // Every ESC left is one of the renderer's colours (SGR: `ESC [ digits ; m`).
+        let mut colours = 0;
+        for (i, _) in out.match_indices('\u{1b}') {
+            let rest = &out[i + 1..];
+            let sgr = rest.strip_prefix('[').and_then(|r| {
+                let end = r.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+                r[end..].starts_with('m').then_some(())
+            });
+            assert!(sgr.is_some(), "not a colour at {i}: {:?}", &out[i..i + 12]);
+            colours += 1;
+        }
+        assert!(colours > 10, "{out}");
+        assert!(out.contains("\u{1b}[1;31mFAIL\u{1b}[0m"), "{out}");
+        assert!(out.contains("summary\\x1b]0;pwned"), "{out}");
+    }
 }

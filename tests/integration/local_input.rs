@@ -292,3 +292,19 @@ fn the_lab_removes_its_temporary_folder_on_sigterm() {
     }
     assert!(!folder.exists(), "{} is left behind", folder.display());
 }
+
+/// What the user or a file typed, echoed in an error, cannot drive the terminal.
+#[test]
+fn errors_on_stderr_show_control_characters_escaped() {
+    let out = preflight()
+        .args(["check", "bad\u{1b}]0;pwned\u{7}host:99999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !out.stderr.iter().any(|b| *b == 0x1b || *b == 0x07),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\\x1b]0;pwned\\x07"));
+}

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod control_chars;
 mod dns;
 mod fuzz_regressions;
 mod hostile;

@@ -498,7 +498,10 @@ mod tests {
         ] {
             for value in ["1ns", "5ms"] {
                 let e = check_args(&["h", flag, value]).unwrap_err();
-                assert!(e.contains(flag) && e.contains("10ms or more"), "{flag} {value}: {e}");
+                assert!(
+                    e.contains(flag) && e.contains("10ms or more"),
+                    "{flag} {value}: {e}"
+                );
             }
             assert!(check_args(&["h", flag, "10ms"]).is_ok(), "{flag} 10ms");
         }

@@ -38,6 +38,9 @@ codes! {
     Skipped => "skipped",
         "The check did not run because a check it depends on failed; the summary names which.",
         "Fix the earlier failing check first.";
+    MaxTimeExceeded => "max_time_exceeded",
+        "The check's whole budget (`--max-time`, default 30 s) ran out: this step was cut off, or never started; the summary names the step that was running.",
+        "Raise `--max-time`; to find the slow phase, run with `-v` (each step with its time) or lower the phase deadlines (`--timeout`).";
     DnsNxdomain => "dns_nxdomain", "The name does not exist in DNS (NXDOMAIN).",
         "Check the spelling and use the full name (FQDN), or test by address with `--resolve HOST:PORT:ADDR`.";
     DnsNoRecords => "dns_no_records", "The name exists but has no A or AAAA record.",

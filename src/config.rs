@@ -7,21 +7,40 @@ use time::OffsetDateTime;
 
 use crate::target::{Product, Target};
 
-/// Per-phase deadlines. Every network phase has one: a hostile server cannot hang a run.
+/// Per-phase deadlines, and the budget of the whole check on top of them (`--max-time`). Every network phase
+/// has one: a hostile server cannot hang a run, and many slow phases cannot add up past `max_time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub dns: Duration,
     pub connect: Duration,
     pub tls: Duration,
+    /// The whole check of one target (each target of a scan), every phase and request included.
+    pub max_time: Duration,
+}
+
+impl Timeouts {
+    /// The budget when `--max-time` is not given.
+    pub const MAX_TIME: Duration = Duration::from_secs(30);
+
+    /// Phase deadlines with the default budget: [`Timeouts::MAX_TIME`], or DNS + TCP + TLS when those are
+    /// longer together, so a phase deadline the user raised is never cut short by a budget they did not set.
+    pub fn with_phases(dns: Duration, connect: Duration, tls: Duration) -> Timeouts {
+        Timeouts {
+            dns,
+            connect,
+            tls,
+            max_time: Self::MAX_TIME.max(dns + connect + tls),
+        }
+    }
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            dns: Duration::from_secs(5),
-            connect: Duration::from_secs(5),
-            tls: Duration::from_secs(10),
-        }
+        Timeouts::with_phases(
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+        )
     }
 }
 
@@ -184,6 +203,16 @@ mod tests {
             let e = ResolveOverride::parse(bad).expect_err(bad).to_string();
             assert!(e.contains(want), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn default_budget_covers_the_phases() {
+        let d = Timeouts::default();
+        assert_eq!(d.max_time, Duration::from_secs(30));
+        let s = Duration::from_secs;
+        assert_eq!(Timeouts::with_phases(s(2), s(2), s(2)).max_time, s(30));
+        assert_eq!(Timeouts::with_phases(s(60), s(60), s(60)).max_time, s(180));
+        assert_eq!(Timeouts::with_phases(s(5), s(5), s(40)).max_time, s(50));
     }
 
     #[test]

@@ -10,16 +10,24 @@ pub enum DurationError {
     NotADuration(String),
     #[error("`{0}` is zero: a phase needs time to run")]
     Zero(String),
+    #[error("`{0}` is under 10ms: no server answers that fast, so every phase would end in a timeout blamed on it; write 10ms or more")]
+    TooShort(String),
     #[error("`{0}` is longer than an hour")]
     TooLong(String),
 }
 
-/// Parses a positive duration of at most an hour.
+/// The shortest deadline accepted: below it, a deadline measures this machine, not the server.
+pub const SHORTEST: Duration = Duration::from_millis(10);
+
+/// Parses a duration from 10 ms ([`SHORTEST`]) to an hour.
 pub fn parse(s: &str) -> Result<Duration, DurationError> {
     let d = humantime::parse_duration(s.trim())
         .map_err(|_| DurationError::NotADuration(s.to_string()))?;
     if d.is_zero() {
         return Err(DurationError::Zero(s.to_string()));
+    }
+    if d < SHORTEST {
+        return Err(DurationError::TooShort(s.to_string()));
     }
     if d > Duration::from_secs(3600) {
         return Err(DurationError::TooLong(s.to_string()));
@@ -60,6 +68,14 @@ mod tests {
         assert!(parse("5").unwrap_err().to_string().contains("like 2s"));
         assert!(parse("fast").unwrap_err().to_string().contains("like 2s"));
         assert!(parse("0s").unwrap_err().to_string().contains("zero"));
+        for short in ["1ns", "5ms", "9ms", "9999us"] {
+            assert_eq!(parse(short), Err(DurationError::TooShort(short.into())));
+            assert!(parse(short)
+                .unwrap_err()
+                .to_string()
+                .contains("10ms or more"));
+        }
+        assert_eq!(parse("10ms"), Ok(SHORTEST));
         assert!(parse("2h").unwrap_err().to_string().contains("hour"));
         assert_eq!(human(Duration::from_millis(350)), "350 ms");
         assert_eq!(human(Duration::from_millis(1250)), "1.2 s");

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::auth::cvp::GrpcTarget;
 use super::{auth, handshake};
-use super::{verify_name, Deps};
+use super::{verify_name, Budget, Deps};
 use crate::codes::Code;
 use crate::config::CheckConfig;
 use crate::net::http::Http;
@@ -32,15 +32,19 @@ struct Stage<'a> {
     path: Option<&'a str>,
     /// The run's secrets: every text a server sends passes through it.
     redactor: &'a crate::secret::Redactor,
+    /// The `--max-time` budget: each probe and each login method runs within it.
+    budget: &'a Budget,
 }
 
-/// Product probes and every authentication method the credentials allow, over the channel trust chose.
+/// Product probes and every authentication method the credentials allow, over the channel trust chose,
+/// each within the budget.
 pub(super) async fn products_and_auth(
     cfg: &CheckConfig,
     deps: &Deps,
     route: &Route,
     hs: &tls::Handshake,
     verdicts: Option<&super::trust::Verdicts>,
+    budget: &Budget,
 ) -> Vec<Check> {
     let accepted = verdicts.and_then(|v| v.accepting(&deps.trust));
     let refused = verdicts.and_then(|v| v.refused_by_choice());
@@ -63,6 +67,7 @@ pub(super) async fn products_and_auth(
         refused,
         identity: creds.identity.as_ref(),
         redactor: &deps.redactor,
+        budget,
         path: match cfg.product {
             Product::Prisma => cfg.target.path.as_deref(),
             _ => None,
@@ -132,7 +137,12 @@ impl Stage<'_> {
         }
         if matches!(cfg.product, Product::Cvp | Product::Cvaas) {
             if let Some(g) = self.grpc_target(self.accepted) {
-                out.extend(self.grpc_ports(&g).await);
+                let id = format!("grpc.{}", cfg.port);
+                let what = format!("the gRPC probe on port {}", cfg.port);
+                match self.budget.run(&id, &what, self.grpc_ports(&g)).await {
+                    Ok(checks) => out.extend(checks),
+                    Err(cut) => out.push(cut),
+                }
             }
         }
         // Probes without credentials get a short deadline: a server that is not HTTP must not cost the TLS timeout.
@@ -146,15 +156,30 @@ impl Stage<'_> {
                 self.redactor,
             )
         };
+        let budget = self.budget;
         match cfg.product {
             Product::Cvp => {
                 if let Ok(http) = http() {
-                    out.push(auth::cvp::login_endpoint(&http).await);
+                    let what = "GET /cvpservice/login/authenticate.do (the login endpoint)";
+                    let probe = auth::cvp::login_endpoint(&http);
+                    out.push(
+                        budget
+                            .run("product.login", what, probe)
+                            .await
+                            .unwrap_or_else(|c| c),
+                    );
                 }
             }
             Product::Prisma => {
                 if let Ok(http) = http() {
-                    out.push(auth::prisma::ping(&http).await);
+                    let probe = auth::prisma::ping(&http);
+                    let what = "GET /api/v1/_ping";
+                    out.push(
+                        budget
+                            .run("product.ping", what, probe)
+                            .await
+                            .unwrap_or_else(|c| c),
+                    );
                 }
             }
             _ => {}
@@ -209,18 +234,37 @@ impl Stage<'_> {
             Ok(h) => h,
             Err(e) => return vec![setup_failed(e.to_string(), "Retry with -v")],
         };
-        let creds = &cfg.credentials;
-        let methods = match cfg.product {
-            Product::Prisma => auth::prisma::run(&http, creds, now).await,
-            Product::Cvp | Product::Cvaas => {
-                let g = match channel {
-                    Channel::Trusted { .. } => self.grpc_target(self.accepted),
-                    _ => self.grpc_target(None),
-                };
-                auth::cvp::run(&http, creds, cfg.product, now, g.as_ref()).await
-            }
-            Product::Generic | Product::Auto => ids.iter().map(|id| generic_login(id)).collect(),
+        let g = match channel {
+            Channel::Trusted { .. } => self.grpc_target(self.accepted),
+            _ => self.grpc_target(None),
         };
+        let mut methods = Vec::new();
+        for method in Method::each(cfg.product, &cfg.credentials) {
+            let what = method.what();
+            let creds = &method.creds;
+            let checks = match cfg.product {
+                Product::Prisma => {
+                    self.budget
+                        .run(&method.ids[0], &what, auth::prisma::run(&http, creds, now))
+                        .await
+                }
+                Product::Cvp | Product::Cvaas => {
+                    let login = auth::cvp::run(&http, creds, cfg.product, now, g.as_ref());
+                    self.budget.run(&method.ids[0], &what, login).await
+                }
+                Product::Generic | Product::Auto => {
+                    Ok(method.ids.iter().map(|id| generic_login(id)).collect())
+                }
+            };
+            match checks {
+                Ok(checks) => methods.extend(checks),
+                Err(cut) => {
+                    methods.push(cut);
+                    let rest = method.ids[1..].iter();
+                    methods.extend(rest.map(|id| self.budget.stop(id, id, false)));
+                }
+            }
+        }
         let insecure = channel.insecure();
         let via = match channel {
             Channel::Trusted { source, .. } => Some(source.check_id()),
@@ -229,6 +273,10 @@ impl Stage<'_> {
         methods
             .into_iter()
             .map(|c| {
+                // A method the budget left no time for sent nothing.
+                if c.status == Status::Skip && c.code == Code::MaxTimeExceeded {
+                    return c;
+                }
                 let c = auth::flag_insecure(c, insecure);
                 match via {
                     Some(v) => c.with_fact("trusted_via", v),
@@ -236,6 +284,74 @@ impl Stage<'_> {
                 }
             })
             .collect()
+    }
+}
+
+/// One login method of the credentials, alone: the budget cuts off one method and keeps the ones before.
+struct Method {
+    /// The checks it makes (Prisma's password: `auth.basic` and `auth.password`).
+    ids: Vec<String>,
+    /// The credentials with only this method in them.
+    creds: crate::credentials::Credentials,
+    /// What it is doing, for a summary.
+    doing: String,
+}
+
+impl Method {
+    /// Every method the credentials allow, in the order the product's login runs them.
+    fn each(product: Product, creds: &crate::credentials::Credentials) -> Vec<Method> {
+        use crate::credentials::Credentials;
+        let alone = Credentials {
+            insecure: creds.insecure,
+            ..Credentials::default()
+        };
+        let mut password = Vec::new();
+        if let (Some(user), Some(_)) = (&creds.user, &creds.password) {
+            let ids = match product {
+                Product::Prisma => vec!["auth.basic".into(), "auth.password".into()],
+                _ => vec!["auth.password".into()],
+            };
+            let creds = Credentials {
+                user: creds.user.clone(),
+                password: creds.password.clone(),
+                ..alone.clone()
+            };
+            let doing = format!("logging in as {user}");
+            password.push(Method { ids, creds, doing });
+        }
+        let tokens = creds.tokens.iter().map(|t| Method {
+            ids: vec![format!("auth.{}", t.method)],
+            creds: Credentials {
+                tokens: vec![t.clone()],
+                ..alone.clone()
+            },
+            doing: format!("proving the token from {}", t.origin),
+        });
+        let client_cert = creds.identity.as_ref().map(|identity| Method {
+            ids: vec!["auth.client-cert".into()],
+            creds: Credentials {
+                identity: Some(identity.clone()),
+                ..alone.clone()
+            },
+            doing: "logging in with the client certificate".into(),
+        });
+        let mut all = password;
+        match product {
+            // CloudVision tries the client certificate before the tokens.
+            Product::Cvp | Product::Cvaas => {
+                all.extend(client_cert);
+                all.extend(tokens);
+            }
+            _ => {
+                all.extend(tokens);
+                all.extend(client_cert);
+            }
+        }
+        all
+    }
+
+    fn what(&self) -> String {
+        format!("{} ({})", self.ids[0], self.doing)
     }
 }
 

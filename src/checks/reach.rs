@@ -7,7 +7,7 @@ use std::time::Instant;
 use rustls::pki_types::ServerName;
 
 use super::{connect, ports, proxy_checks, resolve};
-use super::{skip_rest, Deps};
+use super::{out_of_time_after, skip_rest, Budget, Deps};
 use crate::config::CheckConfig;
 use crate::net::proxy::Proxy;
 use crate::net::route::{Hop, Route};
@@ -20,17 +20,19 @@ struct Way<'a> {
     deps: &'a Deps,
     host: String,
     proxy: Option<Arc<Proxy>>,
+    budget: &'a Budget,
 }
 
 type Alternates = Vec<tokio::task::JoinHandle<(u16, ports::PortAnswer)>>;
 
-/// DNS, TCP and (with a proxy) CONNECT: the open connection and the way it went, or `None` with every
-/// later check skipped.
+/// DNS, TCP and (with a proxy) CONNECT, each within the budget: the open connection and the way it went,
+/// or `None` with every later check skipped.
 pub(super) async fn reach(
     cfg: &CheckConfig,
     deps: &Deps,
     name: &ServerName<'static>,
     proxy: Option<Arc<Proxy>>,
+    budget: &Budget,
     checks: &mut Vec<Check>,
 ) -> Option<(Route, tokio::net::TcpStream)> {
     let way = Way {
@@ -38,8 +40,20 @@ pub(super) async fn reach(
         deps,
         host: cfg.target.host.to_string(),
         proxy,
+        budget,
     };
-    let (dns, addrs) = way.resolve().await;
+    let lookup = match &way.proxy {
+        Some(p) => format!("the DNS lookup of the proxy {}", p.host),
+        None => format!("the DNS lookup of {}", way.host),
+    };
+    let (dns, addrs) = match budget.run(resolve::ID, &lookup, way.resolve()).await {
+        Ok(found) => found,
+        Err(cut) => {
+            checks.push(cut);
+            way.out_of_time(checks, resolve::ID);
+            return None;
+        }
+    };
     deps.trace.say(1, "dns", || {
         format!("{} [{}]: {}", dns.status.as_str(), dns.code, dns.summary)
     });
@@ -60,6 +74,12 @@ pub(super) async fn reach(
 }
 
 impl Way<'_> {
+    /// Every check after `from`, skipped: the budget ran out at `from`.
+    fn out_of_time(&self, checks: &mut Vec<Check>, from: &str) {
+        let proxied = self.proxy.is_some();
+        out_of_time_after(checks, self.cfg, self.deps, self.budget, from, proxied);
+    }
+
     /// How a connection to `ip` (the target's, or the proxy's) goes.
     fn route_via(&self, ip: std::net::IpAddr) -> Route {
         Route {
@@ -160,7 +180,24 @@ impl Way<'_> {
                 cfg.alt_ports
             )
         });
-        let mut connected = connect::run(addrs, tcp_port, cfg.timeouts.connect).await;
+        let to = format!(
+            "the TCP connection to port {tcp_port} of {}",
+            addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let attempt = connect::run(addrs, tcp_port, cfg.timeouts.connect);
+        let mut connected = match self.budget.run(connect::ID, &to, attempt).await {
+            Ok(c) => c,
+            Err(cut) => {
+                alternates.iter().for_each(|h| h.abort());
+                checks.push(cut);
+                self.out_of_time(checks, connect::ID);
+                return None;
+            }
+        };
         if let Some(p) = &self.proxy {
             connected.check = proxy_checks::tcp_to_proxy(connected.check, p, &self.host);
         } else if let (Some(var), Some(_)) = (&cfg.proxy.unused, &connected.error) {
@@ -190,13 +227,20 @@ impl Way<'_> {
     /// No TCP connection: what the other ports answered goes into the failure, the rest is skipped.
     async fn not_connected(&self, check: Check, alternates: Alternates, checks: &mut Vec<Check>) {
         // Without the proxy, the other ports cannot be reached either: nothing to compare.
-        let answers = if self.proxy.is_some() {
+        let (answers, all) = if self.proxy.is_some() {
             alternates.iter().for_each(|h| h.abort());
-            Vec::new()
+            (Vec::new(), true)
         } else {
-            collect(alternates).await
+            collect(alternates, self.budget).await
         };
-        checks.push(with_alternatives(check, self.cfg, &answers));
+        let mut check = with_alternatives(check, self.cfg, &answers);
+        if !all {
+            check.summary.push_str(&format!(
+                "; the --max-time budget of {} ran out while the other known ports were probed",
+                crate::duration::human(self.cfg.timeouts.max_time)
+            ));
+        }
+        checks.push(check);
         if self.proxy.is_some() {
             checks.push(Check::skip(
                 proxy_checks::CONNECT_ID,
@@ -222,7 +266,22 @@ impl Way<'_> {
         t.say(1, "proxy", || {
             format!("CONNECT {authority} through {}", p.describe())
         });
-        match crate::net::proxy::connect(stream, &authority, p, self.cfg.timeouts.connect).await {
+        let what = format!("CONNECT {authority} through {}", p.describe());
+        let tunnel = crate::net::proxy::connect(stream, &authority, p, self.cfg.timeouts.connect);
+        let answer = match self
+            .budget
+            .run(proxy_checks::CONNECT_ID, &what, tunnel)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(cut) => {
+                alternates.iter().for_each(|h| h.abort());
+                checks.push(cut.with_elapsed(started.elapsed()));
+                self.out_of_time(checks, proxy_checks::CONNECT_ID);
+                return None;
+            }
+        };
+        match answer {
             Ok(s) => {
                 let c = Check::pass(
                     proxy_checks::CONNECT_ID,
@@ -243,7 +302,7 @@ impl Way<'_> {
             }
             Err(e) => {
                 let e = e.redacted(&self.deps.redactor);
-                let answers = collect(alternates).await;
+                let (answers, _) = collect(alternates, self.budget).await;
                 let c = proxy_checks::tunnel_failed(&e, route, self.cfg, &answers)
                     .with_elapsed(started.elapsed());
                 t.say(1, "proxy", || format!("[{}]: {}", c.code, c.summary));
@@ -256,15 +315,24 @@ impl Way<'_> {
     }
 }
 
-/// What the other ports answered, as they finish.
-async fn collect(alternates: Alternates) -> Vec<(u16, ports::PortAnswer)> {
+/// What the other ports answered, as they finish, until the budget runs out (then the probes still running
+/// are aborted); and whether every probe finished.
+async fn collect(alternates: Alternates, budget: &Budget) -> (Vec<(u16, ports::PortAnswer)>, bool) {
+    let aborts: Vec<tokio::task::AbortHandle> =
+        alternates.iter().map(|h| h.abort_handle()).collect();
     let mut answers = Vec::new();
-    for h in alternates {
-        if let Ok(a) = h.await {
-            answers.push(a);
+    let gather = async {
+        for h in alternates {
+            if let Ok(a) = h.await {
+                answers.push(a);
+            }
         }
+    };
+    let all = tokio::time::timeout(budget.left(), gather).await.is_ok();
+    if !all {
+        aborts.iter().for_each(tokio::task::AbortHandle::abort);
     }
-    answers
+    (answers, all)
 }
 
 /// Adds what the other known ports answered to a failed `tcp.connect`, and points the fix at one that works.

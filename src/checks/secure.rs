@@ -1,11 +1,13 @@
 //! After the TCP connection: the handshake, the chain, the server's clock when a date is in doubt, product
 //! recognition, and every trust verdict.
 
+use std::time::Duration;
+
 use rustls::pki_types::ServerName;
 use time::OffsetDateTime;
 
 use super::{detect, handshake, inspect, proxy_checks, trust};
-use super::{skip_trust, Deps};
+use super::{skip_trust, Budget, Deps};
 use crate::config::CheckConfig;
 use crate::net::route::Route;
 use crate::net::tls;
@@ -19,31 +21,43 @@ pub(super) struct AfterConnect {
     pub(super) product: crate::target::Product,
 }
 
-/// The handshake, the chain, trust, product recognition, product probes and authentication.
+/// The longest the server's clock is waited for: it is optional, so it never costs a whole phase deadline
+/// (a server that sends no `Date`, or serves one connection at a time, would hold the check that long).
+const CLOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// Where the TCP connection went, and what the checks after it share.
+pub(super) struct Reached<'a> {
+    pub(super) name: &'a ServerName<'static>,
+    pub(super) route: &'a Route,
+    pub(super) judged_at: OffsetDateTime,
+    pub(super) budget: &'a Budget,
+}
+
+/// The handshake, the chain, trust, product recognition, product probes and authentication, every network
+/// step within the budget; trust is judged offline, so a chain received is always judged.
 pub(super) async fn after_connect(
     cfg: &CheckConfig,
     deps: &Deps,
-    name: &ServerName<'static>,
-    route: &Route,
+    at: &Reached<'_>,
     stream: tokio::net::TcpStream,
-    judged_at: OffsetDateTime,
 ) -> AfterConnect {
+    let (route, judged_at) = (at.route, at.judged_at);
     let t = &deps.trace;
     let mut checks = Vec::new();
-    t.say(1, "tls", || client_hello_text(cfg, name, route));
-    // The client certificate is a credential: the first handshake only records whether the server asks
-    // for one (and from which issuers); it is presented later, over a channel trust accepted.
-    let mut hs = tls::handshake(stream, name.clone(), cfg.timeouts.tls).await;
-    t.say(1, "tls", || handshake_text(&hs));
+    let Some(mut hs) = first_handshake(cfg, deps, at, stream, &mut checks).await else {
+        return AfterConnect {
+            checks,
+            certificates: vec![],
+            clients: vec![],
+            product: cfg.product,
+        };
+    };
     let parsed = inspect::parse(&hs.captured.chain, judged_at);
     t.say(2, "tls", || chain_text(&parsed));
-    let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at).await;
+    let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at, at.budget).await;
     t.say(1, "clock", || clock_text(server_date));
     // `--product auto`: recognise the product first; everything after is that product's.
-    let detected = match cfg.product {
-        crate::target::Product::Auto => Some(detect::detect(cfg, &hs, route).await),
-        _ => None,
-    };
+    let detected = recognise(cfg, &hs, at).await;
     let cfg = match &detected {
         Some((eff, _)) => eff,
         None => cfg,
@@ -63,13 +77,14 @@ pub(super) async fn after_connect(
         judged_at,
         server_date,
     );
-    if let Some(by) = present_or_withhold(cfg, deps, name, route, &mut hs, &mut judged).await {
+    if let Some(by) = present_or_withhold(cfg, deps, at, &mut hs, &mut judged).await {
         judged = judge_handshake(cfg, deps, route, &hs, parsed, judged_at, server_date);
         let note = format!("; your --cert was presented in a second handshake, after {by}");
         note_handshake(&mut judged.checks, &note, true);
     }
     let verdicts = judged.trust.as_ref();
-    let product_checks = super::products::products_and_auth(cfg, deps, route, &hs, verdicts).await;
+    let product_checks =
+        super::products::products_and_auth(cfg, deps, route, &hs, verdicts, at.budget).await;
     judged.checks.extend(product_checks);
     for c in judged
         .checks
@@ -87,6 +102,56 @@ pub(super) async fn after_connect(
         clients: judged.clients,
         product,
     }
+}
+
+/// The first handshake, within the budget; `None` (with the handshake cut off and every later check
+/// skipped in `checks`) when the budget ran out first.
+async fn first_handshake(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    at: &Reached<'_>,
+    stream: tokio::net::TcpStream,
+    checks: &mut Vec<Check>,
+) -> Option<tls::Handshake> {
+    let t = &deps.trace;
+    t.say(1, "tls", || client_hello_text(cfg, at.name, at.route));
+    // The client certificate is a credential: the first handshake only records whether the server asks
+    // for one (and from which issuers); it is presented later, over a channel trust accepted.
+    let handshake = tls::handshake(stream, at.name.clone(), cfg.timeouts.tls);
+    let with = format!("the TLS handshake with {}", at.route.describe());
+    match at.budget.run(handshake::ID, &with, handshake).await {
+        Ok(hs) => {
+            t.say(1, "tls", || handshake_text(&hs));
+            Some(hs)
+        }
+        Err(cut) => {
+            checks.push(cut);
+            super::out_of_time_after(checks, cfg, deps, at.budget, handshake::ID, false);
+            None
+        }
+    }
+}
+
+/// `--product auto`: the product recognised, within the budget (cut off: checked as a generic TLS server).
+async fn recognise(
+    cfg: &CheckConfig,
+    hs: &tls::Handshake,
+    at: &Reached<'_>,
+) -> Option<(CheckConfig, Check)> {
+    if cfg.product != crate::target::Product::Auto {
+        return None;
+    }
+    let what = "product recognition (Prisma's _ping, CloudVision's gRPC or login endpoint)";
+    let probe = detect::detect(cfg, hs, at.route);
+    Some(match at.budget.run(detect::ID, what, probe).await {
+        Ok(found) => found,
+        Err(mut cut) => {
+            cut.summary.push_str("; checked as a generic TLS server");
+            let mut eff = cfg.clone();
+            eff.product = crate::target::Product::Generic;
+            (eff, cut)
+        }
+    })
 }
 
 /// `-v`: the server's clock, or why it was not read.
@@ -150,12 +215,14 @@ fn chain_text(parsed: &[crate::pki::facts::CertFacts]) -> String {
 }
 
 /// When a certificate sent is outside its validity now (and the user did not choose the time with `--at`),
-/// asks the server for its clock over the open connection. The connection is closed either way.
+/// asks the server for its clock over the open connection, for at most [`CLOCK_WAIT`] (less when less of
+/// the budget is left). The connection is closed either way.
 async fn read_server_clock(
     cfg: &CheckConfig,
     hs: &mut tls::Handshake,
     facts: &[crate::pki::facts::CertFacts],
     now: OffsetDateTime,
+    budget: &Budget,
 ) -> Option<OffsetDateTime> {
     let stream = hs.stream.take()?;
     if cfg.at.is_some() {
@@ -175,29 +242,41 @@ async fn read_server_clock(
         .outcome
         .as_ref()
         .is_ok_and(|f| f.alpn.as_deref() == Some("h2"));
-    crate::net::clock::server_date(
-        stream,
-        &cfg.target.authority(cfg.port),
-        h2,
-        cfg.timeouts.tls,
-    )
-    .await
+    let wait = budget.cap(CLOCK_WAIT.min(cfg.timeouts.tls));
+    if wait.is_zero() {
+        return None;
+    }
+    crate::net::clock::server_date(stream, &cfg.target.authority(cfg.port), h2, wait).await
 }
 
 /// The user's client certificate, when the server demands one: presented in a second handshake that
 /// replaces `hs` (returns what allowed it; the caller judges the new handshake), or kept back with a note
-/// and a fix on `tls.handshake`.
+/// and a fix on `tls.handshake`. A second handshake the budget cuts off makes `tls.handshake` say so.
 async fn present_or_withhold(
     cfg: &CheckConfig,
     deps: &Deps,
-    name: &ServerName<'static>,
-    route: &Route,
+    at: &Reached<'_>,
     hs: &mut tls::Handshake,
     judged: &mut Judged,
 ) -> Option<String> {
-    if let Some((second, by)) =
-        present_identity(cfg, deps, name, route, hs, judged.trust.as_ref()).await
-    {
+    let demanded = matches!(hs.outcome, Err(tls::TlsFailure::ClientCertRequired));
+    let second = if cfg.credentials.identity.is_some() && demanded {
+        let what = "the second handshake, presenting your --cert";
+        let second = present_identity(cfg, deps, at.name, at.route, hs, judged.trust.as_ref());
+        match at.budget.run(handshake::ID, what, second).await {
+            Ok(second) => second,
+            Err(_) => {
+                let first = judged.checks.iter_mut().find(|c| c.id == handshake::ID);
+                if let Some(c) = first {
+                    at.budget.cut_short(c, what);
+                }
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    if let Some((second, by)) = second {
         deps.trace.say(1, "tls", || {
             format!("with your --cert, after {by}: {}", handshake_text(&second))
         });

@@ -7,6 +7,7 @@ mod common;
 mod auth;
 mod cli;
 mod control_chars;
+mod deadlines;
 mod dns;
 mod fuzz_regressions;
 mod hostile;

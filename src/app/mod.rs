@@ -29,6 +29,10 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// The tool itself could not work (the lab could not start, output could not be written).
     pub const INTERNAL: i32 = 3;
+    /// A scan interrupted by SIGINT (Ctrl-C): the output finished with what completed, marked interrupted.
+    pub const INTERRUPTED: i32 = 130;
+    /// A scan stopped by SIGTERM: as [`INTERRUPTED`].
+    pub const TERMINATED: i32 = 143;
 }
 
 /// Where output goes, and whether stdout is a terminal.

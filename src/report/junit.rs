@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::model::{Check, Report, Status, Verdict};
+use super::summary::Interruption;
 
 /// The name of the `<testsuites>` root.
 const ROOT_NAME: &str = "preflight";
@@ -39,6 +40,104 @@ pub fn render(reports: &[Report], out: &mut dyn Write) -> io::Result<()> {
     // Serialized in memory, so that an error writing `out` (a closed pipe) keeps its kind.
     let xml = root.to_string().map_err(io::Error::other)?;
     out.write_all(xml.as_bytes())
+}
+
+/// One report's `<testsuite>` as it sits in the document, and what the root's attributes need of it: a scan
+/// keeps these (or writes them aside) instead of whole reports, and writes the document at the end.
+#[derive(Debug, Clone)]
+pub struct SuitePart {
+    /// The element, starting with its line break and indentation.
+    pub xml: String,
+    /// `[tests, failures, errors, skipped]`.
+    pub counts: [usize; 4],
+    pub elapsed_ms: u64,
+    pub started: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// What the `<testsuites>` root says of the suites under it.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    counts: [usize; 4],
+    elapsed_ms: u64,
+    first: Option<chrono::DateTime<chrono::FixedOffset>>,
+    suites: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, part: &SuitePart) {
+        for (t, n) in self.counts.iter_mut().zip(part.counts) {
+            *t += n;
+        }
+        self.elapsed_ms += part.elapsed_ms;
+        self.first = match (self.first, part.started) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.suites += 1;
+    }
+}
+
+/// The report's suite, cut from the document [`render`] would write for it alone.
+pub fn suite_part(r: &Report) -> io::Result<SuitePart> {
+    let suite = suite(r);
+    let counts = [suite.tests, suite.failures, suite.errors, suite.skipped];
+    Ok(SuitePart {
+        xml: inner(suite)?,
+        counts,
+        elapsed_ms: r.elapsed_ms,
+        started: timestamp(&r.started_at),
+    })
+}
+
+/// The XML declaration and the `<testsuites>` start tag for suites that add up to `totals`: with the
+/// suites' parts and [`CLOSING`], the document [`render`] writes for the same reports.
+pub fn opening(totals: &Totals) -> io::Result<String> {
+    let mut root = JunitReport::new(ROOT_NAME);
+    [root.tests, root.failures, root.errors, root.skipped] = totals.counts;
+    if let Some(first) = totals.first {
+        root.set_timestamp(first);
+    }
+    if totals.suites > 0 {
+        root.set_time(Duration::from_millis(totals.elapsed_ms));
+    }
+    let xml = root.to_string().map_err(io::Error::other)?;
+    let end = start_tag_end(&xml)?;
+    Ok(xml[..end].to_string())
+}
+
+/// What follows the last suite.
+pub const CLOSING: &str = "\n</testsuites>\n";
+
+/// A last suite for a scan stopped by a signal: no test case, the signal and the count of targets not run
+/// as properties, the sentence in `<system-out>`.
+pub fn interrupted_suite(i: &Interruption) -> io::Result<String> {
+    let mut suite = TestSuite::new("preflight scan");
+    suite.add_properties([
+        Property::new("interrupted", i.signal),
+        Property::new("not_run", i.not_run.to_string()),
+    ]);
+    suite.set_system_out(format!("{}\n", i.sentence()));
+    inner(suite)
+}
+
+/// A suite as it sits in a document: between the root's start tag and [`CLOSING`].
+fn inner(suite: TestSuite) -> io::Result<String> {
+    let mut root = JunitReport::new(ROOT_NAME);
+    root.add_test_suite(suite);
+    let xml = root.to_string().map_err(io::Error::other)?;
+    let start = start_tag_end(&xml)?;
+    let end = xml
+        .rfind(CLOSING)
+        .filter(|end| *end >= start)
+        .ok_or_else(|| io::Error::other("unexpected JUnit serialization"))?;
+    Ok(xml[start..end].to_string())
+}
+
+/// Where the `<testsuites ...>` start tag ends (its attributes are ours: names, numbers and times).
+fn start_tag_end(xml: &str) -> io::Result<usize> {
+    xml.find("<testsuites")
+        .and_then(|at| xml[at..].find('>').map(|end| at + end + 1))
+        .ok_or_else(|| io::Error::other("unexpected JUnit serialization"))
 }
 
 /// `host:port` (with the URL path, if any: a Prisma SaaS tenant), or the chain file `verify` judged.
@@ -408,6 +507,66 @@ mod tests {
         let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
         check_counts(&doc);
         assert_eq!(count(doc.root_element(), "tests"), 0);
+    }
+
+    /// The document a scan writes from parts: the opening for their totals, the parts, the closing.
+    fn assembled(reports: &[Report], interrupted: Option<&Interruption>) -> String {
+        let parts: Vec<SuitePart> = reports
+            .iter()
+            .map(|r| suite_part(r).expect("part"))
+            .collect();
+        let mut totals = Totals::default();
+        // Totals add up in any order (a scan adds them as targets finish).
+        for p in parts.iter().rev() {
+            totals.add(p);
+        }
+        let mut xml = opening(&totals).expect("opening");
+        for p in &parts {
+            xml.push_str(&p.xml);
+        }
+        if let Some(i) = interrupted {
+            xml.push_str(&interrupted_suite(i).expect("suite"));
+        }
+        xml.push_str(CLOSING);
+        xml
+    }
+
+    #[test]
+    fn a_document_assembled_from_parts_is_the_rendered_document() {
+        for reports in [
+            vec![],
+            vec![refused_report()],
+            vec![check_report(), verify_report(), refused_report()],
+        ] {
+            assert_eq!(assembled(&reports, None), render_str(&reports));
+        }
+    }
+
+    #[test]
+    fn an_interrupted_document_says_so_in_a_last_suite() {
+        let i = Interruption {
+            signal: "SIGINT",
+            not_run: 3,
+        };
+        let xml = assembled(&[refused_report()], Some(&i));
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        check_counts(&doc);
+        let suites: Vec<_> = children(doc.root_element(), "testsuite").collect();
+        assert_eq!(suites.len(), 2);
+        let last = suites[1];
+        assert_eq!(counts(last), [0, 0, 0, 0]);
+        let props: Vec<(&str, &str)> = child(last, "properties")
+            .expect("properties")
+            .children()
+            .filter(|p| p.is_element())
+            .map(|p| (attr(p, "name"), attr(p, "value")))
+            .collect();
+        assert_eq!(props, [("interrupted", "SIGINT"), ("not_run", "3")]);
+        let out = child(last, "system-out").and_then(|o| o.text());
+        assert_eq!(
+            out,
+            Some("Interrupted by SIGINT: 3 targets not run (abandoned in flight or never started).\n")
+        );
     }
 
     #[test]

@@ -41,6 +41,44 @@ impl Row {
     }
 }
 
+/// A scan stopped by a signal before every target of its list ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interruption {
+    /// `SIGINT` or `SIGTERM`.
+    pub signal: &'static str,
+    /// The targets that did not finish: in flight at the signal (abandoned) or never started.
+    pub not_run: usize,
+}
+
+impl Interruption {
+    /// `by SIGTERM: 7 targets not run (abandoned in flight or never started)`.
+    pub fn words(&self) -> String {
+        format!(
+            "by {}: {} {} not run (abandoned in flight or never started)",
+            self.signal,
+            self.not_run,
+            if self.not_run == 1 {
+                "target"
+            } else {
+                "targets"
+            }
+        )
+    }
+
+    /// `Interrupted by SIGTERM: 7 targets not run (abandoned in flight or never started).`
+    pub fn sentence(&self) -> String {
+        format!("Interrupted {}.", self.words())
+    }
+
+    /// The closing block of an interrupted scan's Markdown: the sentence, and what the document holds.
+    pub fn markdown(&self) -> String {
+        format!(
+            "**{}** This document holds the targets that finished before it.\n",
+            self.sentence()
+        )
+    }
+}
+
 /// The counts of a scan, for the closing line and the exit code.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
@@ -54,6 +92,8 @@ pub struct Tally {
     /// Where the list came from, for the closing line.
     pub list: String,
     pub elapsed: Duration,
+    /// Set when a signal stopped the scan.
+    pub interrupted: Option<Interruption>,
 }
 
 impl Tally {
@@ -132,7 +172,7 @@ pub fn render_summary(
         ]);
         for r in sorted {
             table.add_row(vec![
-                Cell::new(&r.target),
+                Cell::new(crate::text::printable(&r.target)),
                 Cell::new(r.product.as_str()),
                 verdict_cell(r.verdict, opts.color),
                 Cell::new(match (&r.check, r.verdict) {
@@ -146,6 +186,9 @@ pub fn render_summary(
         writeln!(out, "{table}")?;
     }
     writeln!(out, "Scanned {}.", tally.sentence())?;
+    if let Some(i) = &tally.interrupted {
+        writeln!(out, "{}", i.sentence())?;
+    }
     if tally.failed + tally.warned > 0 {
         writeln!(
             out,
@@ -201,6 +244,31 @@ mod tests {
             text.contains(
                 "Scanned 2 targets in 1.5 s: 1 passed, 0 warned, 1 failed; 1 bad line in hosts.txt (line 2)."
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_summary_says_so() {
+        let tally = Tally {
+            failed: 1,
+            list: "hosts.txt".into(),
+            interrupted: Some(Interruption {
+                signal: "SIGINT",
+                not_run: 1,
+            }),
+            ..Tally::default()
+        };
+        let mut out = Vec::new();
+        render_summary(&[], &tally, TableOptions::default(), &mut out).expect("render");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..2],
+            [
+                "Scanned 1 target in 0.0 s: 0 passed, 0 warned, 1 failed.",
+                "Interrupted by SIGINT: 1 target not run (abandoned in flight or never started)."
+            ],
             "{text}"
         );
     }

@@ -19,5 +19,6 @@ mod output;
 mod properties;
 mod proxy;
 mod scan;
+mod scan_end;
 mod secrets;
 mod trust;

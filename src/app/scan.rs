@@ -256,15 +256,12 @@ impl Plan {
     fn open(args: &ScanArgs, io: &mut Io<'_>) -> Result<Plan, i32> {
         let format = args.output.format;
         let file = match &args.output.output {
-            Some(path) => match std::fs::File::create(path) {
+            Some(path) => match super::create_output("--output", path) {
                 Ok(f) => Some(OutFile {
                     path: path.clone(),
                     w: std::io::BufWriter::new(f),
                 }),
-                Err(e) => {
-                    let why = format!("cannot write {}: {e}", path.display());
-                    return Err(io.fail(exit::USAGE, why));
-                }
+                Err(why) => return Err(io.fail(exit::USAGE, why)),
             },
             None => None,
         };

@@ -187,7 +187,19 @@ fn a_bad_output_path_is_exit_2_before_anything_is_contacted() {
     let missing = dir.path().join("no-such-folder").join("r.json");
     let folder = dir.path().to_path_buf();
     let (listener, target) = untouched_listener();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, format!("{target}\n")).unwrap();
     let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
+        (
+            vec![
+                os("scan"),
+                os("--targets"),
+                list.as_os_str(),
+                os("--output"),
+                folder.as_os_str(),
+            ],
+            "--output",
+        ),
         (
             vec![
                 os("check"),

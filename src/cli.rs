@@ -18,7 +18,7 @@ use crate::target::{Product, Target};
     name = "preflight",
     version,
     about = "Checks a TLS API console end to end (DNS, TCP, TLS, certificate chain) and says how to fix what fails.",
-    after_help = "Exit codes: 0 no check failed, 1 a check failed, 2 bad usage or unreadable input, nothing contacted (scan: or\na bad line in the list; the worst result wins), 3 the tool could not work (a report could not be written: it\nwent to stdout instead).\nCodes and their fixes: preflight codes"
+    after_help = "Exit codes: 0 no check failed, 1 a check failed, 2 bad usage or unreadable input, nothing contacted (scan: or\na bad line in the list; the worst result wins), 3 the tool could not work (a report could not be written: it\nwent to stdout instead); scan: 130 or 143 when SIGINT or SIGTERM stopped it (the output keeps what completed).\nCodes and their fixes: preflight codes"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -30,6 +30,8 @@ pub struct Credentials {
     pub tokens: Vec<TokenInput>,
     pub identity: Option<Identity>,
     pub insecure: bool,
+    /// The files of `identity` (`--cert`, `--key`), for the client lines in the report.
+    pub identity_files: Option<(PathBuf, PathBuf)>,
     /// What was stripped from a secret as it was read (`--password-file x: a byte-order mark ...`), for the
     /// user to see on stderr; never the value.
     pub notes: Vec<String>,
@@ -202,6 +204,7 @@ impl AuthArgs {
             password: self.password(&mut notes)?,
             tokens,
             identity: self.identity()?,
+            identity_files: self.cert.clone().zip(self.key.clone()),
             insecure: self.insecure,
             notes,
         })

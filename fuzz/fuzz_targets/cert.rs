@@ -139,6 +139,8 @@ fuzz_target!(|data: &[u8]| {
         alpn_h2: Some(choice & 0x04 == 0),
         server_date,
         inspected_by: None,
+        client_cert_required: false,
+        identity_files: None,
     };
     let judged = trust::run(&sources, &input);
     let (checks, advice) = (judged.checks, judged.clients);

@@ -2,6 +2,7 @@
 //! outcome, never a crash: later stages that depend on it become `skip` with the reason.
 
 pub mod auth;
+pub mod clients;
 pub mod connect;
 pub mod detect;
 pub mod handshake;

@@ -45,6 +45,8 @@ pub fn verify_offline(
             alpn_h2: None,
             server_date: None,
             inspected_by: None,
+            client_cert_required: false,
+            identity_files: None,
         };
         let judged = trust::run(trust, &t);
         checks.extend(judged.checks);

@@ -430,11 +430,16 @@ fn judge_trust(
     server_date: Option<OffsetDateTime>,
 ) -> trust::TrustOutcome {
     let host = cfg.target.host.to_string();
-    let alpn_h2 = match (&hs.outcome, cfg.product) {
-        (Ok(f), crate::target::Product::Cvp | crate::target::Product::Cvaas) => {
-            Some(f.alpn.as_deref() == Some("h2"))
-        }
-        _ => None,
+    // Whether h2 was negotiated, for every product: grpcio needs it whatever the server is.
+    let alpn_h2 = match &hs.outcome {
+        Ok(f) => Some(f.alpn.as_deref() == Some("h2")),
+        Err(_) => None,
+    };
+    let absolute = |p: &std::path::Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
     };
     let input = trust::TrustInput {
         chain: &hs.captured.chain,
@@ -447,6 +452,12 @@ fn judge_trust(
         alpn_h2,
         server_date,
         inspected_by: proxy_checks::inspection_issuer(facts).map(|(dn, _)| dn),
+        client_cert_required: matches!(hs.outcome, Err(tls::TlsFailure::ClientCertRequired)),
+        identity_files: cfg
+            .credentials
+            .identity_files
+            .as_ref()
+            .map(|(c, k)| (absolute(c), absolute(k))),
     };
     let judged = trust::run(&deps.trust, &input);
     // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.

@@ -438,6 +438,7 @@ pub(crate) mod fixtures {
                 make_it_work: Some(
                     "requests.get(\"https://cvp1.example.com:443/\", verify=\"cvp.crt\")".into(),
                 ),
+                ..Default::default()
             },
             ClientAdvice {
                 client: "curl".into(),
@@ -445,6 +446,7 @@ pub(crate) mod fixtures {
                 works: true,
                 note: "connects with its default trust".into(),
                 make_it_work: None,
+                ..Default::default()
             },
             ClientAdvice {
                 client: "odd | client".into(),
@@ -452,6 +454,7 @@ pub(crate) mod fixtures {
                 works: false,
                 note: "pipes | and\nnewlines".into(),
                 make_it_work: Some("echo a | grep `b`".into()),
+                ..Default::default()
             },
         ]
     }

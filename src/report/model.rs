@@ -226,11 +226,35 @@ impl Report {
 }
 
 /// Whether a common client connects with its default trust, and the one line that makes it work.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientAdvice {
     pub client: String,
     pub default_trust: String,
+    /// With its default trust (the same as `default.works`).
     pub works: bool,
     pub note: String,
+    /// Null when no client setting helps (the server must change) or when it already works.
     pub make_it_work: Option<String>,
+    /// The TLS library whose rules decided (`OpenSSL 3`, `BoringSSL`, `Go crypto/x509`, `rustls/webpki`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// The outcome with the client's default trust, as this machine's environment sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<ClientOutcome>,
+    /// The outcome with the CA file (your `--ca`, else the first fix's file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_ca: Option<ClientOutcome>,
+}
+
+/// One client's outcome with one trust, and the rule that decided it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientOutcome {
+    pub works: bool,
+    /// The rule: `ok`, `trust`, `ca_leaf`, `cn_fallback`, `ip_san`, `name`, `weak_key`, `weak_signature`,
+    /// `expired_root`, `validity`, `client_cert`, `alpn_h2`.
+    pub decided_by: String,
+    /// The failure's code, null when it works.
+    pub code: Option<String>,
+    /// In words.
+    pub why: String,
 }

@@ -125,11 +125,22 @@ pub fn peer(program: &str) -> bool {
     here
 }
 
+/// The variables that replace a client's default roots: unset for every run, so predictions do not depend on
+/// the machine that runs the tests (a test that wants one sets it).
+pub const CLIENT_ROOT_VARIABLES: [&str; 3] = [
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+];
+
 pub fn preflight() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
     cmd.env("NO_COLOR", "1").stdin(Stdio::null());
     // Hermetic: a proxy in the environment running the tests must not route the tests' connections.
-    for var in preflight::net::proxy::PROXY_VARS {
+    for var in preflight::net::proxy::PROXY_VARS
+        .iter()
+        .chain(CLIENT_ROOT_VARIABLES.iter())
+    {
         cmd.env_remove(var);
     }
     cmd

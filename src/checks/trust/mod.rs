@@ -35,6 +35,10 @@ pub struct TrustInput<'a> {
     /// The inspection CA that made the chain (`proxy.intercept`), when a TLS-inspecting proxy did: fixes
     /// and client advice then point at that CA, not at the server's certificate.
     pub inspected_by: Option<String>,
+    /// The server requires a client certificate (the handshake said so).
+    pub client_cert_required: bool,
+    /// The client certificate and key the user gave (`--cert`, `--key`), absolute, for the client lines.
+    pub identity_files: Option<(String, String)>,
 }
 
 fn server_name(name: &str) -> Option<ServerName<'static>> {
@@ -304,30 +308,28 @@ fn collapse_same_verdicts(checks: &mut [Check]) {
     }
 }
 
-/// Trust-store failures a client can fix by trusting a file.
-fn trust_fixable(code: Code) -> bool {
-    matches!(
-        code,
-        Code::SelfSigned | Code::UnknownIssuer | Code::IncompleteChain
-    )
-}
-
+/// Each client's outcome by its own engine's rules (`checks::clients`), with its default trust and with the CA
+/// file, and the line that makes it work.
 fn clients(
     sources: &TrustSources,
     verdicts: &Verdicts,
     input: &TrustInput<'_>,
 ) -> Vec<ClientAdvice> {
-    let verdict = |kind: SourceKind| verdicts.of(kind);
-    let chosen_file = sources.get(SourceKind::Custom).and_then(|s| {
-        let passed = verdict(SourceKind::Custom) == Some(Verdict::Accepted);
-        if passed {
-            s.files.first().map(|f| f.path.display().to_string())
-        } else {
-            None
-        }
-    });
-    let file = chosen_file
-        .clone()
+    // Behind a TLS-inspecting proxy that your --ca does not trust, the CA that helps is the proxy's: the
+    // advice is judged with it (as the first fix asks), not with your file.
+    let inspected_untrusted =
+        input.inspected_by.is_some() && verdicts.of(SourceKind::Custom) != Some(Verdict::Accepted);
+    let user_ca = sources
+        .get(SourceKind::Custom)
+        .filter(|_| verdicts.of(SourceKind::Custom).is_some() && !inspected_untrusted);
+    let ca_file = user_ca
+        .and_then(|s| s.files.first())
+        .map(|f| {
+            std::fs::canonicalize(&f.path)
+                .unwrap_or_else(|_| f.path.clone())
+                .display()
+                .to_string()
+        })
         .or_else(|| {
             input
                 .inspected_by
@@ -339,54 +341,38 @@ fn clients(
             Product::Prisma => "console-ca.pem".to_string(),
             Product::Generic | Product::Auto => "ca.pem".to_string(),
         });
-    let hp = input
+    let authority = input
         .authority
         .clone()
         .unwrap_or_else(|| "HOST:PORT".to_string());
-    let table: [(&str, &str, SourceKind, String); 5] = [
-        ("Python requests", "certifi: Mozilla roots", SourceKind::Mozilla, format!("requests.get(\"https://{hp}/\", verify=\"{file}\")")),
-        ("Python grpcio", "bundled roots: Mozilla", SourceKind::Mozilla, format!("grpc.secure_channel(\"{hp}\", grpc.ssl_channel_credentials(open(\"{file}\", \"rb\").read()))")),
-        ("curl", "system store", SourceKind::System, format!("curl --cacert {file} https://{hp}/")),
-        ("Go crypto/tls", "system store; no CN fallback", SourceKind::System, format!("pool := x509.NewCertPool(); pem, _ := os.ReadFile(\"{file}\"); pool.AppendCertsFromPEM(pem); cfg := &tls.Config{{RootCAs: pool}}")),
-        ("Rust rustls", "webpki-roots or system store", SourceKind::Mozilla, format!("roots.add_parsable_certificates(CertificateDer::pem_file_iter(\"{file}\")?.flatten());")),
-    ];
-    let grpc_needs_h2 = matches!(input.product, Product::Cvp | Product::Cvaas);
-    table
-        .into_iter()
-        .filter_map(|(client, trust, kind, line)| {
-            let (accepted, code) = match verdict(kind)? {
-                Verdict::Accepted => (true, Code::Ok),
-                Verdict::Rejected(code) => (false, code),
-            };
-            let mut advice = ClientAdvice {
-                client: client.to_string(),
-                default_trust: trust.to_string(),
-                works: accepted,
-                note: if accepted { "connects with its default trust".to_string() } else { String::new() },
-                make_it_work: None,
-            };
-            if !accepted {
-                if code == Code::IncompleteChain {
-                    advice.note = "fails (incomplete_chain): the server must send its intermediate; until it does, give the client the intermediate".to_string();
-                    advice.make_it_work = Some(line.replace(&file, "intermediate.pem"));
-                } else if trust_fixable(code) {
-                    advice.note = match &chosen_file {
-                        Some(_) => format!("fails by default ({code}); works with your --ca file"),
-                        None => format!("fails by default ({code}); works with the certificate or CA (first fix)"),
-                    };
-                    advice.make_it_work = Some(line);
-                } else {
-                    advice.note = format!("fails ({code}): no client setting fixes that; fix the server");
-                }
-            }
-            if client == "Python grpcio" && grpc_needs_h2 && input.alpn_h2 == Some(false) {
-                advice.works = false;
-                advice.note = "fails: the server does not negotiate ALPN h2, which gRPC needs".to_string();
-                advice.make_it_work = None;
-            }
-            Some(advice)
-        })
-        .collect()
+    let mut defects = super::clients::Defects::of(input.facts, input.name.as_deref());
+    defects.alpn_h2 = input.alpn_h2;
+    defects.client_cert_required = input.client_cert_required;
+    let identity = input
+        .identity_files
+        .as_ref()
+        .map(|(c, k)| (c.as_str(), k.as_str()))
+        .or(input
+            .client_cert_required
+            .then_some(("client.crt", "client.key")));
+    let env = |k: &str| std::env::var(k).ok();
+    let predicted = super::clients::Input {
+        chain: input.chain,
+        facts: input.facts,
+        name: input.name.as_deref(),
+        defects,
+        lines: super::clients::Lines {
+            authority: &authority,
+            ca: &ca_file,
+            identity,
+        },
+        user_ca,
+        verdicts,
+        env: &env,
+        security_level: super::clients::security_level(),
+        have_identity: input.identity_files.is_some(),
+    };
+    super::clients::predict(sources, &predicted)
 }
 
 /// One trust source's verdict on the chain, typed: where credentials may go is decided from this (the
@@ -463,6 +449,8 @@ mod tests {
             alpn_h2: None,
             server_date: None,
             inspected_by: None,
+            client_cert_required: false,
+            identity_files: None,
         };
         run(&TrustSources { sources }, &input)
     }
@@ -535,6 +523,8 @@ mod tests {
             alpn_h2: None,
             server_date: None,
             inspected_by: None,
+            client_cert_required: false,
+            identity_files: None,
         };
         judge_pin(&pins(&[pin.to_string()]).expect("pin"), &input)
     }

@@ -1,0 +1,695 @@
+//! Which clients will work: each client judged by its own engine's rules (OpenSSL 3, BoringSSL, Go
+//! `crypto/x509`, rustls) from the facts already captured — the chain's, the handshake's, each trust source's
+//! webpki verdict — once with its default trust (as this machine's environment sets it) and once with the CA
+//! file. Every answer names the rule that decided it. The conformance test (`tests/integration/clients.rs`)
+//! runs the real clients on the same servers and compares.
+
+use std::path::Path;
+
+use rustls::pki_types::{CertificateDer, TrustAnchor};
+
+use crate::codes::Code;
+use crate::pki::facts::CertFacts;
+use crate::pki::sources::{SourceKind, TrustSource, TrustSources};
+use crate::report::model::{ClientAdvice, ClientOutcome};
+
+/// The TLS library a client is built on: whose rules decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// OpenSSL 3 (curl, Python `ssl`); `cn_fallback`: the client still reads the CN when there is no SAN
+    /// (curl does; Python sets `hostname_checks_common_name = False`).
+    OpenSsl { cn_fallback: bool },
+    /// BoringSSL, as grpcio bundles it.
+    BoringSsl,
+    /// Go `crypto/x509` and `crypto/tls`, current release.
+    Go,
+    /// rustls with webpki: our own judgement.
+    Rustls,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::OpenSsl { .. } => "OpenSSL 3",
+            Engine::BoringSsl => "BoringSSL",
+            Engine::Go => "Go crypto/x509",
+            Engine::Rustls => "rustls/webpki",
+        }
+    }
+}
+
+/// What decides a client's outcome besides trust: facts of the chain and of the handshake.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defects {
+    /// The server's own certificate is a CA (basic constraints CA:TRUE).
+    pub ca_leaf: bool,
+    /// The name is only in the CN: the certificate has no subjectAltName.
+    pub cn_only: bool,
+    /// The target is an address that only a DNS SAN spells (no IP SAN).
+    pub ip_as_dns: bool,
+    /// The name matches nothing, whatever the rules.
+    pub name_mismatch: bool,
+    /// The smallest RSA key on the chain as sent, when under 2048 bits.
+    pub weak_rsa: Option<u32>,
+    /// A certificate other than a self-signed root is signed with SHA-1.
+    pub sha1: bool,
+    /// A certificate as sent (not a self-signed root) is outside its dates.
+    pub expired: bool,
+    /// The top of the chain is a self-signed root outside its dates.
+    pub expired_root: bool,
+    /// The server requires a client certificate.
+    pub client_cert_required: bool,
+    /// ALPN h2 was negotiated (`None`: no handshake to tell).
+    pub alpn_h2: Option<bool>,
+}
+
+impl Defects {
+    /// The defects of `facts` for a client asking for `name`.
+    pub fn of(facts: &[CertFacts], name: Option<&str>) -> Defects {
+        let mut d = Defects::default();
+        let Some(leaf) = facts.first() else {
+            return d;
+        };
+        d.ca_leaf = leaf.is_ca == Some(true);
+        if let Some(name) = name {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            let is_ip = name.parse::<std::net::IpAddr>().is_ok();
+            let dns_match = leaf.dns_names.iter().any(|d| dns_matches(d, &name));
+            let ip_match = is_ip
+                && leaf.ip_addresses.iter().any(|a| {
+                    a.parse::<std::net::IpAddr>().ok() == name.parse::<std::net::IpAddr>().ok()
+                });
+            let no_san = leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty();
+            let cn = leaf.common_name.as_deref().map(str::to_ascii_lowercase);
+            if is_ip {
+                d.ip_as_dns =
+                    !ip_match && leaf.dns_names.iter().any(|d| d.eq_ignore_ascii_case(&name));
+                d.name_mismatch = !ip_match && !d.ip_as_dns;
+            } else if !dns_match {
+                d.cn_only = no_san && cn.as_deref().is_some_and(|c| dns_matches(c, &name));
+                d.name_mismatch = !d.cn_only;
+            }
+        }
+        let top = facts.len() - 1;
+        for (i, f) in facts.iter().enumerate() {
+            let root = i == top && f.self_signed;
+            if f.key_type == "RSA" && f.key_bits > 0 && f.key_bits < 2048 {
+                d.weak_rsa = Some(d.weak_rsa.map_or(f.key_bits, |b| b.min(f.key_bits)));
+            }
+            let sig = f.signature_algorithm.to_ascii_lowercase();
+            if !root && (sig.contains("sha1") || sig.contains("sha-1")) {
+                d.sha1 = true;
+            }
+            if f.days_left < 0 || f.parse_error.is_none() && not_yet(f) {
+                if root {
+                    d.expired_root = true;
+                } else {
+                    d.expired = true;
+                }
+            }
+        }
+        d
+    }
+}
+
+fn not_yet(f: &CertFacts) -> bool {
+    time::OffsetDateTime::parse(
+        &f.not_before,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .is_ok_and(|t| t > time::OffsetDateTime::now_utc())
+}
+
+/// A DNS name pattern (`*.example.com` allowed) against a name, case-insensitively.
+fn dns_matches(pattern: &str, name: &str) -> bool {
+    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(rest) => name
+            .split_once('.')
+            .is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
+        None => pattern == name,
+    }
+}
+
+/// The outcome of one client with one trust, before the sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub works: bool,
+    /// The rule that decided, stable (`trust`, `ca_leaf`, `cn_fallback`, `weak_key`, ...).
+    pub rule: &'static str,
+    /// The code of a failure (a trust code, or the defect's).
+    pub code: Option<Code>,
+    /// In words, naming the engine's rule.
+    pub why: String,
+}
+
+impl Decision {
+    fn fail(rule: &'static str, code: Code, why: String) -> Decision {
+        Decision {
+            works: false,
+            rule,
+            code: Some(code),
+            why,
+        }
+    }
+
+    fn into_outcome(self) -> ClientOutcome {
+        ClientOutcome {
+            works: self.works,
+            decided_by: self.rule.to_string(),
+            code: self.code.map(|c| c.as_str().to_string()),
+            why: self.why,
+        }
+    }
+}
+
+/// Whether a trust (a store, or the CA file) holds an anchor for the chain: `Ok` when it does, else the trust
+/// code (`self_signed`, `unknown_issuer`, `incomplete_chain`).
+pub type Anchored = Result<(), Code>;
+
+/// This engine's decision for a chain with `defects`, anchored (or not) in the trust it uses. `security_level`
+/// is OpenSSL's (`@SECLEVEL`), `with_identity` whether the client presents a certificate.
+pub fn decide(
+    engine: Engine,
+    anchored: Anchored,
+    defects: &Defects,
+    security_level: u8,
+    with_identity: bool,
+) -> Decision {
+    let e = engine.name();
+    if engine == Engine::BoringSsl && defects.alpn_h2 == Some(false) {
+        return Decision::fail("alpn_h2", Code::AlpnH2Missing, "gRPC needs ALPN h2 and the server negotiates none (grpcio: \"missing selected ALPN property\")".into());
+    }
+    if let Err(code) = anchored {
+        let why = match code {
+            Code::IncompleteChain => {
+                "the server does not send the intermediate, and no client fetches it"
+            }
+            _ => "no certificate of its trust issued the chain",
+        };
+        return Decision::fail("trust", code, why.to_string());
+    }
+    if defects.expired {
+        return Decision::fail(
+            "validity",
+            Code::Expired,
+            "a certificate on the chain is outside its dates: every client refuses".into(),
+        );
+    }
+    if defects.expired_root && engine != Engine::Rustls {
+        return Decision::fail(
+            "expired_root",
+            Code::Expired,
+            format!("{e} checks the root's own dates, and the root has expired (rustls does not)"),
+        );
+    }
+    if defects.ca_leaf && engine == Engine::Rustls {
+        return Decision::fail("ca_leaf", Code::CaUsedAsLeaf, "webpki refuses a CA certificate (CA:TRUE) as the server's own; OpenSSL, BoringSSL and Go accept it".into());
+    }
+    if let Some(d) = name_decision(engine, defects) {
+        return d;
+    }
+    if let Some(bits) = defects.weak_rsa {
+        let refused = match engine {
+            Engine::OpenSsl { .. } => security_level >= 2 || (security_level == 1 && bits < 1024),
+            Engine::Rustls => true,
+            Engine::Go => bits < 1024,
+            Engine::BoringSsl => false,
+        };
+        if refused {
+            let rule = match engine {
+                Engine::OpenSsl { .. } => format!(
+                    "OpenSSL at security level {security_level} refuses RSA keys under {} bits",
+                    if security_level >= 2 { 2048 } else { 1024 }
+                ),
+                Engine::Go => "Go refuses RSA keys under 1024 bits (since Go 1.24)".into(),
+                _ => "webpki refuses RSA keys under 2048 bits".into(),
+            };
+            return Decision::fail(
+                "weak_key",
+                Code::WeakKey,
+                format!("an RSA-{bits} key on the chain: {rule}"),
+            );
+        }
+    }
+    if defects.sha1 {
+        let refused = match engine {
+            Engine::OpenSsl { .. } => security_level >= 1,
+            Engine::Go | Engine::Rustls => true,
+            Engine::BoringSsl => false,
+        };
+        if refused {
+            let rule = match engine {
+                Engine::OpenSsl { .. } => {
+                    format!("OpenSSL at security level {security_level} refuses SHA-1 signatures")
+                }
+                Engine::Go => "Go refuses SHA-1 signatures on certificates (since Go 1.18)".into(),
+                _ => "webpki does not accept SHA-1 signatures".into(),
+            };
+            return Decision::fail(
+                "weak_signature",
+                Code::WeakSignature,
+                format!("a certificate is signed with SHA-1: {rule}"),
+            );
+        }
+    }
+    if defects.client_cert_required && !with_identity {
+        return Decision::fail(
+            "client_cert",
+            Code::ClientCertRequired,
+            "the server requires a client certificate, and none is given".into(),
+        );
+    }
+    let why = match (defects.ca_leaf, defects.cn_only, defects.ip_as_dns) {
+        (_, true, _) => {
+            format!("connects: {e} falls back to the CN when there is no subjectAltName")
+        }
+        (_, _, true) => format!("connects: {e} matches the address against a DNS SAN spelling it"),
+        (true, _, _) => format!("connects: {e} accepts a CA certificate as the server's own"),
+        _ => "connects".to_string(),
+    };
+    Decision {
+        works: true,
+        rule: "ok",
+        code: None,
+        why,
+    }
+}
+
+/// The name rules: CN fallback, an address in a DNS SAN, no match at all.
+fn name_decision(engine: Engine, d: &Defects) -> Option<Decision> {
+    let e = engine.name();
+    if d.name_mismatch {
+        return Some(Decision::fail(
+            "name",
+            Code::NameMismatch,
+            "the certificate is not for this name: every client refuses".into(),
+        ));
+    }
+    if d.cn_only {
+        let falls_back = matches!(
+            engine,
+            Engine::OpenSsl { cn_fallback: true } | Engine::BoringSsl
+        );
+        if !falls_back {
+            let rule = match engine {
+                Engine::Go => "Go ignores the CN (since Go 1.15)",
+                Engine::OpenSsl { .. } => {
+                    "Python checks names with hostname_checks_common_name off"
+                }
+                _ => "webpki reads names from the subjectAltName only",
+            };
+            return Some(Decision::fail(
+                "cn_fallback",
+                Code::NameMismatch,
+                format!("the name is only in the CN, with no subjectAltName: {rule}"),
+            ));
+        }
+    }
+    if d.ip_as_dns && engine != Engine::BoringSsl {
+        return Some(Decision::fail(
+            "ip_san",
+            Code::NameMismatch,
+            format!("the address is only spelled in a DNS SAN, not an IP SAN: {e} refuses"),
+        ));
+    }
+    None
+}
+
+/// [`openssl_security_level`], read once per process.
+pub fn security_level() -> u8 {
+    static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(openssl_security_level)
+}
+
+/// OpenSSL's security level on this machine: `@SECLEVEL=N` in the configuration (`OPENSSL_CONF`, else
+/// `/etc/ssl/openssl.cnf`), else 2 (Debian's and most distributions' build default).
+pub fn openssl_security_level() -> u8 {
+    let path = std::env::var_os("OPENSSL_CONF")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/etc/ssl/openssl.cnf".into());
+    let text = crate::local::read(&path, crate::local::SMALL)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            let at = l.find("@SECLEVEL=")?;
+            l[at + 10..].chars().next()?.to_digit(10)
+        })
+        .and_then(|d| u8::try_from(d).ok())
+        .unwrap_or(2)
+}
+
+/// Whether `anchors` hold an anchor for `chain`: a certificate on it whose issuer (or whose own subject, for a
+/// certificate trusted as itself) is an anchor's subject. `Err` names why not.
+pub fn anchored(
+    chain: &[CertificateDer<'_>],
+    anchors: &[TrustAnchor<'_>],
+    facts: &[CertFacts],
+) -> Anchored {
+    use x509_parser::prelude::FromDer;
+    let subjects: Vec<&[u8]> = anchors.iter().map(|a| a.subject.as_ref()).collect();
+    let value = crate::pki::judge::der_value;
+    for der in chain {
+        let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(der.as_ref())
+        else {
+            continue;
+        };
+        if subjects.contains(&value(cert.issuer().as_raw()))
+            || subjects.contains(&value(cert.subject().as_raw()))
+        {
+            return Ok(());
+        }
+    }
+    match facts.last() {
+        Some(top) if top.self_signed => Err(Code::SelfSigned),
+        _ => Err(Code::UnknownIssuer),
+    }
+}
+
+/// One client: its name, engine, default trust (the store and the variable that replaces it), and how to
+/// write its one line.
+struct Profile {
+    client: &'static str,
+    engine: Engine,
+    default_store: SourceKind,
+    /// The variable that replaces its default roots, when set.
+    variable: &'static [&'static str],
+    trust_words: &'static str,
+}
+
+const PROFILES: [Profile; 5] = [
+    Profile {
+        client: "Python requests",
+        engine: Engine::OpenSsl { cn_fallback: false },
+        default_store: SourceKind::Mozilla,
+        variable: &["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"],
+        trust_words: "certifi: Mozilla roots",
+    },
+    Profile {
+        client: "Python grpcio",
+        engine: Engine::BoringSsl,
+        default_store: SourceKind::Mozilla,
+        variable: &["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"],
+        trust_words: "bundled roots: Mozilla",
+    },
+    Profile {
+        client: "curl",
+        engine: Engine::OpenSsl { cn_fallback: true },
+        default_store: SourceKind::System,
+        variable: &["CURL_CA_BUNDLE"],
+        trust_words: "system store",
+    },
+    Profile {
+        client: "Go crypto/tls",
+        engine: Engine::Go,
+        default_store: SourceKind::System,
+        variable: &[],
+        trust_words: "system store (SSL_CERT_FILE, SSL_CERT_DIR)",
+    },
+    Profile {
+        client: "Rust rustls",
+        engine: Engine::Rustls,
+        default_store: SourceKind::Mozilla,
+        variable: &[],
+        trust_words: "webpki-roots: Mozilla",
+    },
+];
+
+/// What the client lines need: where the CA and the client certificate are, and the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Lines<'a> {
+    /// `host:port`.
+    pub authority: &'a str,
+    /// The CA file, absolute.
+    pub ca: &'a str,
+    /// The client certificate and key, absolute, when the server requires one.
+    pub identity: Option<(&'a str, &'a str)>,
+}
+
+/// The one line that makes `client` work with the CA file, as it runs when pasted: Python for `python3 -c`
+/// (the grpcio line waits for the connection), a shell command, a whole Go program on one line (`go run`),
+/// Rust statements with their `use` for a function body.
+pub fn make_it_work(client: &str, l: &Lines<'_>) -> String {
+    let (hp, ca) = (l.authority, l.ca);
+    match (client, l.identity) {
+        ("Python requests", None) => format!("import requests; requests.get(\"https://{hp}/\", verify=\"{ca}\")"),
+        ("Python requests", Some((c, k))) => format!("import requests; requests.get(\"https://{hp}/\", verify=\"{ca}\", cert=(\"{c}\", \"{k}\"))"),
+        ("Python grpcio", id) => {
+            let creds = match id {
+                Some((c, k)) => format!("open(\"{ca}\", \"rb\").read(), open(\"{k}\", \"rb\").read(), open(\"{c}\", \"rb\").read()"),
+                None => format!("open(\"{ca}\", \"rb\").read()"),
+            };
+            format!("import grpc; channel = grpc.secure_channel(\"{hp}\", grpc.ssl_channel_credentials({creds})); grpc.channel_ready_future(channel).result(timeout=10)")
+        }
+        ("curl", None) => format!("curl --cacert {ca} https://{hp}/"),
+        ("curl", Some((c, k))) => format!("curl --cacert {ca} --cert {c} --key {k} https://{hp}/"),
+        ("Go crypto/tls", id) => {
+            let cert = match id {
+                Some((c, k)) => format!(" pair, err := tls.LoadX509KeyPair(\"{c}\", \"{k}\"); if err != nil {{ panic(err) }}; cfg.Certificates = []tls.Certificate{{pair}};"),
+                None => String::new(),
+            };
+            format!("package main; import (\"crypto/tls\"; \"crypto/x509\"; \"os\"); func main() {{ pool := x509.NewCertPool(); pem, err := os.ReadFile(\"{ca}\"); if err != nil {{ panic(err) }}; pool.AppendCertsFromPEM(pem); cfg := &tls.Config{{RootCAs: pool}};{cert} conn, err := tls.Dial(\"tcp\", \"{hp}\", cfg); if err != nil {{ panic(err) }}; conn.Close() }}")
+        }
+        (_, id) => {
+            let auth = match id {
+                Some((c, k)) => format!(".with_client_auth_cert(CertificateDer::pem_file_iter(\"{c}\")?.collect::<Result<Vec<_>, _>>()?, PrivateKeyDer::from_pem_file(\"{k}\")?)?"),
+                None => ".with_no_client_auth()".to_string(),
+            };
+            format!("use rustls::pki_types::{{pem::PemObject, CertificateDer, PrivateKeyDer}}; let mut roots = rustls::RootCertStore::empty(); roots.add_parsable_certificates(CertificateDer::pem_file_iter(\"{ca}\")?.flatten()); let config = rustls::ClientConfig::builder().with_root_certificates(roots){auth};")
+        }
+    }
+}
+
+/// Everything the predictions need from the trust stage.
+pub struct Input<'a> {
+    pub chain: &'a [CertificateDer<'static>],
+    pub facts: &'a [CertFacts],
+    pub name: Option<&'a str>,
+    pub defects: Defects,
+    /// The CA file the line should name (the user's `--ca`, absolute; else the first fix's file).
+    pub lines: Lines<'a>,
+    /// The user gave `--ca`: "with the CA" is judged against it, not assumed.
+    pub user_ca: Option<&'a TrustSource>,
+    /// Each source's webpki verdict: a trust failure it names (`incomplete_chain`) is kept.
+    pub verdicts: &'a crate::checks::trust::Verdicts,
+    /// The environment: a variable's value by name.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub security_level: u8,
+    /// The client certificate the user gave (`--cert`), which the lines then name.
+    pub have_identity: bool,
+}
+
+/// The anchors of a store a variable names (`REQUESTS_CA_BUNDLE=/path`): `None` when it cannot be read.
+fn anchors_of(path: &str) -> Option<TrustSource> {
+    crate::pki::sources::custom(&[Path::new(path).to_path_buf()]).ok()
+}
+
+/// Each client's default-trust outcome, with-the-CA outcome and line.
+pub fn predict(sources: &TrustSources, input: &Input<'_>) -> Vec<ClientAdvice> {
+    PROFILES
+        .iter()
+        .map(|p| predict_one(p, sources, input))
+        .collect()
+}
+
+fn predict_one(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> ClientAdvice {
+    let d = &input.defects;
+    let set = p
+        .variable
+        .iter()
+        .find_map(|v| (input.env)(v).filter(|x| !x.is_empty()).map(|x| (*v, x)));
+    let (trust_words, default_anchored) = match &set {
+        Some((var, path)) => match anchors_of(path) {
+            Some(store) => (
+                format!("{var}={path}"),
+                anchored(input.chain, &store.anchors, input.facts),
+            ),
+            None => (
+                format!("{var}={path} (unreadable)"),
+                Err(Code::UnknownIssuer),
+            ),
+        },
+        None => (
+            p.trust_words.to_string(),
+            match sources.get(p.default_store) {
+                Some(s) if !s.deferred => anchored(input.chain, &s.anchors, input.facts),
+                _ => Err(Code::UnknownIssuer),
+            },
+        ),
+    };
+    let level = input.security_level;
+    // The webpki verdict of the same trust says `incomplete_chain` where the issuer lookup alone cannot.
+    let named = |kind: SourceKind, a: Anchored| match (a, input.verdicts.of(kind)) {
+        (Err(_), Some(crate::checks::trust::Verdict::Rejected(Code::IncompleteChain))) => {
+            Err(Code::IncompleteChain)
+        }
+        (a, _) => a,
+    };
+    let default_anchored = match set {
+        Some(_) => default_anchored,
+        None => named(p.default_store, default_anchored),
+    };
+    let default = decide(p.engine, default_anchored, d, level, false);
+    let with_ca_anchored =
+        match input.user_ca {
+            Some(ca) => named(
+                SourceKind::Custom,
+                anchored(input.chain, &ca.anchors, input.facts),
+            ),
+            // No --ca: the CA file of the first fix is assumed to hold the anchor, unless an intermediate is
+            // missing (no CA file replaces what the server must send).
+            None => named(SourceKind::Mozilla, Ok(())).and(
+                match input.verdicts.0.iter().any(|(_, v)| {
+                    *v == crate::checks::trust::Verdict::Rejected(Code::IncompleteChain)
+                }) {
+                    true => Err(Code::IncompleteChain),
+                    false => Ok(()),
+                },
+            ),
+        };
+    let with_ca = decide(
+        p.engine,
+        with_ca_anchored,
+        d,
+        level,
+        input.have_identity || d.client_cert_required,
+    );
+    // A missing intermediate: no CA file of the root alone helps, but one that holds the intermediate too
+    // does, until the server sends it.
+    let bundle = Lines {
+        ca: "chain-bundle.pem",
+        ..input.lines
+    };
+    let line = match (with_ca.works, with_ca.code) {
+        (true, _) => Some(make_it_work(p.client, &input.lines)),
+        (false, Some(Code::IncompleteChain)) => Some(make_it_work(p.client, &bundle)),
+        _ => None,
+    };
+    let note = note(p, &default, &with_ca, input);
+    ClientAdvice {
+        client: p.client.to_string(),
+        default_trust: trust_words,
+        works: default.works,
+        note,
+        make_it_work: if default.works { None } else { line },
+        engine: Some(p.engine.name().to_string()),
+        default: Some(default.into_outcome()),
+        with_ca: Some(with_ca.into_outcome()),
+    }
+}
+
+fn note(p: &Profile, default: &Decision, with_ca: &Decision, input: &Input<'_>) -> String {
+    let which = if input.user_ca.is_some() {
+        "your --ca file"
+    } else {
+        "the certificate or CA (first fix)"
+    };
+    if default.works {
+        return format!("{} with its default trust", default.why);
+    }
+    let first = match default.code {
+        Some(c) => format!("fails by default ({c}: {})", default.why),
+        None => "fails by default".to_string(),
+    };
+    if with_ca.works {
+        let id = if input.defects.client_cert_required {
+            " and the client certificate"
+        } else {
+            ""
+        };
+        format!("{first}; works with {which}{id}")
+    } else if with_ca.code == Some(Code::IncompleteChain) {
+        format!("{first}; the server must send its intermediate: until it does, give the client a CA file holding the intermediate and the root (`cat intermediate.pem root.pem > chain-bundle.pem`)")
+    } else {
+        let c = with_ca.code.map(|c| c.to_string()).unwrap_or_default();
+        let _ = p;
+        format!("{first}; with {which} still fails ({c}: {}): no client setting fixes that, the server must change", with_ca.why)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defects() -> Defects {
+        Defects {
+            alpn_h2: Some(true),
+            ..Defects::default()
+        }
+    }
+
+    #[test]
+    fn each_engine_by_its_own_rules() {
+        let ssl = Engine::OpenSsl { cn_fallback: false };
+        let curl = Engine::OpenSsl { cn_fallback: true };
+        let all = [ssl, curl, Engine::BoringSsl, Engine::Go, Engine::Rustls];
+        let works = |d: &Defects| -> Vec<bool> {
+            all.iter()
+                .map(|e| decide(*e, Ok(()), d, 2, false).works)
+                .collect()
+        };
+        assert_eq!(
+            works(&Defects {
+                ca_leaf: true,
+                ..defects()
+            }),
+            [true, true, true, true, false]
+        );
+        assert_eq!(
+            works(&Defects {
+                cn_only: true,
+                ..defects()
+            }),
+            [false, true, true, false, false]
+        );
+        assert_eq!(
+            works(&Defects {
+                weak_rsa: Some(1024),
+                ..defects()
+            }),
+            [false, false, true, true, false]
+        );
+        assert_eq!(
+            works(&Defects {
+                sha1: true,
+                ..defects()
+            }),
+            [false, false, true, false, false]
+        );
+        assert_eq!(
+            works(&Defects {
+                ip_as_dns: true,
+                ..defects()
+            }),
+            [false, false, true, false, false]
+        );
+        assert_eq!(
+            works(&Defects {
+                expired_root: true,
+                ..defects()
+            }),
+            [false, false, false, false, true]
+        );
+        assert_eq!(
+            works(&Defects {
+                alpn_h2: Some(false),
+                ..defects()
+            }),
+            [true, true, false, true, true]
+        );
+        assert_eq!(
+            works(&Defects {
+                client_cert_required: true,
+                ..defects()
+            }),
+            [false; 5]
+        );
+        let d = decide(Engine::Go, Err(Code::SelfSigned), &defects(), 2, false);
+        assert_eq!(
+            (d.works, d.rule, d.code),
+            (false, "trust", Some(Code::SelfSigned))
+        );
+    }
+}

@@ -264,7 +264,6 @@ pub fn decide(
         (_, true, _) => {
             format!("connects: {e} falls back to the CN when there is no subjectAltName")
         }
-        (_, _, true) => format!("connects: {e} matches the address against a DNS SAN spelling it"),
         (true, _, _) => format!("connects: {e} accepts a CA certificate as the server's own"),
         _ => "connects".to_string(),
     };
@@ -306,7 +305,8 @@ fn name_decision(engine: Engine, d: &Defects) -> Option<Decision> {
             ));
         }
     }
-    if d.ip_as_dns && engine != Engine::BoringSsl {
+    // grpcio 1.85 refuses too (the real client, tests/integration/client_predictions.rs).
+    if d.ip_as_dns {
         return Some(Decision::fail(
             "ip_san",
             Code::NameMismatch,
@@ -477,6 +477,8 @@ pub struct Input<'a> {
     /// The environment: a variable's value by name.
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub security_level: u8,
+    /// The judging time.
+    pub at: time::OffsetDateTime,
     /// The client certificate the user gave (`--cert`), which the lines then name.
     pub have_identity: bool,
 }
@@ -549,10 +551,26 @@ fn predict_one(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> Client
                 },
             ),
         };
+    // An anchor from the CA file that has expired: every client but rustls checks the anchor's own dates.
+    let mut with_ca_defects = d.clone();
+    if let (Some(ca), Some(top)) = (input.user_ca, input.facts.last()) {
+        let expired = |c: &crate::pki::sources::CaCert| {
+            time::OffsetDateTime::parse(
+                &c.not_after,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .is_ok_and(|t| t < input.at)
+        };
+        with_ca_defects.expired_root |= ca
+            .files
+            .iter()
+            .flat_map(|f| &f.certificates)
+            .any(|c| (c.subject == top.issuer || c.subject == top.subject) && expired(c));
+    }
     let with_ca = decide(
         p.engine,
         with_ca_anchored,
-        d,
+        &with_ca_defects,
         level,
         input.have_identity || d.client_cert_required,
     );
@@ -663,7 +681,7 @@ mod tests {
                 ip_as_dns: true,
                 ..defects()
             }),
-            [false, false, true, false, false]
+            [false; 5]
         );
         assert_eq!(
             works(&Defects {

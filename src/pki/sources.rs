@@ -46,6 +46,8 @@ pub struct CaCert {
     pub sha256: String,
     pub is_ca: Option<bool>,
     pub self_signed: bool,
+    /// The end of its validity (RFC 3339): clients other than rustls refuse an expired anchor.
+    pub not_after: String,
 }
 
 /// One `--ca` file and what was in it.
@@ -291,6 +293,7 @@ pub fn custom(paths: &[PathBuf]) -> Result<TrustSource, SourceError> {
                 sha256: f.sha256,
                 is_ca: f.is_ca,
                 self_signed: f.self_signed,
+                not_after: f.not_after,
             });
         }
         described.push(CaFile {

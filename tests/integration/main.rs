@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod client_predictions;
 mod control_chars;
 mod deadlines;
 mod dns;
@@ -18,6 +19,7 @@ mod openssl;
 mod output;
 mod properties;
 mod proxy;
+mod real_clients;
 mod scan;
 mod scan_end;
 mod secrets;

@@ -370,6 +370,7 @@ fn clients(
         verdicts,
         env: &env,
         security_level: super::clients::security_level(),
+        at: input.at,
         have_identity: input.identity_files.is_some(),
     };
     super::clients::predict(sources, &predicted)

@@ -141,6 +141,7 @@ fuzz_target!(|data: &[u8]| {
         inspected_by: None,
         client_cert_required: false,
         identity_files: None,
+        negotiates: None,
     };
     let judged = trust::run(&sources, &input);
     let (checks, advice) = (judged.checks, judged.clients);

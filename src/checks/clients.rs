@@ -61,6 +61,22 @@ pub struct Defects {
     pub client_cert_required: bool,
     /// ALPN h2 was negotiated (`None`: no handshake to tell).
     pub alpn_h2: Option<bool>,
+    /// What the server negotiates, when rustls could not (read with raw ClientHellos); `None` when the
+    /// handshake worked (TLS 1.2 or 1.3 with ECDHE).
+    pub negotiates: Option<Negotiation>,
+}
+
+/// The key exchanges and versions a server accepts, from raw ClientHellos.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Negotiation {
+    /// TLS 1.2 with ECDHE.
+    pub ecdhe: bool,
+    /// TLS 1.2 with finite-field Diffie-Hellman (DHE).
+    pub dhe: bool,
+    /// TLS 1.2 with RSA key exchange (no forward secrecy).
+    pub static_rsa: bool,
+    /// Only TLS 1.0 or 1.1.
+    pub legacy_only: bool,
 }
 
 impl Defects {
@@ -177,6 +193,11 @@ pub fn decide(
     with_identity: bool,
 ) -> Decision {
     let e = engine.name();
+    if let Some(n) = defects.negotiates {
+        if let Some(d) = negotiation_decision(engine, n) {
+            return d;
+        }
+    }
     if engine == Engine::BoringSsl && defects.alpn_h2 == Some(false) {
         return Decision::fail("alpn_h2", Code::AlpnH2Missing, "gRPC needs ALPN h2 and the server negotiates none (grpcio: \"missing selected ALPN property\")".into());
     }
@@ -209,49 +230,8 @@ pub fn decide(
     if let Some(d) = name_decision(engine, defects) {
         return d;
     }
-    if let Some(bits) = defects.weak_rsa {
-        let refused = match engine {
-            Engine::OpenSsl { .. } => security_level >= 2 || (security_level == 1 && bits < 1024),
-            Engine::Rustls => true,
-            Engine::Go => bits < 1024,
-            Engine::BoringSsl => false,
-        };
-        if refused {
-            let rule = match engine {
-                Engine::OpenSsl { .. } => format!(
-                    "OpenSSL at security level {security_level} refuses RSA keys under {} bits",
-                    if security_level >= 2 { 2048 } else { 1024 }
-                ),
-                Engine::Go => "Go refuses RSA keys under 1024 bits (since Go 1.24)".into(),
-                _ => "webpki refuses RSA keys under 2048 bits".into(),
-            };
-            return Decision::fail(
-                "weak_key",
-                Code::WeakKey,
-                format!("an RSA-{bits} key on the chain: {rule}"),
-            );
-        }
-    }
-    if defects.sha1 {
-        let refused = match engine {
-            Engine::OpenSsl { .. } => security_level >= 1,
-            Engine::Go | Engine::Rustls => true,
-            Engine::BoringSsl => false,
-        };
-        if refused {
-            let rule = match engine {
-                Engine::OpenSsl { .. } => {
-                    format!("OpenSSL at security level {security_level} refuses SHA-1 signatures")
-                }
-                Engine::Go => "Go refuses SHA-1 signatures on certificates (since Go 1.18)".into(),
-                _ => "webpki does not accept SHA-1 signatures".into(),
-            };
-            return Decision::fail(
-                "weak_signature",
-                Code::WeakSignature,
-                format!("a certificate is signed with SHA-1: {rule}"),
-            );
-        }
+    if let Some(d) = crypto_decision(engine, defects, security_level) {
+        return d;
     }
     if defects.client_cert_required && !with_identity {
         return Decision::fail(
@@ -273,6 +253,97 @@ pub fn decide(
         code: None,
         why,
     }
+}
+
+/// The key and signature rules: RSA under 2048 bits (OpenSSL at level 2, webpki), under 1024 (Go), SHA-1
+/// (all but BoringSSL).
+fn crypto_decision(engine: Engine, defects: &Defects, security_level: u8) -> Option<Decision> {
+    if let Some(bits) = defects.weak_rsa {
+        let refused = match engine {
+            Engine::OpenSsl { .. } => security_level >= 2 || (security_level == 1 && bits < 1024),
+            Engine::Rustls => true,
+            Engine::Go => bits < 1024,
+            Engine::BoringSsl => false,
+        };
+        if refused {
+            let rule = match engine {
+                Engine::OpenSsl { .. } => format!(
+                    "OpenSSL at security level {security_level} refuses RSA keys under {} bits",
+                    if security_level >= 2 { 2048 } else { 1024 }
+                ),
+                Engine::Go => "Go refuses RSA keys under 1024 bits (since Go 1.24)".into(),
+                _ => "webpki refuses RSA keys under 2048 bits".into(),
+            };
+            return Some(Decision::fail(
+                "weak_key",
+                Code::WeakKey,
+                format!("an RSA-{bits} key on the chain: {rule}"),
+            ));
+        }
+    }
+    if defects.sha1 {
+        let refused = match engine {
+            Engine::OpenSsl { .. } => security_level >= 1,
+            Engine::Go | Engine::Rustls => true,
+            Engine::BoringSsl => false,
+        };
+        if refused {
+            let rule = match engine {
+                Engine::OpenSsl { .. } => {
+                    format!("OpenSSL at security level {security_level} refuses SHA-1 signatures")
+                }
+                Engine::Go => "Go refuses SHA-1 signatures on certificates (since Go 1.18)".into(),
+                _ => "webpki does not accept SHA-1 signatures".into(),
+            };
+            return Some(Decision::fail(
+                "weak_signature",
+                Code::WeakSignature,
+                format!("a certificate is signed with SHA-1: {rule}"),
+            ));
+        }
+    }
+    None
+}
+
+/// Whether the engine can negotiate with a server that rustls could not: curl's OpenSSL speaks DHE and RSA key
+/// exchange; Python's default cipher string keeps DHE but not RSA key exchange; Go (RSA key exchange gone from
+/// its defaults since 1.22), BoringSSL as grpcio configures it and rustls speak ECDHE only; nobody current
+/// speaks TLS 1.0 or 1.1 at its defaults.
+fn negotiation_decision(engine: Engine, n: Negotiation) -> Option<Decision> {
+    if n.legacy_only {
+        return Some(Decision::fail(
+            "tls_version",
+            Code::LegacyTlsOnly,
+            "the server speaks only TLS 1.0/1.1, which current clients refuse".into(),
+        ));
+    }
+    let ok = match engine {
+        Engine::OpenSsl { cn_fallback: true } => n.ecdhe || n.dhe || n.static_rsa,
+        Engine::OpenSsl { cn_fallback: false } => n.ecdhe || n.dhe,
+        Engine::Go | Engine::BoringSsl | Engine::Rustls => n.ecdhe,
+    };
+    if ok {
+        return None;
+    }
+    let offered = match (n.dhe, n.static_rsa) {
+        (true, true) => "DHE and RSA key exchange",
+        (true, false) => "DHE key exchange",
+        (false, true) => "RSA key exchange",
+        (false, false) => "no key exchange it knows",
+    };
+    let rule = match engine {
+        Engine::OpenSsl { .. } => "Python's default ciphers have no RSA key exchange",
+        Engine::Go => {
+            "Go offers ECDHE only (RSA key exchange left its defaults in Go 1.22; it never had DHE)"
+        }
+        Engine::BoringSsl => "grpcio offers ECDHE suites only",
+        Engine::Rustls => "rustls offers ECDHE (and TLS 1.3) only",
+    };
+    Some(Decision::fail(
+        "key_exchange",
+        Code::TlsHandshakeFailed,
+        format!("the server offers only {offered}: {rule}"),
+    ))
 }
 
 /// The name rules: CN fallback, an address in a DNS SAN, no match at all.
@@ -496,13 +567,24 @@ pub fn predict(sources: &TrustSources, input: &Input<'_>) -> Vec<ClientAdvice> {
         .collect()
 }
 
-fn predict_one(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> ClientAdvice {
-    let d = &input.defects;
+/// The webpki verdict of the same trust says `incomplete_chain` where the issuer lookup alone cannot.
+fn named(input: &Input<'_>, kind: SourceKind, a: Anchored) -> Anchored {
+    match (a, input.verdicts.of(kind)) {
+        (Err(_), Some(crate::checks::trust::Verdict::Rejected(Code::IncompleteChain))) => {
+            Err(Code::IncompleteChain)
+        }
+        (a, _) => a,
+    }
+}
+
+/// The client's default trust in words, and whether it anchors the chain: the variable that replaces its
+/// roots when set, else its store.
+fn default_trust(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> (String, Anchored) {
     let set = p
         .variable
         .iter()
         .find_map(|v| (input.env)(v).filter(|x| !x.is_empty()).map(|x| (*v, x)));
-    let (trust_words, default_anchored) = match &set {
+    match &set {
         Some((var, path)) => match anchors_of(path) {
             Some(store) => (
                 format!("{var}={path}"),
@@ -513,47 +595,39 @@ fn predict_one(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> Client
                 Err(Code::UnknownIssuer),
             ),
         },
-        None => (
-            p.trust_words.to_string(),
-            match sources.get(p.default_store) {
+        None => {
+            let a = match sources.get(p.default_store) {
                 Some(s) if !s.deferred => anchored(input.chain, &s.anchors, input.facts),
                 _ => Err(Code::UnknownIssuer),
-            },
-        ),
-    };
-    let level = input.security_level;
-    // The webpki verdict of the same trust says `incomplete_chain` where the issuer lookup alone cannot.
-    let named = |kind: SourceKind, a: Anchored| match (a, input.verdicts.of(kind)) {
-        (Err(_), Some(crate::checks::trust::Verdict::Rejected(Code::IncompleteChain))) => {
-            Err(Code::IncompleteChain)
+            };
+            (p.trust_words.to_string(), named(input, p.default_store, a))
         }
-        (a, _) => a,
-    };
-    let default_anchored = match set {
-        Some(_) => default_anchored,
-        None => named(p.default_store, default_anchored),
-    };
-    let default = decide(p.engine, default_anchored, d, level, false);
-    let with_ca_anchored =
-        match input.user_ca {
-            Some(ca) => named(
-                SourceKind::Custom,
-                anchored(input.chain, &ca.anchors, input.facts),
-            ),
-            // No --ca: the CA file of the first fix is assumed to hold the anchor, unless an intermediate is
-            // missing (no CA file replaces what the server must send).
-            None => named(SourceKind::Mozilla, Ok(())).and(
-                match input.verdicts.0.iter().any(|(_, v)| {
-                    *v == crate::checks::trust::Verdict::Rejected(Code::IncompleteChain)
-                }) {
-                    true => Err(Code::IncompleteChain),
-                    false => Ok(()),
-                },
-            ),
+    }
+}
+
+/// Whether the CA file anchors the chain (your `--ca`; without one, the first fix's file is assumed to,
+/// unless an intermediate is missing), and the defects with it: an anchor of the file that has expired.
+fn ca_trust(input: &Input<'_>) -> (Anchored, Defects) {
+    let mut defects = input.defects.clone();
+    let Some(ca) = input.user_ca else {
+        let incomplete = input
+            .verdicts
+            .0
+            .iter()
+            .any(|(_, v)| *v == crate::checks::trust::Verdict::Rejected(Code::IncompleteChain));
+        let a = if incomplete {
+            Err(Code::IncompleteChain)
+        } else {
+            Ok(())
         };
-    // An anchor from the CA file that has expired: every client but rustls checks the anchor's own dates.
-    let mut with_ca_defects = d.clone();
-    if let (Some(ca), Some(top)) = (input.user_ca, input.facts.last()) {
+        return (a, defects);
+    };
+    let a = named(
+        input,
+        SourceKind::Custom,
+        anchored(input.chain, &ca.anchors, input.facts),
+    );
+    if let Some(top) = input.facts.last() {
         let expired = |c: &crate::pki::sources::CaCert| {
             time::OffsetDateTime::parse(
                 &c.not_after,
@@ -561,19 +635,23 @@ fn predict_one(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> Client
             )
             .is_ok_and(|t| t < input.at)
         };
-        with_ca_defects.expired_root |= ca
+        defects.expired_root |= ca
             .files
             .iter()
             .flat_map(|f| &f.certificates)
             .any(|c| (c.subject == top.issuer || c.subject == top.subject) && expired(c));
     }
-    let with_ca = decide(
-        p.engine,
-        with_ca_anchored,
-        &with_ca_defects,
-        level,
-        input.have_identity || d.client_cert_required,
-    );
+    (a, defects)
+}
+
+fn predict_one(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> ClientAdvice {
+    let d = &input.defects;
+    let level = input.security_level;
+    let (trust_words, default_anchored) = default_trust(p, sources, input);
+    let default = decide(p.engine, default_anchored, d, level, false);
+    let (ca_anchored, ca_defects) = ca_trust(input);
+    let identity = input.have_identity || d.client_cert_required;
+    let with_ca = decide(p.engine, ca_anchored, &ca_defects, level, identity);
     // A missing intermediate: no CA file of the root alone helps, but one that holds the intermediate too
     // does, until the server sends it.
     let bundle = Lines {
@@ -638,16 +716,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_engine_by_its_own_rules() {
+    /// Each engine's outcome on a trusted chain with `d`: requests, curl, grpcio, Go, rustls.
+    fn works(d: &Defects) -> Vec<bool> {
         let ssl = Engine::OpenSsl { cn_fallback: false };
         let curl = Engine::OpenSsl { cn_fallback: true };
-        let all = [ssl, curl, Engine::BoringSsl, Engine::Go, Engine::Rustls];
-        let works = |d: &Defects| -> Vec<bool> {
-            all.iter()
-                .map(|e| decide(*e, Ok(()), d, 2, false).works)
-                .collect()
-        };
+        [ssl, curl, Engine::BoringSsl, Engine::Go, Engine::Rustls]
+            .iter()
+            .map(|e| decide(*e, Ok(()), d, 2, false).works)
+            .collect()
+    }
+
+    #[test]
+    fn each_engine_by_its_own_rules() {
         assert_eq!(
             works(&Defects {
                 ca_leaf: true,
@@ -700,6 +780,43 @@ mod tests {
         assert_eq!(
             works(&Defects {
                 client_cert_required: true,
+                ..defects()
+            }),
+            [false; 5]
+        );
+    }
+
+    #[test]
+    fn what_each_engine_negotiates() {
+        let dhe = Negotiation {
+            dhe: true,
+            ..Negotiation::default()
+        };
+        assert_eq!(
+            works(&Defects {
+                negotiates: Some(dhe),
+                ..defects()
+            }),
+            [true, true, false, false, false]
+        );
+        let rsa = Negotiation {
+            static_rsa: true,
+            ..Negotiation::default()
+        };
+        assert_eq!(
+            works(&Defects {
+                negotiates: Some(rsa),
+                ..defects()
+            }),
+            [false, true, false, false, false]
+        );
+        let old = Negotiation {
+            legacy_only: true,
+            ..Negotiation::default()
+        };
+        assert_eq!(
+            works(&Defects {
+                negotiates: Some(old),
                 ..defects()
             }),
             [false; 5]

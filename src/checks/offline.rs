@@ -47,6 +47,7 @@ pub fn verify_offline(
             inspected_by: None,
             client_cert_required: false,
             identity_files: None,
+            negotiates: None,
         };
         let judged = trust::run(trust, &t);
         checks.extend(judged.checks);

@@ -52,6 +52,7 @@ pub(super) async fn after_connect(
             product: cfg.product,
         };
     };
+    read_offer(cfg, deps, at, &mut hs).await;
     let parsed = inspect::parse(&hs.captured.chain, judged_at);
     t.say(2, "tls", || chain_text(&parsed));
     let server_date = read_server_clock(cfg, &mut hs, &parsed, judged_at, at.budget).await;
@@ -130,6 +131,38 @@ async fn first_handshake(
             None
         }
     }
+}
+
+/// rustls could not negotiate (a handshake alert, a legacy version, a closed connection) and saw no chain: what
+/// the server accepts, read with raw ClientHellos (ECDHE, DHE, RSA key exchange, TLS 1.0), and the chain from a
+/// TLS 1.2 handshake it accepted, so the chain is judged and each client predicted by what it can negotiate.
+/// Optional: at most 2 s a probe, within what is left of the budget.
+async fn read_offer(cfg: &CheckConfig, deps: &Deps, at: &Reached<'_>, hs: &mut tls::Handshake) {
+    use tls::TlsFailure;
+    let failed = matches!(
+        hs.outcome,
+        Err(TlsFailure::Alert(_) | TlsFailure::LegacyOnly(_) | TlsFailure::Closed)
+    );
+    if !failed || !hs.captured.chain.is_empty() {
+        return;
+    }
+    let each = at.budget.cap(cfg.timeouts.tls.min(Duration::from_secs(2)));
+    let probe = crate::net::hello::what_route_accepts(at.route, hs.sni.as_deref(), each);
+    let Ok(offer) = tokio::time::timeout(at.budget.left(), probe).await else {
+        return;
+    };
+    deps.trace.say(1, "tls", || {
+        format!(
+            "what the server accepts: {}",
+            if offer.suites.is_empty() {
+                "nothing offered".to_string()
+            } else {
+                offer.suites.join(", ")
+            }
+        )
+    });
+    hs.captured.chain = offer.chain.clone();
+    hs.offer = Some(offer);
 }
 
 /// `--product auto`: the product recognised, within the budget (cut off: checked as a generic TLS server).
@@ -458,6 +491,15 @@ fn judge_trust(
             .identity_files
             .as_ref()
             .map(|(c, k)| (absolute(c), absolute(k))),
+        negotiates: hs
+            .offer
+            .as_ref()
+            .map(|o| crate::checks::clients::Negotiation {
+                ecdhe: o.ecdhe_tls12,
+                dhe: o.dhe,
+                static_rsa: o.static_rsa,
+                legacy_only: o.legacy_only_version.is_some(),
+            }),
     };
     let judged = trust::run(&deps.trust, &input);
     // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.

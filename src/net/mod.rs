@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod dns;
 pub mod grpc;
+pub mod hello;
 pub mod http;
 pub mod proxy;
 pub mod route;

@@ -102,6 +102,9 @@ pub struct Handshake {
     pub sni: Option<String>,
     /// The open connection after a successful handshake, for a follow-up request (the server's clock).
     pub stream: Option<Stream>,
+    /// What the server accepts, read with raw ClientHellos when rustls could not negotiate (and the chain
+    /// they received, now in `captured`).
+    pub offer: Option<crate::net::hello::Offer>,
 }
 
 /// A TLS connection made by [`handshake`].
@@ -364,6 +367,7 @@ pub async fn handshake_as(
         elapsed,
         sni,
         stream: open,
+        offer: None,
     }
 }
 
@@ -401,6 +405,7 @@ pub async fn handshake_with(
         elapsed: start.elapsed(),
         sni,
         stream: open,
+        offer: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod control_chars;
 mod deadlines;
 mod dns;
 mod fuzz_regressions;
+mod hello;
 mod hostile;
 mod lab;
 mod lab_products;

@@ -345,10 +345,20 @@ pub(crate) enum Case {
     AlpnH2,
     /// The root expired (2024-01-01 → 2025-01-01); the leaf it signed is valid until 2034.
     ExpiredRoot,
+    /// An RSA-2048 leaf signed by an RSA-2048 root (made by `openssl`), TLS 1.2 at most, with only the
+    /// ephemeral finite-field Diffie-Hellman suites `DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384`.
+    DheOnly,
+    /// As [`Case::DheOnly`], with only the static RSA key exchange suites
+    /// `AES128-GCM-SHA256:AES256-GCM-SHA384`.
+    StaticRsaOnly,
+    /// As [`Case::DheOnly`], with TLS 1.0 only (`-tls1`, at SECLEVEL=0, where OpenSSL 3 allows it). s_server
+    /// picks ECDHE-RSA-AES256-SHA, whose key exchange TLS 1.0 signs with MD5+SHA-1: curl, which still offers
+    /// TLS 1.0, refuses that signature (`legacy sigalg disallowed`); it would take a static RSA suite.
+    Tls10Only,
 }
 
 impl Case {
-    pub(crate) const ALL: [Case; 12] = [
+    pub(crate) const ALL: [Case; 15] = [
         Case::SelfSigned,
         Case::PrivateCa,
         Case::MissingIntermediate,
@@ -361,6 +371,9 @@ impl Case {
         Case::NoAlpnH2,
         Case::AlpnH2,
         Case::ExpiredRoot,
+        Case::DheOnly,
+        Case::StaticRsaOnly,
+        Case::Tls10Only,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -377,6 +390,9 @@ impl Case {
             Case::NoAlpnH2 => "no_alpn_h2",
             Case::AlpnH2 => "alpn_h2",
             Case::ExpiredRoot => "expired_root",
+            Case::DheOnly => "dhe_only",
+            Case::StaticRsaOnly => "static_rsa_only",
+            Case::Tls10Only => "tls10_only",
         }
     }
 }
@@ -405,7 +421,7 @@ fn valid() -> (OffsetDateTime, OffsetDateTime) {
 const LOOPBACK_SANS: [&str; 2] = ["localhost", "127.0.0.1"];
 
 /// Starts `openssl s_server -www` for `case`, with certificates made now (rcgen at fixed times; `openssl` for
-/// the RSA-1024 and SHA-1 ones, valid from now) in a temporary folder that lives as long as the server.
+/// the RSA ones, valid from now) in a temporary folder that lives as long as the server.
 pub(crate) fn serve(case: Case) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -484,6 +500,26 @@ pub(crate) fn serve(case: Case) -> Served {
             root.until = datetime!(2034-06-01 00:00:00 UTC);
             let (cert, key) = root.leaf(d, "server", &LOOPBACK_SANS);
             (cert, key, root.write(d, "root.pem"))
+        }
+        // RSA keys: the server signs its DHE share with an RSA key, and the client encrypts the premaster
+        // secret to it in static RSA.
+        Case::DheOnly | Case::StaticRsaOnly | Case::Tls10Only => {
+            let (cert, key, ca) = openssl_chain(d, "rsa:2048", "-sha256");
+            let only: [&str; 3] = match case {
+                Case::DheOnly => [
+                    "-no_tls1_3",
+                    "-cipher",
+                    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384",
+                ],
+                Case::StaticRsaOnly => [
+                    "-no_tls1_3",
+                    "-cipher",
+                    "AES128-GCM-SHA256:AES256-GCM-SHA384",
+                ],
+                _ => ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+            };
+            extra.extend(only.map(String::from));
+            (cert, key, ca)
         }
     };
     if case != Case::NoAlpnH2 {

@@ -39,6 +39,8 @@ pub struct TrustInput<'a> {
     pub client_cert_required: bool,
     /// The client certificate and key the user gave (`--cert`, `--key`), absolute, for the client lines.
     pub identity_files: Option<(String, String)>,
+    /// What the server negotiates, when rustls could not (raw ClientHellos).
+    pub negotiates: Option<crate::checks::clients::Negotiation>,
 }
 
 fn server_name(name: &str) -> Option<ServerName<'static>> {
@@ -348,6 +350,7 @@ fn clients(
     let mut defects = super::clients::Defects::of(input.facts, input.name.as_deref());
     defects.alpn_h2 = input.alpn_h2;
     defects.client_cert_required = input.client_cert_required;
+    defects.negotiates = input.negotiates;
     let identity = input
         .identity_files
         .as_ref()
@@ -452,6 +455,7 @@ mod tests {
             inspected_by: None,
             client_cert_required: false,
             identity_files: None,
+            negotiates: None,
         };
         run(&TrustSources { sources }, &input)
     }
@@ -526,6 +530,7 @@ mod tests {
             inspected_by: None,
             client_cert_required: false,
             identity_files: None,
+            negotiates: None,
         };
         judge_pin(&pins(&[pin.to_string()]).expect("pin"), &input)
     }

@@ -1,0 +1,163 @@
+//! The raw ClientHello prober (`net::hello`) against `openssl s_server`: an independent server configured for
+//! DHE only, static RSA only, TLS 1.0 only, and its defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use preflight::net::hello::{
+    offer, suite_name, what_it_accepts, Answer, Offer, Probe, TLS10, TLS12,
+};
+use tokio::net::TcpStream;
+
+use crate::common::{peer, write_self_signed, OpensslServer};
+
+/// Each probe's deadline; the whole test is bounded by [`LIMIT`].
+const PROBE: Duration = Duration::from_secs(2);
+const LIMIT: Duration = Duration::from_secs(15);
+
+/// An RSA-2048 certificate and key (DHE-RSA and static RSA need an RSA key): (cert, key).
+fn rsa_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", "/CN=localhost", "-days", "30"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    (cert, key)
+}
+
+/// `s_server` with an RSA certificate and `args`.
+fn rsa_server(dir: &Path, args: &[&str]) -> OpensslServer {
+    let (cert, key) = rsa_cert(dir);
+    let mut all = vec![
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    OpensslServer::start(&all)
+}
+
+async fn probe_all(server: &OpensslServer) -> Offer {
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.port));
+    let run = what_it_accepts(move || TcpStream::connect(addr), Some("localhost"), PROBE);
+    tokio::time::timeout(LIMIT, run)
+        .await
+        .expect("the probes keep their deadlines")
+}
+
+#[tokio::test]
+async fn dhe_only_server_accepts_dhe_only() {
+    if !peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = rsa_server(
+        dir.path(),
+        &["-cipher", "DHE-RSA-AES128-GCM-SHA256", "-no_tls1_3"],
+    );
+    let offer = probe_all(&server).await;
+    assert!(offer.dhe, "{offer:#?}");
+    assert!(!offer.ecdhe_tls12 && !offer.static_rsa, "{offer:#?}");
+    assert_eq!(offer.legacy_only_version, None, "{offer:#?}");
+    assert_eq!(offer.suites, ["TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"]);
+    // The ECDHE probe is refused with an alert (handshake_failure), not a closed connection.
+    assert!(
+        matches!(offer.answers[0], (p, Ok(Answer::Refused { .. })) if p == Probe::ECDHE_12),
+        "{offer:#?}"
+    );
+}
+
+#[tokio::test]
+async fn static_rsa_only_server_accepts_static_rsa_only() {
+    if !peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = rsa_server(dir.path(), &["-cipher", "AES128-GCM-SHA256", "-no_tls1_3"]);
+    let offer = probe_all(&server).await;
+    assert!(offer.static_rsa, "{offer:#?}");
+    assert!(!offer.ecdhe_tls12 && !offer.dhe, "{offer:#?}");
+    assert_eq!(offer.legacy_only_version, None, "{offer:#?}");
+    assert_eq!(offer.suites, ["TLS_RSA_WITH_AES_128_GCM_SHA256"]);
+}
+
+#[tokio::test]
+async fn tls10_only_server_is_legacy_only() {
+    if !peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = rsa_server(dir.path(), &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+    let offer = probe_all(&server).await;
+    assert_eq!(offer.legacy_only_version, Some(TLS10), "{offer:#?}");
+    assert_eq!(offer.legacy_version, Some(TLS10), "{offer:#?}");
+    assert!(
+        !offer.ecdhe_tls12 && !offer.dhe && !offer.static_rsa,
+        "{offer:#?}"
+    );
+}
+
+#[tokio::test]
+async fn default_server_accepts_ecdhe_at_tls12() {
+    if !peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_self_signed(dir.path(), "hello.test");
+    let server = OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+    ]);
+    let offer = probe_all(&server).await;
+    assert!(offer.ecdhe_tls12, "{offer:#?}");
+    assert!(!offer.dhe && !offer.static_rsa, "{offer:#?}");
+    // OpenSSL 3 refuses TLS 1.0 at its default security level (its MD5-SHA1 handshake signature).
+    assert_eq!(offer.legacy_version, None, "{offer:#?}");
+}
+
+#[tokio::test]
+async fn one_offer_names_the_chosen_suite_and_version() {
+    if !peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = rsa_server(
+        dir.path(),
+        &[
+            "-cipher",
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            "-no_tls1_3",
+            "-no_tls1",
+            "-no_tls1_1",
+        ],
+    );
+    let stream = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let answer = offer(stream, Some("localhost"), Probe::ECDHE_12, PROBE).await;
+    assert_eq!(
+        answer,
+        Answer::Accepted {
+            version: TLS12,
+            suite: 0xC030
+        }
+    );
+    assert_eq!(suite_name(0xC030), "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    // A TLS 1.0 ClientHello to a TLS 1.2 server: refused with protocol_version (70).
+    let stream = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let answer = offer(stream, None, Probe::LEGACY, PROBE).await;
+    assert_eq!(answer, Answer::Refused { alert: 70 });
+}

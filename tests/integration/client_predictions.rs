@@ -177,3 +177,51 @@ fn every_line_runs_as_printed() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The grpcio line against a server that really speaks gRPC (the lab's CloudVision, HTTP/2 with SETTINGS):
+/// pasted into Python with the CA file preflight names, the channel becomes READY.
+#[test]
+fn the_grpcio_line_runs_as_printed() {
+    if !RealClient::Grpcio.installed() {
+        return;
+    }
+    let lab = RunningLab::start(&[preflight::lab::Scenario::Cvp]);
+    let addr = lab.addr(preflight::lab::Scenario::Cvp);
+    let ca = lab.trust_file(preflight::lab::Scenario::Cvp);
+    let out = preflight()
+        .args([
+            "check",
+            &addr.to_string(),
+            "--product",
+            "cvp",
+            "--no-alt-ports",
+        ])
+        .arg("--ca")
+        .arg(&ca)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let advice = report["clients"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["client"] == "Python grpcio"))
+        .unwrap();
+    let line = advice["make_it_work"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no line: {advice}"));
+    assert!(
+        line.contains(&std::fs::canonicalize(&ca).unwrap().display().to_string()),
+        "{line}"
+    );
+    let ran = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(line)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "`{line}` failed: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+}

@@ -108,6 +108,8 @@ codes! {
         "On the server, append the intermediate to the certificate file (nginx: the file `ssl_certificate` names).";
     CaUsedAsLeaf => "ca_used_as_leaf", "The server's own certificate is a CA certificate (CA:TRUE); strict clients refuse it.",
         "Regenerate the server certificate with `basicConstraints=critical,CA:FALSE` and `extendedKeyUsage=serverAuth`.";
+    UnknownCriticalExtension => "unknown_critical_extension", "A certificate on the path, the root in your CA file included, carries an extension marked critical that clients do not know: OpenSSL and Go refuse the chain (BoringSSL and rustls do not look at the root's).",
+        "Reissue the certificate without that extension, or with it marked non-critical.";
     MissingServerAuthEku => "missing_server_auth_eku", "The certificate's extended key usage does not allow a TLS server (no serverAuth).",
         "Reissue it with extended key usage serverAuth.";
     WeakSignature => "weak_signature", "A certificate is signed with SHA-1 or MD5, which clients refuse.",

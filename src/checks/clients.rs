@@ -57,6 +57,8 @@ pub struct Defects {
     pub expired: bool,
     /// The top of the chain is a self-signed root outside its dates.
     pub expired_root: bool,
+    /// The anchor carries an extension marked critical that no client knows (its OID).
+    pub root_critical_extension: Option<String>,
     /// The server requires a client certificate.
     pub client_cert_required: bool,
     /// ALPN h2 was negotiated (`None`: no handshake to tell).
@@ -223,6 +225,15 @@ pub fn decide(
             Code::Expired,
             format!("{e} checks the root's own dates, and the root has expired (rustls does not)"),
         );
+    }
+    if let Some(oid) = &defects.root_critical_extension {
+        if matches!(engine, Engine::OpenSsl { .. } | Engine::Go) {
+            return Decision::fail(
+                "critical_extension",
+                Code::UnknownCriticalExtension,
+                format!("the root carries the unknown critical extension {oid}: {e} refuses it (BoringSSL and rustls do not check the root's extensions)"),
+            );
+        }
     }
     if defects.ca_leaf && engine == Engine::Rustls {
         return Decision::fail("ca_leaf", Code::CaUsedAsLeaf, "webpki refuses a CA certificate (CA:TRUE) as the server's own; OpenSSL, BoringSSL and Go accept it".into());
@@ -635,11 +646,16 @@ fn ca_trust(input: &Input<'_>) -> (Anchored, Defects) {
             )
             .is_ok_and(|t| t < input.at)
         };
-        defects.expired_root |= ca
-            .files
-            .iter()
-            .flat_map(|f| &f.certificates)
-            .any(|c| (c.subject == top.issuer || c.subject == top.subject) && expired(c));
+        let anchors = || {
+            ca.files
+                .iter()
+                .flat_map(|f| &f.certificates)
+                .filter(|c| c.subject == top.issuer || c.subject == top.subject)
+        };
+        defects.expired_root |= anchors().any(expired);
+        defects.root_critical_extension = anchors()
+            .find_map(|c| c.unknown_critical.first().cloned())
+            .or(defects.root_critical_extension);
     }
     (a, defects)
 }

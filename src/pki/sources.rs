@@ -48,6 +48,8 @@ pub struct CaCert {
     pub self_signed: bool,
     /// The end of its validity (RFC 3339): clients other than rustls refuse an expired anchor.
     pub not_after: String,
+    /// Extensions marked critical that no client knows (their OIDs): OpenSSL and Go refuse such an anchor.
+    pub unknown_critical: Vec<String>,
 }
 
 /// One `--ca` file and what was in it.
@@ -208,6 +210,25 @@ fn io_reason(e: &std::io::Error) -> String {
     crate::errors::io_words(e)
 }
 
+/// The OIDs of the extensions of `der` that are critical and unknown to x509-parser (and so to clients).
+pub fn unknown_critical(der: &[u8]) -> Vec<String> {
+    use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Vec::new();
+    };
+    cert.extensions()
+        .iter()
+        .filter(|e| {
+            e.critical
+                && matches!(
+                    e.parsed_extension(),
+                    ParsedExtension::UnsupportedExtension { .. }
+                )
+        })
+        .map(|e| e.oid.to_id_string())
+        .collect()
+}
+
 /// Reads every certificate in a PEM bundle or a DER file given with `flag`.
 pub fn read_certificates(
     path: &Path,
@@ -294,6 +315,7 @@ pub fn custom(paths: &[PathBuf]) -> Result<TrustSource, SourceError> {
                 is_ca: f.is_ca,
                 self_signed: f.self_signed,
                 not_after: f.not_after,
+                unknown_critical: unknown_critical(der),
             });
         }
         described.push(CaFile {

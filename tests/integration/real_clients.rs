@@ -355,10 +355,12 @@ pub(crate) enum Case {
     /// picks ECDHE-RSA-AES256-SHA, whose key exchange TLS 1.0 signs with MD5+SHA-1: curl, which still offers
     /// TLS 1.0, refuses that signature (`legacy sigalg disallowed`); it would take a static RSA suite.
     Tls10Only,
+    /// A leaf signed by a root that carries an extension no client knows, marked critical.
+    RootCriticalExtension,
 }
 
 impl Case {
-    pub(crate) const ALL: [Case; 15] = [
+    pub(crate) const ALL: [Case; 16] = [
         Case::SelfSigned,
         Case::PrivateCa,
         Case::MissingIntermediate,
@@ -374,6 +376,7 @@ impl Case {
         Case::DheOnly,
         Case::StaticRsaOnly,
         Case::Tls10Only,
+        Case::RootCriticalExtension,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -393,6 +396,7 @@ impl Case {
             Case::DheOnly => "dhe_only",
             Case::StaticRsaOnly => "static_rsa_only",
             Case::Tls10Only => "tls10_only",
+            Case::RootCriticalExtension => "root_critical_extension",
         }
     }
 }
@@ -488,6 +492,29 @@ pub(crate) fn serve(case: Case) -> Served {
             let client_ca = clients.write(d, "client-ca.pem");
             extra.extend(["-Verify".into(), "1".into(), "-verify_return_error".into()]);
             extra.extend(["-CAfile".into(), path_str(&client_ca)]);
+            (cert, key, root.write(d, "root.pem"))
+        }
+        Case::RootCriticalExtension => {
+            let key = KeyPair::generate().unwrap();
+            let mut p = ca_params(
+                "Real Clients Root CA With A Critical Extension",
+                from,
+                until,
+            );
+            let mut ext = rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 55555, 1, 1],
+                vec![0x05, 0x00],
+            );
+            ext.set_criticality(true);
+            p.custom_extensions.push(ext);
+            let pem = p.self_signed(&key).unwrap().pem();
+            let root = Authority {
+                pem,
+                issuer: Issuer::new(p, key),
+                from,
+                until,
+            };
+            let (cert, key) = root.leaf(d, "server", &LOOPBACK_SANS);
             (cert, key, root.write(d, "root.pem"))
         }
         Case::ExpiredRoot => {

@@ -142,6 +142,7 @@ fuzz_target!(|data: &[u8]| {
         client_cert_required: false,
         identity_files: None,
         negotiates: None,
+        message_too_large: false,
     };
     let judged = trust::run(&sources, &input);
     let (checks, advice) = (judged.checks, judged.clients);

@@ -57,6 +57,8 @@ pub struct Defects {
     pub expired: bool,
     /// The top of the chain is a self-signed root outside its dates.
     pub expired_root: bool,
+    /// The certificate message is over 64 KB: rustls refuses it; OpenSSL (100 KB), Go and BoringSSL take it.
+    pub message_too_large: bool,
     /// The anchor carries an extension marked critical that no client knows (its OID).
     pub root_critical_extension: Option<String>,
     /// The server requires a client certificate.
@@ -195,13 +197,8 @@ pub fn decide(
     with_identity: bool,
 ) -> Decision {
     let e = engine.name();
-    if let Some(n) = defects.negotiates {
-        if let Some(d) = negotiation_decision(engine, n) {
-            return d;
-        }
-    }
-    if engine == Engine::BoringSsl && defects.alpn_h2 == Some(false) {
-        return Decision::fail("alpn_h2", Code::AlpnH2Missing, "gRPC needs ALPN h2 and the server negotiates none (grpcio: \"missing selected ALPN property\")".into());
+    if let Some(d) = connection_decision(engine, defects) {
+        return d;
     }
     if let Err(code) = anchored {
         let why = match code {
@@ -264,6 +261,27 @@ pub fn decide(
         code: None,
         why,
     }
+}
+
+/// What stops the connection before the chain is judged: the key exchange or version, the size of the
+/// certificate message, ALPN h2 for grpcio.
+fn connection_decision(engine: Engine, defects: &Defects) -> Option<Decision> {
+    if let Some(n) = defects.negotiates {
+        if let Some(d) = negotiation_decision(engine, n) {
+            return Some(d);
+        }
+    }
+    if engine == Engine::Rustls && defects.message_too_large {
+        return Some(Decision::fail(
+            "message_size",
+            Code::TlsHandshakeFailed,
+            "the certificate message is over 64 KB: rustls refuses it (OpenSSL, Go and BoringSSL take it)".into(),
+        ));
+    }
+    if engine == Engine::BoringSsl && defects.alpn_h2 == Some(false) {
+        return Some(Decision::fail("alpn_h2", Code::AlpnH2Missing, "gRPC needs ALPN h2 and the server negotiates none (grpcio: \"missing selected ALPN property\")".into()));
+    }
+    None
 }
 
 /// The key and signature rules: RSA under 2048 bits (OpenSSL at level 2, webpki), under 1024 (Go), SHA-1

@@ -118,6 +118,10 @@ fn failure_text(
             "the server sent an empty certificate list".to_string(),
             "Configure a certificate on the server (nginx: `ssl_certificate` and `ssl_certificate_key`)".to_string(),
         ),
+        TlsFailure::MessageTooLarge => (
+            "the TLS handshake failed: the server's certificate message is over 64 KB, more than rustls accepts (OpenSSL, Go and BoringSSL clients take it: see Which clients will work)".to_string(),
+            "Send a smaller chain: drop certificates the clients do not need (a root, cross-signed copies) and large extensions from the server certificate".to_string(),
+        ),
         TlsFailure::Other(why) => (
             format!("the TLS handshake failed: {why}"),
             format!("Compare with `{s_client}` and read the server's TLS error log"),

@@ -48,6 +48,7 @@ pub fn verify_offline(
             client_cert_required: false,
             identity_files: None,
             negotiates: None,
+            message_too_large: false,
         };
         let judged = trust::run(trust, &t);
         checks.extend(judged.checks);

@@ -141,7 +141,10 @@ async fn read_offer(cfg: &CheckConfig, deps: &Deps, at: &Reached<'_>, hs: &mut t
     use tls::TlsFailure;
     let failed = matches!(
         hs.outcome,
-        Err(TlsFailure::Alert(_) | TlsFailure::LegacyOnly(_) | TlsFailure::Closed)
+        Err(TlsFailure::Alert(_)
+            | TlsFailure::LegacyOnly(_)
+            | TlsFailure::Closed
+            | TlsFailure::MessageTooLarge)
     );
     if !failed || !hs.captured.chain.is_empty() {
         return;
@@ -491,6 +494,7 @@ fn judge_trust(
             .identity_files
             .as_ref()
             .map(|(c, k)| (absolute(c), absolute(k))),
+        message_too_large: matches!(hs.outcome, Err(tls::TlsFailure::MessageTooLarge)),
         negotiates: hs
             .offer
             .as_ref()

@@ -52,6 +52,8 @@ pub enum TlsFailure {
     MalformedCertificate(String),
     /// The server's RSA key is too small for the handshake signature to be accepted (bits).
     WeakKey(u32),
+    /// A handshake message over rustls's 64 KB limit (a certificate chain that large).
+    MessageTooLarge,
     Other(String),
 }
 
@@ -67,9 +69,10 @@ impl TlsFailure {
             TlsFailure::BadCertificate | TlsFailure::MalformedCertificate(_) => {
                 Code::CertUnparsable
             }
-            TlsFailure::Closed | TlsFailure::Alert(_) | TlsFailure::Other(_) => {
-                Code::TlsHandshakeFailed
-            }
+            TlsFailure::Closed
+            | TlsFailure::Alert(_)
+            | TlsFailure::Other(_)
+            | TlsFailure::MessageTooLarge => Code::TlsHandshakeFailed,
         }
     }
 
@@ -87,6 +90,9 @@ impl TlsFailure {
             TlsFailure::BadCertificate => "TLS with a certificate that is not valid DER".into(),
             TlsFailure::MalformedCertificate(why) => {
                 format!("TLS with a malformed certificate ({why})")
+            }
+            TlsFailure::MessageTooLarge => {
+                "a handshake message over 64 KB (rustls refuses it)".into()
             }
             TlsFailure::Other(why) => why.clone(),
         }
@@ -261,7 +267,7 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
             bad_signature(captured)
         }
         Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge)) => {
-            TlsFailure::Other("a handshake message from the server is too large for TLS clients (a certificate chain over 64 KB?)".into())
+            TlsFailure::MessageTooLarge
         }
         Some(rustls::Error::InvalidMessage(m)) => TlsFailure::Other(format!(
             "the server sent a malformed TLS message ({})",

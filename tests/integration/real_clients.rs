@@ -357,10 +357,12 @@ pub(crate) enum Case {
     Tls10Only,
     /// A leaf signed by a root that carries an extension no client knows, marked critical.
     RootCriticalExtension,
+    /// A leaf with a 70 KB non-critical extension: the Certificate message is over 64 KB.
+    HugeCertificate,
 }
 
 impl Case {
-    pub(crate) const ALL: [Case; 16] = [
+    pub(crate) const ALL: [Case; 17] = [
         Case::SelfSigned,
         Case::PrivateCa,
         Case::MissingIntermediate,
@@ -377,6 +379,7 @@ impl Case {
         Case::StaticRsaOnly,
         Case::Tls10Only,
         Case::RootCriticalExtension,
+        Case::HugeCertificate,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -397,6 +400,7 @@ impl Case {
             Case::StaticRsaOnly => "static_rsa_only",
             Case::Tls10Only => "tls10_only",
             Case::RootCriticalExtension => "root_critical_extension",
+            Case::HugeCertificate => "huge_certificate",
         }
     }
 }
@@ -493,6 +497,27 @@ pub(crate) fn serve(case: Case) -> Served {
             extra.extend(["-Verify".into(), "1".into(), "-verify_return_error".into()]);
             extra.extend(["-CAfile".into(), path_str(&client_ca)]);
             (cert, key, root.write(d, "root.pem"))
+        }
+        Case::HugeCertificate => {
+            let root = Authority::root("Real Clients Root CA", from, until);
+            let key = KeyPair::generate().unwrap();
+            let mut p = params("server", &LOOPBACK_SANS, root.from, root.until);
+            p.is_ca = IsCa::ExplicitNoCa;
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            // An OCTET STRING of 70,000 bytes under a private OID.
+            let mut content = vec![0x04, 0x83, 0x01, 0x11, 0x70];
+            content.extend(std::iter::repeat_n(0x41, 70_000));
+            p.custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 4, 1, 55555, 1, 2],
+                    content,
+                ));
+            let pem = p.signed_by(&key, &root.issuer).unwrap().pem();
+            (
+                write(d, "server.pem", &pem),
+                write(d, "server.key", &key.serialize_pem()),
+                root.write(d, "root.pem"),
+            )
         }
         Case::RootCriticalExtension => {
             let key = KeyPair::generate().unwrap();

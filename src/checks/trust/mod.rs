@@ -41,6 +41,8 @@ pub struct TrustInput<'a> {
     pub identity_files: Option<(String, String)>,
     /// What the server negotiates, when rustls could not (raw ClientHellos).
     pub negotiates: Option<crate::checks::clients::Negotiation>,
+    /// rustls refused a handshake message over 64 KB (the certificate chain).
+    pub message_too_large: bool,
 }
 
 fn server_name(name: &str) -> Option<ServerName<'static>> {
@@ -351,6 +353,7 @@ fn clients(
     defects.alpn_h2 = input.alpn_h2;
     defects.client_cert_required = input.client_cert_required;
     defects.negotiates = input.negotiates;
+    defects.message_too_large = input.message_too_large;
     let identity = input
         .identity_files
         .as_ref()
@@ -456,6 +459,7 @@ mod tests {
             client_cert_required: false,
             identity_files: None,
             negotiates: None,
+            message_too_large: false,
         };
         run(&TrustSources { sources }, &input)
     }
@@ -531,6 +535,7 @@ mod tests {
             client_cert_required: false,
             identity_files: None,
             negotiates: None,
+            message_too_large: false,
         };
         judge_pin(&pins(&[pin.to_string()]).expect("pin"), &input)
     }

@@ -112,15 +112,8 @@ fn run_line(c: RealClient, line: &str, dir: &Path) -> Option<String> {
         }
         RealClient::Go => {
             std::fs::write(dir.join("main.go"), line).unwrap();
-            let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real_clients");
             let mut cmd = std::process::Command::new("go");
-            cmd.args(["run", "main.go"])
-                .current_dir(dir)
-                .env("GOCACHE", cache.join("go-cache"))
-                .env("GOPATH", cache.join("go-path"))
-                .env("GOTOOLCHAIN", "local")
-                .env("GOPROXY", "off")
-                .env("GOFLAGS", "");
+            cmd.args(["run", "main.go"]).current_dir(dir).envs(go_env());
             cmd
         }
         _ => return None,

@@ -388,6 +388,24 @@ pub fn first_failure(report: &Value) -> Option<(String, String)> {
         })
 }
 
+/// A rustls server configuration (ring) sending `chain` with `key`, offering `alpn` (none when empty).
+pub fn server_config(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+    alpn: &[&[u8]],
+) -> std::sync::Arc<rustls::ServerConfig> {
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    std::sync::Arc::new(config)
+}
+
 /// A TLS server (certificate `issued`) that records every decrypted byte it receives and answers each read
 /// with `respond(bytes read)`. Returns its port and the record.
 pub fn tls_responder(
@@ -406,18 +424,12 @@ pub fn tls_responder_sending(
     use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
+    let config = server_config(
         std::iter::once(issued.der.clone()).chain(extra).collect(),
         issued.key(),
-    )
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        &[],
+    );
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let (tx, rx) = mpsc::channel();
     let record = seen.clone();
     std::thread::spawn(move || {

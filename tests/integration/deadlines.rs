@@ -3,7 +3,7 @@
 //! (a 1 s budget must end "well under 3 s"): a loaded two-core machine passes, a regression to the phase
 //! deadlines (10 s) does not.
 
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use preflight::lab::Scenario;
@@ -19,16 +19,12 @@ const WELL_UNDER: Duration = Duration::from_secs(3);
 /// whose application hangs. Each connection stays open until the client closes it.
 fn silent_console(issued: &preflight::lab::certs::Issued) -> u16 {
     use tokio::io::AsyncReadExt;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![issued.der.clone()], issued.key())
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let config = server_config(
+        vec![issued.der.clone()],
+        issued.key(),
+        &[b"h2", b"http/1.1"],
+    );
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -384,16 +384,8 @@ where
 {
     let issued =
         preflight::lab::certs::self_signed_server("grpc.preflight.test", ISSUED_AT).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![issued.der.clone()], issued.key())
-    .unwrap();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let config = server_config(vec![issued.der.clone()], issued.key(), &[alpn]);
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let handler = Arc::new(handler);
     let server = serve(move |s| {
         let (acceptor, handler) = (acceptor.clone(), handler.clone());

@@ -283,6 +283,19 @@ pub(crate) fn python_module(module: &str, package: &str) -> bool {
     here
 }
 
+/// Go's environment for the tests: a cache under the target folder, this toolchain only, nothing downloaded.
+pub(crate) fn go_env() -> Vec<(&'static str, std::ffi::OsString)> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real_clients");
+    vec![
+        ("GOCACHE", dir.join("go-cache").into_os_string()),
+        ("GOPATH", dir.join("go-path").into_os_string()),
+        ("GOTOOLCHAIN", "local".into()),
+        ("GOPROXY", "off".into()),
+        ("GOFLAGS", "".into()),
+        ("GOWORK", "off".into()),
+    ]
+}
+
 /// `tests/clients/probe.go`, built once per test run (the first build, with an empty cache, takes ~25 s on two
 /// cores; then well under a second). Standard library only: nothing is downloaded.
 fn go_probe() -> &'static Path {
@@ -297,12 +310,7 @@ fn go_probe() -> &'static Path {
             .arg(&built)
             .arg("probe.go")
             .current_dir(clients_dir())
-            .env("GOCACHE", dir.join("go-cache"))
-            .env("GOPATH", dir.join("go-path"))
-            .env("GOTOOLCHAIN", "local")
-            .env("GOPROXY", "off")
-            .env("GOFLAGS", "")
-            .env("GOWORK", "off")
+            .envs(go_env())
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

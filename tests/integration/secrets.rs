@@ -190,15 +190,7 @@ fn http_server(
     issued: &preflight::lab::certs::Issued,
     respond: fn(&Request) -> Vec<u8>,
 ) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![issued.der.clone()], issued.key())
-    .unwrap();
-    let config = Arc::new(config);
+    let config = server_config(vec![issued.der.clone()], issued.key(), &[]);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));

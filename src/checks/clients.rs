@@ -553,11 +553,11 @@ pub fn make_it_work(client: &str, l: &Lines<'_>) -> String {
             format!("package main; import (\"crypto/tls\"; \"crypto/x509\"; \"os\"); func main() {{ pool := x509.NewCertPool(); pem, err := os.ReadFile(\"{ca}\"); if err != nil {{ panic(err) }}; pool.AppendCertsFromPEM(pem); cfg := &tls.Config{{RootCAs: pool}};{cert} conn, err := tls.Dial(\"tcp\", \"{hp}\", cfg); if err != nil {{ panic(err) }}; conn.Close() }}")
         }
         (_, id) => {
-            let auth = match id {
-                Some((c, k)) => format!(".with_client_auth_cert(CertificateDer::pem_file_iter(\"{c}\")?.collect::<Result<Vec<_>, _>>()?, PrivateKeyDer::from_pem_file(\"{k}\")?)?"),
-                None => ".with_no_client_auth()".to_string(),
+            let (auth, key_type) = match id {
+                Some((c, k)) => (format!(".with_client_auth_cert(CertificateDer::pem_file_iter(\"{c}\")?.collect::<Result<Vec<_>, _>>()?, PrivateKeyDer::from_pem_file(\"{k}\")?)?"), ", PrivateKeyDer"),
+                None => (".with_no_client_auth()".to_string(), ""),
             };
-            format!("use rustls::pki_types::{{pem::PemObject, CertificateDer, PrivateKeyDer}}; let mut roots = rustls::RootCertStore::empty(); roots.add_parsable_certificates(CertificateDer::pem_file_iter(\"{ca}\")?.flatten()); let config = rustls::ClientConfig::builder().with_root_certificates(roots){auth};")
+            format!("use rustls::pki_types::{{pem::PemObject, CertificateDer{key_type}}}; let mut roots = rustls::RootCertStore::empty(); roots.add_parsable_certificates(CertificateDer::pem_file_iter(\"{ca}\")?.flatten()); let config = rustls::ClientConfig::builder().with_root_certificates(roots){auth};")
         }
     }
 }

@@ -218,3 +218,58 @@ fn the_grpcio_line_runs_as_printed() {
         String::from_utf8_lossy(&ran.stderr)
     );
 }
+
+/// The rustls line compiles and runs as printed: pasted into the body of a `main` that returns a
+/// `Result`, in a crate that depends on rustls 0.23 (ring), it reads the CA file preflight names and builds
+/// the client configuration. Built with this project's own lock file, so no other version is fetched.
+#[test]
+fn the_rustls_line_compiles_and_runs_as_printed() {
+    // Without and with the client certificate the server requires.
+    for case in [Case::PrivateCa, Case::ClientCertRequired] {
+        rustls_line_runs(case);
+    }
+}
+
+fn rustls_line_runs(case: Case) {
+    let s = serve(case);
+    let report = predict(&s);
+    let advice = report["clients"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["client"] == "Rust rustls"))
+        .unwrap();
+    let line = advice["make_it_work"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no line: {advice}"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"rustls-line\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\
+         rustls = { version = \"0.23\", default-features = false, features = [\"ring\", \"std\"] }\n\n\
+         [workspace]\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
+        dir.path().join("Cargo.lock"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("src/main.rs"),
+        format!("#![deny(warnings)]\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n    {line}\n    let _ = config;\n    Ok(())\n}}\n"),
+    )
+    .unwrap();
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rustls-line");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--offline"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`{line}` did not compile or run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -367,10 +367,12 @@ pub(crate) enum Case {
     RootCriticalExtension,
     /// A leaf with a 70 KB non-critical extension: the Certificate message is over 64 KB.
     HugeCertificate,
+    /// A leaf whose only SAN is a DNS name spelling the address (`DNS:127.0.0.1`), by address.
+    IpInDnsSan,
 }
 
 impl Case {
-    pub(crate) const ALL: [Case; 17] = [
+    pub(crate) const ALL: [Case; 18] = [
         Case::SelfSigned,
         Case::PrivateCa,
         Case::MissingIntermediate,
@@ -388,6 +390,7 @@ impl Case {
         Case::Tls10Only,
         Case::RootCriticalExtension,
         Case::HugeCertificate,
+        Case::IpInDnsSan,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -409,6 +412,7 @@ impl Case {
             Case::Tls10Only => "tls10_only",
             Case::RootCriticalExtension => "root_critical_extension",
             Case::HugeCertificate => "huge_certificate",
+            Case::IpInDnsSan => "ip_in_dns_san",
         }
     }
 }
@@ -505,6 +509,21 @@ pub(crate) fn serve(case: Case) -> Served {
             extra.extend(["-Verify".into(), "1".into(), "-verify_return_error".into()]);
             extra.extend(["-CAfile".into(), path_str(&client_ca)]);
             (cert, key, root.write(d, "root.pem"))
+        }
+        Case::IpInDnsSan => {
+            name = "127.0.0.1";
+            let root = Authority::root("Real Clients Root CA", from, until);
+            let key = KeyPair::generate().unwrap();
+            let mut p = params("server", &[], root.from, root.until);
+            p.is_ca = IsCa::ExplicitNoCa;
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            p.subject_alt_names = vec![SanType::DnsName("127.0.0.1".try_into().unwrap())];
+            let pem = p.signed_by(&key, &root.issuer).unwrap().pem();
+            (
+                write(d, "server.pem", &pem),
+                write(d, "server.key", &key.serialize_pem()),
+                root.write(d, "root.pem"),
+            )
         }
         Case::HugeCertificate => {
             let root = Authority::root("Real Clients Root CA", from, until);

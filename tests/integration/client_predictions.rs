@@ -273,3 +273,52 @@ fn rustls_line_runs(case: Case) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The user's environment decides each client's default trust: with `REQUESTS_CA_BUNDLE` holding the CA,
+/// requests connects and grpcio (which ignores it) does not; with `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH` too,
+/// grpcio connects. preflight, run in the same environment, predicts each, as the real clients do.
+#[test]
+fn the_environment_decides_the_default_trust() {
+    let s = serve(Case::PrivateCa);
+    let requests_only: &[(&str, &Path)] = &[("REQUESTS_CA_BUNDLE", s.ca.as_path())];
+    let both: &[(&str, &Path)] = &[
+        ("REQUESTS_CA_BUNDLE", s.ca.as_path()),
+        ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", s.ca.as_path()),
+    ];
+    for env in [requests_only, both] {
+        let target = format!("{}:{}", s.name, s.server.port);
+        let pin = format!("{}:{}:127.0.0.1", s.name, s.server.port);
+        let out = preflight()
+            .args(["check", &target, "--resolve", &pin, "--product", "generic"])
+            .args(["--no-alt-ports", "--format", "json"])
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for c in [RealClient::Requests, RealClient::Grpcio] {
+            let name = predicted_name(c).unwrap();
+            let advice = report["clients"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["client"] == name))
+                .unwrap();
+            let at = ("127.0.0.1", s.server.port, s.name);
+            let Some(seen) = try_client_env(c, at, None, None, env) else {
+                continue;
+            };
+            assert_eq!(
+                advice["default"]["works"].as_bool(),
+                Some(seen.works),
+                "{name} with {env:?}: predicted {advice}, the real client said {}",
+                seen.said
+            );
+        }
+        let requests = &report["clients"][0];
+        assert!(
+            requests["default_trust"]
+                .as_str()
+                .unwrap()
+                .starts_with("REQUESTS_CA_BUNDLE="),
+            "{requests}"
+        );
+    }
+}

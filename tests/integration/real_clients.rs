@@ -104,6 +104,18 @@ pub(crate) fn try_client(
     ca: Option<&Path>,
     identity: Option<(&Path, &Path)>,
 ) -> Option<Seen> {
+    try_client_env(c, (host, port, name), ca, identity, &[])
+}
+
+/// [`try_client`] with variables set in the client's environment (`REQUESTS_CA_BUNDLE`, ...), as a user's
+/// shell would have them. curl runs without them.
+pub(crate) fn try_client_env(
+    c: RealClient,
+    (host, port, name): (&str, u16, &str),
+    ca: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+    env: &[(&str, &Path)],
+) -> Option<Seen> {
     if !c.installed() {
         return None;
     }
@@ -146,6 +158,7 @@ pub(crate) fn try_client(
         RealClient::Curl => return Some(curl(host, &port, name, ca, identity)),
     };
     hermetic(&mut cmd);
+    cmd.envs(env.iter().map(|(k, v)| (*k, *v)));
     let out = output_within(
         &mut cmd,
         None,

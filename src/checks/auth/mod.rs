@@ -35,6 +35,25 @@ pub fn method_ids(product: crate::target::Product, creds: &Credentials) -> Vec<S
     ids
 }
 
+/// A token preflight just obtained by logging in: its kind, expiry and lifetime as facts, never a finding
+/// (its lifetime is the server's setting: Prisma's are 30 minutes, 60 on SaaS).
+pub fn obtained_token_facts(check: Check, token: &Secret, now: OffsetDateTime) -> Check {
+    let Some(c) = jwt::claims(token.expose()) else {
+        return check.with_fact("token_kind", "opaque");
+    };
+    let check = check.with_fact("token_kind", "jwt");
+    let Some(exp) = c.exp else {
+        return check;
+    };
+    let when = OffsetDateTime::from_unix_timestamp(exp)
+        .map(crate::duration::rfc3339)
+        .unwrap_or_default();
+    let from = c.iat.unwrap_or(now.unix_timestamp());
+    check
+        .with_fact("token_expires", when)
+        .with_fact("token_lifetime_seconds", exp.saturating_sub(from))
+}
+
 /// A token's claims as facts, and a finding when it expired or expires soon.
 pub fn token_facts(
     check: Check,
@@ -56,7 +75,9 @@ pub fn token_facts(
         .unwrap_or_default();
     check = check.with_fact("token_expires", when.clone());
     let left = exp.saturating_sub(now.unix_timestamp());
-    let lifetime = c.iat.map(|iat| exp.saturating_sub(iat)).unwrap_or(i64::MAX);
+    // Without `iat` (Prisma's tokens) the lifetime is unknown: what is left stands for it, so a short-lived
+    // token is not called expiring for being short-lived.
+    let lifetime = c.iat.map(|iat| exp.saturating_sub(iat)).unwrap_or(left);
     if left <= 0 {
         return (
             check,

@@ -115,26 +115,8 @@ async fn token_login(
         &format!("{who} (token from {path})"),
     )
     .await;
-    let (proof, finding) = token_facts(proof, &token, now);
-    match finding {
-        Some((code, text)) if proof.status == Status::Pass => {
-            let fix = if code == Code::TokenExpired {
-                "Authenticate again for a fresh token"
-            } else {
-                "Renew the token before the job runs (GET /api/v1/authenticate/renew); the default lifetime is 30 minutes, not the 24 hours older pages say"
-            };
-            let status = if code == Code::TokenExpired {
-                Status::Fail
-            } else {
-                Status::Warn
-            };
-            let mut c = Check::new(id, status, code, format!("{}; but {text}", proof.summary))
-                .with_fix(fix);
-            c.facts = proof.facts;
-            c
-        }
-        _ => proof,
-    }
+    // Just obtained: its lifetime is a fact (30 minutes by default), not a warning.
+    super::obtained_token_facts(proof, &token, now)
 }
 
 /// Every Prisma method the credentials allow, in turn.

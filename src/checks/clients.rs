@@ -586,8 +586,34 @@ pub struct Input<'a> {
 }
 
 /// The anchors of a store a variable names (`REQUESTS_CA_BUNDLE=/path`): `None` when it cannot be read.
-fn anchors_of(path: &str) -> Option<TrustSource> {
-    crate::pki::sources::custom(&[Path::new(path).to_path_buf()]).ok()
+/// Read once per process and path: a bundle such as `/etc/ssl/certs/ca-certificates.crt` holds well over a
+/// hundred roots, and every check would otherwise parse it again for each client.
+fn anchors_of(path: &str) -> Option<std::sync::Arc<Vec<TrustAnchor<'static>>>> {
+    type Cache =
+        std::collections::HashMap<String, Option<std::sync::Arc<Vec<TrustAnchor<'static>>>>>;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().ok()?.get(path) {
+        return hit.clone();
+    }
+    // Only the anchors: the facts `--ca` files get are not needed here.
+    let anchors = crate::pki::sources::read_certificates(Path::new(path), "--ca")
+        .ok()
+        .map(|certs| {
+            let anchors: Vec<TrustAnchor<'static>> = certs
+                .iter()
+                .filter_map(|der| {
+                    webpki::anchor_from_trusted_cert(der)
+                        .ok()
+                        .map(|a| a.to_owned())
+                })
+                .collect();
+            std::sync::Arc::new(anchors)
+        });
+    if let Ok(mut c) = cache.lock() {
+        c.insert(path.to_string(), anchors.clone());
+    }
+    anchors
 }
 
 /// Each client's default-trust outcome, with-the-CA outcome and line.
@@ -619,7 +645,7 @@ fn default_trust(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> (Str
         Some((var, path)) => match anchors_of(path) {
             Some(store) => (
                 format!("{var}={path}"),
-                anchored(input.chain, &store.anchors, input.facts),
+                anchored(input.chain, &store, input.facts),
             ),
             None => (
                 format!("{var}={path} (unreadable)"),

@@ -654,7 +654,7 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
         "cn_only",
         "The leaf has no subjectAltName extension, only CN=fixture.preflight.test, which modern clients ignore.",
         from_intermediate(pki, p)?,
-        "name_mismatch",
+        "no_subject_alt_name",
         "fail",
     ));
 

@@ -97,6 +97,9 @@ codes! {
         "Renew it; if the date looks wrong, check this machine's clock.";
     NotYetValid => "not_yet_valid", "A certificate's notBefore date is in the future (or this machine's clock is behind).",
         "Check the clock (`date -u`, NTP); or wait, or install the current certificate.";
+    NoSubjectAltName => "no_subject_alt_name",
+        "The certificate has no subjectAltName: its name is only in the CN. curl (OpenSSL) and grpcio fall back to the CN; Python requests, Go and rustls refuse it.",
+        "Reissue the certificate with the name in subjectAltName (openssl: `-addext 'subjectAltName=DNS:NAME'`).";
     NameMismatch => "name_mismatch",
         "The certificate does not list the name or address the client asked for (the CN is ignored; an address needs an IP SAN).",
         "Connect with a name the certificate lists, or reissue it with the name (or `IP:` address) in subjectAltName.";

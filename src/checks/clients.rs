@@ -401,7 +401,7 @@ fn name_decision(engine: Engine, d: &Defects) -> Option<Decision> {
             };
             return Some(Decision::fail(
                 "cn_fallback",
-                Code::NameMismatch,
+                Code::NoSubjectAltName,
                 format!("the name is only in the CN, with no subjectAltName: {rule}"),
             ));
         }

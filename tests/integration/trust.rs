@@ -254,6 +254,7 @@ fn every_trust_code_has_a_fixture() {
         "expired",
         "not_yet_valid",
         "name_mismatch",
+        "no_subject_alt_name",
         "unknown_issuer",
         "self_signed",
         "incomplete_chain",

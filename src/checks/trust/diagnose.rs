@@ -370,7 +370,7 @@ fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
     if leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() {
         let cn = leaf.common_name.clone().unwrap_or_default();
         return finding(
-            Code::NameMismatch,
+            Code::NoSubjectAltName,
             format!(
                 "{} has no subjectAltName: its name is only in the CN ({cn}), which modern clients (Python, Go, rustls, browsers) ignore",
                 case.cert_label(leaf)

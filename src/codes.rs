@@ -113,6 +113,27 @@ codes! {
         "Regenerate the server certificate with `basicConstraints=critical,CA:FALSE` and `extendedKeyUsage=serverAuth`.";
     UnknownCriticalExtension => "unknown_critical_extension", "A certificate on the path, the root in your CA file included, carries an extension marked critical that clients do not know: OpenSSL and Go refuse the chain (BoringSSL and rustls do not look at the root's).",
         "Reissue the certificate without that extension, or with it marked non-critical.";
+    PathLengthExceeded => "path_length_exceeded",
+        "A CA's path length constraint (pathLenConstraint) allows fewer CA certificates below it than the chain has.",
+        "Issue the server certificate directly from that CA, or reissue the CA with a larger pathLenConstraint.";
+    IssuerNotCa => "issuer_not_ca",
+        "A certificate that is not a CA (no basicConstraints CA:TRUE) signed another certificate of the chain.",
+        "Issue the server certificate from a real CA certificate (basicConstraints=critical,CA:TRUE, keyUsage keyCertSign).";
+    NameConstraintViolation => "name_constraint_violation",
+        "A CA on the path has name constraints that forbid the server's name.",
+        "Issue the certificate from a CA allowed to certify that name, or widen the CA's permitted subtrees.";
+    MalformedExtension => "malformed_extension",
+        "A certificate has an extension that is not well formed, or the same extension twice.",
+        "Reissue the certificate; check the tool or template that wrote its extensions.";
+    EmptyEku => "empty_eku",
+        "A certificate has an extended key usage extension with no purpose in it.",
+        "Reissue the certificate with extendedKeyUsage=serverAuth (or without the extension).";
+    NotV3 => "not_v3",
+        "A certificate is not X.509 version 3 (a v1 certificate cannot carry CA or name extensions).",
+        "Reissue the certificate as X.509 v3 (openssl x509 -req with -extfile, or `openssl req -x509`, which writes v3).";
+    ChainTooLong => "chain_too_long",
+        "The chain is deeper than clients follow.",
+        "Issue the server certificate closer to the root: fewer intermediates.";
     MissingServerAuthEku => "missing_server_auth_eku", "The certificate's extended key usage does not allow a TLS server (no serverAuth).",
         "Reissue it with extended key usage serverAuth.";
     WeakSignature => "weak_signature", "A certificate is signed with SHA-1 or MD5, which clients refuse.",

@@ -671,3 +671,136 @@ fn clients_get_one_line_each() {
         .unwrap()
         .starts_with(&format!("curl --cacert {ca} https://127.0.0.1:")));
 }
+
+/// A CA or leaf made here with rcgen, valid around [`ISSUED_AT`].
+fn made(
+    cn: &str,
+    ca: Option<rcgen::BasicConstraints>,
+    tweak: impl FnOnce(&mut rcgen::CertificateParams),
+) -> (rcgen::CertificateParams, rcgen::KeyPair) {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    p.not_before = ISSUED_AT - time::Duration::days(1);
+    p.not_after = ISSUED_AT + time::Duration::days(365);
+    match ca {
+        Some(bc) => {
+            p.is_ca = rcgen::IsCa::Ca(bc);
+            p.key_usages = vec![
+                rcgen::KeyUsagePurpose::KeyCertSign,
+                rcgen::KeyUsagePurpose::DigitalSignature,
+            ];
+        }
+        None => {
+            p.is_ca = rcgen::IsCa::ExplicitNoCa;
+            p.subject_alt_names = vec![rcgen::SanType::DnsName(cn.try_into().unwrap())];
+            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        }
+    }
+    tweak(&mut p);
+    (p, rcgen::KeyPair::generate().unwrap())
+}
+
+/// `verify` of `chain` (PEMs, leaf first) for `name`, trusting `root`: the code of trust.custom.
+fn custom_code(dir: &Path, chain: &[String], root: &str, name: &str) -> (String, String) {
+    let chain_file = dir.join(format!("{name}-chain.pem"));
+    let root_file = dir.join(format!("{name}-root.pem"));
+    std::fs::write(&chain_file, chain.concat()).unwrap();
+    std::fs::write(&root_file, root).unwrap();
+    let out = preflight()
+        .args(["verify", "--chain"])
+        .arg(&chain_file)
+        .args(["--name", name, "--at", JUDGE_AT, "--format", "json", "--ca"])
+        .arg(&root_file)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = check(&r, "trust.custom");
+    (
+        c["code"].as_str().unwrap().to_string(),
+        c["summary"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Causes that had only `other`: each now has its own code, named in the summary.
+#[test]
+fn path_length_issuer_not_ca_name_constraints_and_critical_extensions_have_their_codes() {
+    use rcgen::{BasicConstraints, Issuer};
+    let dir = tempfile::tempdir().unwrap();
+
+    // pathLenConstraint 0 on an intermediate, yet another intermediate below it (webpki reads no
+    // constraint of a trust anchor).
+    let (rp, rk) = made(
+        "PathLen Root",
+        Some(BasicConstraints::Unconstrained),
+        |_| {},
+    );
+    let root = rp.self_signed(&rk).unwrap().pem();
+    let root_issuer = Issuer::new(rp, rk);
+    let (ap, ak) = made(
+        "PathLen Policy CA",
+        Some(BasicConstraints::Constrained(0)),
+        |_| {},
+    );
+    let policy = ap.signed_by(&ak, &root_issuer).unwrap().pem();
+    let (ip, ik) = made(
+        "PathLen Issuing CA",
+        Some(BasicConstraints::Unconstrained),
+        |_| {},
+    );
+    let int = ip.signed_by(&ik, &Issuer::new(ap, ak)).unwrap().pem();
+    let (lp, lk) = made("pathlen.preflight.test", None, |_| {});
+    let leaf = lp.signed_by(&lk, &Issuer::new(ip, ik)).unwrap().pem();
+    let chain = [leaf, int, policy];
+    let (code, summary) = custom_code(dir.path(), &chain, &root, "pathlen.preflight.test");
+    assert_eq!(code, "path_length_exceeded", "{summary}");
+    assert!(summary.contains("PathLen Policy CA"), "{summary}");
+
+    // A leaf certificate used to sign the server's.
+    let (rp, rk) = made("NotCa Root", Some(BasicConstraints::Unconstrained), |_| {});
+    let root = rp.self_signed(&rk).unwrap().pem();
+    let root_issuer = Issuer::new(rp, rk);
+    let (fp, fk) = made("notca-signer.preflight.test", None, |_| {});
+    let fake = fp.signed_by(&fk, &root_issuer).unwrap().pem();
+    let (lp, lk) = made("notca.preflight.test", None, |_| {});
+    let leaf = lp.signed_by(&lk, &Issuer::new(fp, fk)).unwrap().pem();
+    let (code, summary) = custom_code(dir.path(), &[leaf, fake], &root, "notca.preflight.test");
+    assert_eq!(code, "issuer_not_ca", "{summary}");
+    assert!(summary.contains("notca-signer.preflight.test"), "{summary}");
+
+    // A root whose name constraints permit only another domain.
+    let (rp, rk) = made(
+        "Constrained Root",
+        Some(BasicConstraints::Unconstrained),
+        |p| {
+            p.name_constraints = Some(rcgen::NameConstraints {
+                permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName("allowed.test".into())],
+                excluded_subtrees: vec![],
+            });
+        },
+    );
+    let root = rp.self_signed(&rk).unwrap().pem();
+    let (lp, lk) = made("server.forbidden.test", None, |_| {});
+    let leaf = lp.signed_by(&lk, &Issuer::new(rp, rk)).unwrap().pem();
+    let (code, summary) = custom_code(dir.path(), &[leaf], &root, "server.forbidden.test");
+    assert_eq!(code, "name_constraint_violation", "{summary}");
+    assert!(summary.contains("server.forbidden.test"), "{summary}");
+
+    // A leaf with a private extension marked critical.
+    let (rp, rk) = made(
+        "Critical Root",
+        Some(BasicConstraints::Unconstrained),
+        |_| {},
+    );
+    let root = rp.self_signed(&rk).unwrap().pem();
+    let (lp, lk) = made("critical.preflight.test", None, |p| {
+        let mut ext =
+            rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 7, 7], vec![5, 0]);
+        ext.set_criticality(true);
+        p.custom_extensions.push(ext);
+    });
+    let leaf = lp.signed_by(&lk, &Issuer::new(rp, rk)).unwrap().pem();
+    let (code, summary) = custom_code(dir.path(), &[leaf], &root, "critical.preflight.test");
+    assert_eq!(code, "unknown_critical_extension", "{summary}");
+    assert!(summary.contains("1.3.6.1.4.1.55555.7.7"), "{summary}");
+}

@@ -193,8 +193,46 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
         }
         E::InvalidSignatureForPublicKey => bad_signature(case),
         E::PathLenConstraintViolated => path_too_long(case),
-        other => finding(Code::Other, format!("the chain is not valid: {}", other_words(other)), "Compare with `openssl verify -CAfile CA.pem -untrusted CHAIN.pem LEAF.pem`; reissue the chain from the CA".to_string()),
+        other => structure(other, case).unwrap_or_else(|| finding(Code::Other, format!("the chain is not valid: {}", other_words(other)), "Compare with `openssl verify -CAfile CA.pem -untrusted CHAIN.pem LEAF.pem`; reissue the chain from the CA".to_string())),
     }
+}
+
+/// The chain's structure: who may sign, for which names, with which extensions, how deep.
+fn structure(err: &webpki::Error, case: &Case<'_>) -> Option<Finding> {
+    use webpki::Error as E;
+    Some(match err {
+        E::EndEntityUsedAsCa => issuer_not_ca(case),
+        E::NameConstraintViolation => finding(
+            Code::NameConstraintViolation,
+            format!(
+                "a CA on the path has name constraints that forbid {}",
+                case.name.map(|n| format!("`{n}`")).unwrap_or_else(|| "the server's name".into())
+            ),
+            "Issue the certificate from a CA allowed to certify that name (its permittedSubtrees), or widen the CA's constraints",
+        ),
+        E::UnsupportedCriticalExtension => critical_extension(case),
+        E::MalformedExtensions | E::ExtensionValueInvalid => finding(
+            Code::MalformedExtension,
+            "a certificate on the chain has a malformed extension (not well formed, or the same extension twice)",
+            "Reissue the certificate; check the tool or template that wrote its extensions",
+        ),
+        E::EmptyEkuExtension => finding(
+            Code::EmptyEku,
+            "a certificate has an extended key usage extension with no purpose in it",
+            "Reissue it with extendedKeyUsage=serverAuth (or without the extension)",
+        ),
+        E::UnsupportedCertVersion => finding(
+            Code::NotV3,
+            "a certificate on the chain is not X.509 version 3",
+            "Reissue it as an X.509 v3 certificate (`openssl req -x509` writes v3; with `openssl x509 -req`, pass `-extfile`)",
+        ),
+        E::MaximumPathDepthExceeded => finding(
+            Code::ChainTooLong,
+            "the chain is deeper than clients follow",
+            "Issue the server certificate closer to the root: fewer intermediates",
+        ),
+        _ => return None,
+    })
 }
 
 fn other_words(e: &webpki::Error) -> String {
@@ -598,6 +636,40 @@ fn custom_hint(case: &Case<'_>, fix: String) -> String {
     )
 }
 
+/// A certificate that is not a CA signed another one: which.
+fn issuer_not_ca(case: &Case<'_>) -> Finding {
+    let signer = case.facts.iter().skip(1).find(|f| {
+        f.is_ca != Some(true)
+            && case
+                .facts
+                .iter()
+                .any(|g| g.issuer == f.subject && g.index != f.index)
+    });
+    let who = signer
+        .map(|f| f.short_name())
+        .unwrap_or_else(|| "a certificate".into());
+    finding(
+        Code::IssuerNotCa,
+        format!("{who} signed another certificate of the chain, but it is not a CA (no basicConstraints CA:TRUE)"),
+        format!("Issue the server certificate from a real CA certificate (basicConstraints=critical,CA:TRUE, keyUsage keyCertSign), not from {who}"),
+    )
+}
+
+/// A certificate with an extension marked critical that no client knows: which, and its OID.
+fn critical_extension(case: &Case<'_>) -> Finding {
+    let hit = case.chain.iter().zip(case.facts).find_map(|(der, f)| {
+        crate::pki::sources::unknown_critical(der.as_ref())
+            .first()
+            .map(|oid| (f.short_name(), oid.clone()))
+    });
+    let (who, oid) = hit.unwrap_or_else(|| ("a certificate".into(), "an unknown OID".into()));
+    finding(
+        Code::UnknownCriticalExtension,
+        format!("{who} carries the extension {oid}, marked critical, which no client understands: every client refuses the chain"),
+        format!("Reissue {who} without the extension {oid}, or with it marked non-critical"),
+    )
+}
+
 fn path_too_long(case: &Case<'_>) -> Finding {
     let path = case.sent_path();
     for (pos, i) in path.iter().enumerate() {
@@ -612,7 +684,7 @@ fn path_too_long(case: &Case<'_>) -> Finding {
                 .collect();
             if below.len() > limit as usize {
                 return finding(
-                    Code::Other,
+                    Code::PathLengthExceeded,
                     format!(
                         "{} allows {limit} CA certificate(s) below it (path length constraint), but the chain puts {} under it",
                         f.short_name(),
@@ -628,7 +700,7 @@ fn path_too_long(case: &Case<'_>) -> Finding {
         }
     }
     finding(
-        Code::Other,
+        Code::PathLengthExceeded,
         "the chain is longer than a CA's path length constraint allows",
         "Issue the server certificate from a CA whose path length constraint allows it",
     )

@@ -804,3 +804,18 @@ fn path_length_issuer_not_ca_name_constraints_and_critical_extensions_have_their
     assert_eq!(code, "unknown_critical_extension", "{summary}");
     assert!(summary.contains("1.3.6.1.4.1.55555.7.7"), "{summary}");
 }
+
+/// A self-signed server certificate whose name an anchor also has, with another key (Debian's snakeoil
+/// `CN=localhost` in the system store; a stale copy in `--ca`): self-signed and not trusted, with the
+/// colliding anchor named, not a bad signature.
+#[test]
+fn an_anchor_with_the_same_name_and_another_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (held, held_key) = made("localhost", None, |_| {});
+    let held = held.self_signed(&held_key).unwrap().pem();
+    let (served, served_key) = made("localhost", None, |_| {});
+    let served = served.self_signed(&served_key).unwrap().pem();
+    let (code, summary) = custom_code(dir.path(), &[served], &held, "localhost");
+    assert_eq!(code, "self_signed", "{summary}");
+    assert!(summary.contains("same name (CN=localhost)"), "{summary}");
+}

@@ -171,6 +171,14 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
         }
         E::UnsupportedSignatureAlgorithmContext(_)
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::SignatureAlgorithmMismatch
+        | E::InvalidSignatureForPublicKey
+            if same_name_other_key(case, leaf).is_some() =>
+        {
+            same_name_other_key(case, leaf).unwrap_or_else(|| self_signed_unknown(case, leaf))
+        }
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
         | E::SignatureAlgorithmMismatch => {
             let weak = case.facts.iter().find(|f| is_weak_signature(&f.signature_algorithm));
             match weak {
@@ -533,6 +541,35 @@ fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
 }
 
 /// A self-signed server certificate that this source does not hold.
+/// A self-signed server certificate whose name an anchor of the source also has, with another key (Debian's
+/// snakeoil `CN=localhost` in the system store; a stale copy in `--ca`): webpki checks the signature against
+/// that anchor and fails. The cause is that this certificate is not trusted, not its signature.
+fn same_name_other_key(case: &Case<'_>, leaf: &CertFacts) -> Option<Finding> {
+    use x509_parser::prelude::FromDer;
+    if !leaf.self_signed {
+        return None;
+    }
+    let (_, cert) =
+        x509_parser::certificate::X509Certificate::from_der(case.chain.first()?.as_ref()).ok()?;
+    let value = crate::pki::judge::der_value;
+    let subject = value(cert.subject().as_raw());
+    let spki = value(cert.public_key().raw);
+    let clash = case
+        .source
+        .anchors
+        .iter()
+        .any(|a| a.subject.as_ref() == subject && a.subject_public_key_info.as_ref() != spki);
+    if !clash {
+        return None;
+    }
+    let mut f = self_signed_unknown(case, leaf);
+    f.summary = format!(
+        "{}; {} holds another certificate with the same name ({}) and a different key, which is why the signature seemed wrong",
+        f.summary, case.source.name, leaf.subject
+    );
+    Some(f)
+}
+
 fn self_signed_unknown(case: &Case<'_>, leaf: &CertFacts) -> Finding {
     let label = case.source.name;
     let summary = if case.source.kind == SourceKind::Custom {

@@ -23,6 +23,15 @@ pub fn one_line(s: &str, max: usize) -> String {
     }
 }
 
+/// `1 certificate`, `3 certificates`.
+pub fn certificates(n: usize) -> String {
+    if n == 1 {
+        "1 certificate".to_string()
+    } else {
+        format!("{n} certificates")
+    }
+}
+
 /// [`one_line`] of bytes that may not be UTF-8 (a server's first bytes): invalid sequences become `.`.
 pub fn one_line_bytes(bytes: &[u8], max: usize) -> String {
     let text: String = String::from_utf8_lossy(bytes)
@@ -83,6 +92,8 @@ mod tests {
         assert_eq!(one_line("abcdef", 3), "abc…");
         assert_eq!(one_line("", 3), "");
         assert_eq!(one_line_bytes(&[0x41, 0x00, 0x42, 0xff], 60), "A.B.");
+        assert_eq!(certificates(1), "1 certificate");
+        assert_eq!(certificates(2), "2 certificates");
     }
 
     #[test]

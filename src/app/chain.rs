@@ -84,10 +84,10 @@ fn write_chain(
     let t = &report.target;
     writeln!(
         out,
-        "# The chain {}:{} sent, leaf first ({} certificates).",
+        "# The chain {}:{} sent, leaf first ({}).",
         t.host,
         t.port.unwrap_or(0),
-        report.certificates.len()
+        crate::text::certificates(report.certificates.len())
     )?;
     for c in &report.certificates {
         writeln!(

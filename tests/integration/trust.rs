@@ -819,3 +819,29 @@ fn an_anchor_with_the_same_name_and_another_key_is_named() {
     assert_eq!(code, "self_signed", "{summary}");
     assert!(summary.contains("same name (CN=localhost)"), "{summary}");
 }
+
+/// Words a ticket reads: an expiry earlier the same day is not "today ago"; one certificate is singular.
+#[test]
+fn an_expiry_the_same_day_and_one_certificate_read_right() {
+    let f = fixture("expired");
+    let out = preflight()
+        .args(["verify", "--chain"])
+        .arg(f.dir.join("chain.pem"))
+        .args([
+            "--name",
+            "fixture.preflight.test",
+            "--at",
+            "2026-03-01T06:00:00Z",
+        ])
+        .args(["--format", "json", "--ca"])
+        .arg(f.dir.join("ca.pem"))
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = check(&r, "trust.custom")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("(earlier that day;"), "{summary}");
+    assert!(!summary.contains("today ago"), "{summary}");
+}

@@ -302,12 +302,14 @@ fn expired(case: &Case<'_>, not_after: u64) -> Finding {
             );
         }
     }
-    let ago = -f.days_left;
+    let ago = match -f.days_left {
+        0 => "earlier that day".to_string(),
+        d => format!("{} ago", days_phrase(d)),
+    };
     let summary = format!(
-        "{} expired on {} ({} ago; judged at {})",
+        "{} expired on {} ({ago}; judged at {})",
         case.cert_label(f),
         date_of(&f.not_after),
-        days_phrase(ago),
         date_of(&rfc3339(case.at))
     );
     let fix = if f.index == 0 {

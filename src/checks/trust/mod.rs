@@ -193,7 +193,7 @@ fn judge_pin(source: &TrustSource, input: &TrustInput<'_>) -> (Check, Verdict) {
             let check = Check::fail(
                 id,
                 Code::PinMismatch,
-                format!("none of the {} certificates sent matches the pin; the server's certificate is {leaf}", input.facts.len()),
+                format!("none of the {} sent matches the pin; the server's certificate is {leaf}", crate::text::certificates(input.facts.len())),
                 format!("If the certificate was replaced on purpose, confirm {leaf} on the server (`openssl x509 -noout -fingerprint -sha256 -in <its certificate file>`) and pin that; if not, something between you and the server presents another certificate"),
             );
             (check, Verdict::Rejected(Code::PinMismatch))

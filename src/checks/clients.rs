@@ -443,26 +443,38 @@ pub fn openssl_security_level() -> u8 {
         .unwrap_or(2)
 }
 
+/// One certificate's issuer and subject, as DER values (what an anchor's subject is compared with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainName {
+    pub issuer: Vec<u8>,
+    pub subject: Vec<u8>,
+}
+
+/// The names of `chain`, parsed once for every client and trust judged.
+pub fn chain_names(chain: &[CertificateDer<'_>]) -> Vec<ChainName> {
+    use x509_parser::prelude::FromDer;
+    let value = crate::pki::judge::der_value;
+    chain
+        .iter()
+        .filter_map(|der| x509_parser::certificate::X509Certificate::from_der(der.as_ref()).ok())
+        .map(|(_, c)| ChainName {
+            issuer: value(c.issuer().as_raw()).to_vec(),
+            subject: value(c.subject().as_raw()).to_vec(),
+        })
+        .collect()
+}
+
 /// Whether `anchors` hold an anchor for `chain`: a certificate on it whose issuer (or whose own subject, for a
 /// certificate trusted as itself) is an anchor's subject. `Err` names why not.
-pub fn anchored(
-    chain: &[CertificateDer<'_>],
-    anchors: &[TrustAnchor<'_>],
-    facts: &[CertFacts],
-) -> Anchored {
-    use x509_parser::prelude::FromDer;
-    let subjects: Vec<&[u8]> = anchors.iter().map(|a| a.subject.as_ref()).collect();
-    let value = crate::pki::judge::der_value;
-    for der in chain {
-        let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(der.as_ref())
-        else {
-            continue;
-        };
-        if subjects.contains(&value(cert.issuer().as_raw()))
-            || subjects.contains(&value(cert.subject().as_raw()))
-        {
-            return Ok(());
-        }
+pub fn anchored(names: &[ChainName], anchors: &[TrustAnchor<'_>], facts: &[CertFacts]) -> Anchored {
+    let found = anchors.iter().any(|a| {
+        let subject = a.subject.as_ref();
+        names
+            .iter()
+            .any(|n| n.issuer == subject || n.subject == subject)
+    });
+    if found {
+        return Ok(());
     }
     match facts.last() {
         Some(top) if top.self_signed => Err(Code::SelfSigned),
@@ -566,7 +578,8 @@ pub fn make_it_work(client: &str, l: &Lines<'_>) -> String {
 
 /// Everything the predictions need from the trust stage.
 pub struct Input<'a> {
-    pub chain: &'a [CertificateDer<'static>],
+    /// The chain's names ([`chain_names`]).
+    pub names: Vec<ChainName>,
     pub facts: &'a [CertFacts],
     pub name: Option<&'a str>,
     pub defects: Defects,
@@ -645,7 +658,7 @@ fn default_trust(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> (Str
         Some((var, path)) => match anchors_of(path) {
             Some(store) => (
                 format!("{var}={path}"),
-                anchored(input.chain, &store, input.facts),
+                anchored(&input.names, &store, input.facts),
             ),
             None => (
                 format!("{var}={path} (unreadable)"),
@@ -654,7 +667,7 @@ fn default_trust(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> (Str
         },
         None => {
             let a = match sources.get(p.default_store) {
-                Some(s) if !s.deferred => anchored(input.chain, &s.anchors, input.facts),
+                Some(s) if !s.deferred => anchored(&input.names, &s.anchors, input.facts),
                 _ => Err(Code::UnknownIssuer),
             };
             (p.trust_words.to_string(), named(input, p.default_store, a))
@@ -682,7 +695,7 @@ fn ca_trust(input: &Input<'_>) -> (Anchored, Defects) {
     let a = named(
         input,
         SourceKind::Custom,
-        anchored(input.chain, &ca.anchors, input.facts),
+        anchored(&input.names, &ca.anchors, input.facts),
     );
     if let Some(top) = input.facts.last() {
         let expired = |c: &crate::pki::sources::CaCert| {

@@ -337,43 +337,21 @@ pub enum TunnelError {
 
 impl TunnelError {
     /// The same error with every text the proxy wrote redacted (a proxy may echo Proxy-Authorization).
-    pub fn redacted(self, r: &crate::secret::Redactor) -> TunnelError {
-        let said = |s: Option<String>| s.map(|s| r.excerpt(&s, 160));
-        match self {
-            TunnelError::Refused {
-                status,
-                reason,
-                said: s,
-            } => TunnelError::Refused {
-                status,
-                reason: r.excerpt(&reason, 80),
-                said: said(s),
-            },
-            TunnelError::Upstream {
-                status,
-                reason,
-                said: s,
-            } => TunnelError::Upstream {
-                status,
-                reason: r.excerpt(&reason, 80),
-                said: said(s),
-            },
-            TunnelError::Unexpected {
-                status,
-                reason,
-                said: s,
-            } => TunnelError::Unexpected {
-                status,
-                reason: r.excerpt(&reason, 80),
-                said: said(s),
-            },
-            TunnelError::NotHttp(w) => TunnelError::NotHttp(r.excerpt(&w, 160)),
-            TunnelError::AuthRequired { offered, sent } => TunnelError::AuthRequired {
-                offered: offered.iter().map(|o| r.excerpt(o, 40)).collect(),
-                sent,
-            },
-            TunnelError::Timeout => TunnelError::Timeout,
+    pub fn redacted(mut self, r: &crate::secret::Redactor) -> TunnelError {
+        match &mut self {
+            TunnelError::Refused { reason, said, .. }
+            | TunnelError::Upstream { reason, said, .. }
+            | TunnelError::Unexpected { reason, said, .. } => {
+                *reason = r.excerpt(reason, 80);
+                *said = said.as_deref().map(|s| r.excerpt(s, 160));
+            }
+            TunnelError::NotHttp(w) => *w = r.excerpt(w, 160),
+            TunnelError::AuthRequired { offered, .. } => {
+                offered.iter_mut().for_each(|o| *o = r.excerpt(o, 40));
+            }
+            TunnelError::Timeout => {}
         }
+        self
     }
 }
 

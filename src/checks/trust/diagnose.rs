@@ -139,6 +139,17 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
             "Configure a certificate on the server",
         );
     };
+    // A signature that fails against an anchor that merely shares the self-signed certificate's name.
+    let signature = matches!(
+        err,
+        E::UnsupportedSignatureAlgorithmContext(_)
+            | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+            | E::SignatureAlgorithmMismatch
+            | E::InvalidSignatureForPublicKey
+    );
+    if let Some(f) = signature.then(|| same_name_other_key(case, leaf)).flatten() {
+        return f;
+    }
     match err {
         E::CertExpired { not_after, .. } => expired(case, not_after.as_secs()),
         E::InvalidCertValidity => expired(case, 0),
@@ -168,14 +179,6 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
                 ),
                 "Reissue the server certificate with extended key usage serverAuth (openssl: `-addext extendedKeyUsage=serverAuth`; a CA profile for TLS servers)".to_string(),
             )
-        }
-        E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-        | E::SignatureAlgorithmMismatch
-        | E::InvalidSignatureForPublicKey
-            if same_name_other_key(case, leaf).is_some() =>
-        {
-            same_name_other_key(case, leaf).unwrap_or_else(|| self_signed_unknown(case, leaf))
         }
         E::UnsupportedSignatureAlgorithmContext(_)
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)

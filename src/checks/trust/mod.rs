@@ -363,7 +363,7 @@ fn clients(
             .then_some(("client.crt", "client.key")));
     let env = |k: &str| std::env::var(k).ok();
     let predicted = super::clients::Input {
-        chain: input.chain,
+        names: super::clients::chain_names(input.chain),
         facts: input.facts,
         name: input.name.as_deref(),
         defects,

@@ -476,8 +476,10 @@ pub fn anchored(names: &[ChainName], anchors: &[TrustAnchor<'_>], facts: &[CertF
     if found {
         return Ok(());
     }
-    match facts.last() {
-        Some(top) if top.self_signed => Err(Code::SelfSigned),
+    // As the trust checks say it: `self_signed` when the server's own certificate is; a chain that ends at a
+    // self-signed root nobody trusts is `unknown_issuer`.
+    match facts.first() {
+        Some(leaf) if leaf.self_signed => Err(Code::SelfSigned),
         _ => Err(Code::UnknownIssuer),
     }
 }
@@ -637,12 +639,17 @@ pub fn predict(sources: &TrustSources, input: &Input<'_>) -> Vec<ClientAdvice> {
         .collect()
 }
 
-/// The webpki verdict of the same trust says `incomplete_chain` where the issuer lookup alone cannot.
+/// A trust failure named as the same source's check names it (its webpki verdict), so the clients section
+/// never contradicts a `trust.*` check; `incomplete_chain` only that verdict can tell.
 fn named(input: &Input<'_>, kind: SourceKind, a: Anchored) -> Anchored {
+    use crate::checks::trust::Verdict;
     match (a, input.verdicts.of(kind)) {
-        (Err(_), Some(crate::checks::trust::Verdict::Rejected(Code::IncompleteChain))) => {
-            Err(Code::IncompleteChain)
-        }
+        (
+            Err(_),
+            Some(Verdict::Rejected(
+                code @ (Code::IncompleteChain | Code::SelfSigned | Code::UnknownIssuer),
+            )),
+        ) => Err(code),
         (a, _) => a,
     }
 }
@@ -760,7 +767,9 @@ fn note(p: &Profile, default: &Decision, with_ca: &Decision, input: &Input<'_>) 
     if default.works {
         return format!("{} with its default trust", default.why);
     }
+    // A trust failure is said by its code (the trust checks above explain it); another rule in words.
     let first = match default.code {
+        Some(c) if default.rule == "trust" => format!("fails by default ({c})"),
         Some(c) => format!("fails by default ({c}: {})", default.why),
         None => "fails by default".to_string(),
     };

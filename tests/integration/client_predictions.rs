@@ -322,3 +322,36 @@ fn the_environment_decides_the_default_trust() {
         );
     }
 }
+
+/// The clients section never contradicts a trust check: a chain that ends at a root nobody trusts is
+/// `unknown_issuer` in trust.mozilla and in the prediction of every client on the Mozilla roots (it once said
+/// `self_signed` because the last certificate sent was a self-signed root).
+#[test]
+fn client_trust_codes_agree_with_the_trust_checks() {
+    let lab = RunningLab::start(&[preflight::lab::Scenario::Prisma]);
+    let addr = lab.addr(preflight::lab::Scenario::Prisma);
+    let ca = lab.trust_file(preflight::lab::Scenario::Prisma);
+    let out = preflight()
+        .args([
+            "check",
+            &addr.to_string(),
+            "--product",
+            "prisma",
+            "--no-alt-ports",
+        ])
+        .arg("--ca")
+        .arg(&ca)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mozilla = check(&report, "trust.mozilla")["code"].clone();
+    assert_ne!(mozilla, "ok", "{report:#}");
+    for name in ["Python requests", "Python grpcio", "Rust rustls"] {
+        let advice = report["clients"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["client"] == name))
+            .unwrap();
+        assert_eq!(advice["default"]["code"], mozilla, "{name}: {advice}");
+    }
+}

@@ -318,36 +318,81 @@ fn server_hello(hs: &[u8]) -> Parse {
 
 /// Sends `probe`'s ClientHello over `stream` and reads the answer, all within `timeout`. `sni` is sent when it
 /// is a DNS name (an address is not).
-pub async fn offer<S>(mut stream: S, sni: Option<&str>, probe: Probe, timeout: Duration) -> Answer
+pub async fn offer<S>(stream: S, sni: Option<&str>, probe: Probe, timeout: Duration) -> Answer
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    exchange(stream, sni, probe, timeout, false).await.0
+}
+
+/// [`offer`], and when the server accepts and `chain` is asked for, its Certificate message read on the same
+/// connection (TLS 1.0 to 1.2 send it in the clear, right after the ServerHello): one connection for both.
+pub async fn exchange<S>(
+    mut stream: S,
+    sni: Option<&str>,
+    probe: Probe,
+    timeout: Duration,
+    chain: bool,
+) -> (Answer, Vec<rustls::pki_types::CertificateDer<'static>>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let hello = client_hello(&probe, sni);
-    let exchange = async {
+    let mut answer: Option<Answer> = None;
+    let mut certificates = Vec::new();
+    let work = async {
         if stream.write_all(&hello).await.is_err() || stream.flush().await.is_err() {
-            return Answer::Closed;
+            answer = Some(Answer::Closed);
+            return;
         }
-        read_answer(&mut stream).await
+        let (mut seen, mut raw, mut handshake) = (Vec::new(), Vec::new(), Vec::new());
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match stream.read(&mut buf).await {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    answer.get_or_insert(Answer::Closed);
+                    return;
+                }
+            };
+            if answer.is_none() {
+                seen.extend_from_slice(&buf[..n]);
+                match parse(&seen) {
+                    Parse::Done(a) => answer = Some(a),
+                    // READ_CAP bytes and still no ServerHello: nothing a client would accept.
+                    Parse::More if seen.len() >= READ_CAP => answer = Some(Answer::NotTls),
+                    Parse::More => {}
+                }
+            }
+            match &answer {
+                Some(Answer::Accepted { .. }) if chain => {}
+                Some(_) => return,
+                None => {}
+            }
+            raw.extend_from_slice(&buf[..n]);
+            // Whole records move into the handshake bytes; anything but a handshake record ends it.
+            while let [kind, _, _, hi, lo, ..] = raw[..] {
+                let len = usize::from(u16::from_be_bytes([hi, lo]));
+                if kind != 0x16 || len > MAX_RECORD {
+                    return;
+                }
+                let Some(body) = raw.get(5..5 + len) else {
+                    break;
+                };
+                handshake.extend_from_slice(body);
+                raw.drain(..5 + len);
+            }
+            if let Some(found) = certificates_in(&handshake) {
+                certificates = found;
+                return;
+            }
+            if handshake.len() + raw.len() > CHAIN_CAP {
+                return;
+            }
+        }
     };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .unwrap_or(Answer::Timeout)
-}
-
-async fn read_answer<S: AsyncRead + Unpin>(stream: &mut S) -> Answer {
-    let mut buf = vec![0u8; READ_CAP];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match stream.read(&mut buf[filled..]).await {
-            Ok(0) | Err(_) => return Answer::Closed,
-            Ok(n) => filled += n,
-        }
-        if let Parse::Done(answer) = parse(&buf[..filled]) {
-            return answer;
-        }
-    }
-    // READ_CAP bytes and still no ServerHello: nothing a client would accept.
-    Answer::NotTls
+    let _ = tokio::time::timeout(timeout, work).await;
+    (answer.unwrap_or(Answer::Timeout), certificates)
 }
 
 /// Runs the four probes ([`Probe::ALL`]: ECDHE at TLS 1.2, DHE, static RSA, TLS 1.0), one after the other,
@@ -367,17 +412,15 @@ where
             Ok(Err(e)) => Err(e.kind()),
             Ok(Ok(stream)) => {
                 let left = timeout.saturating_sub(start.elapsed());
-                Ok(offer(stream, sni, probe, left).await)
+                // Until a chain is read, the probe that is accepted reads it too, on its own connection.
+                let (answer, certificates) =
+                    exchange(stream, sni, probe, left, chain.is_empty()).await;
+                if chain.is_empty() {
+                    chain = certificates;
+                }
+                Ok(answer)
             }
         };
-        // The first suite accepted (TLS 1.0 to 1.2 send the Certificate in the clear): its handshake again,
-        // this time as far as the chain.
-        let accepted = matches!(answer, Ok(Answer::Accepted { .. }));
-        if chain.is_empty() && accepted {
-            if let Ok(Ok(stream)) = tokio::time::timeout(timeout, open()).await {
-                chain = chain_of(stream, sni, probe, timeout).await;
-            }
-        }
         answers.push((probe, answer));
     }
     Offer {
@@ -417,53 +460,6 @@ fn certificates_in(handshake: &[u8]) -> Option<Vec<rustls::pki_types::Certificat
         rest = &body[len..];
     }
     None
-}
-
-/// Sends `probe`'s ClientHello and reads the server's flight as far as its Certificate message (at most
-/// [`CHAIN_CAP`] bytes, within `timeout`): the chain as sent, or empty.
-pub async fn chain_of<S>(
-    mut stream: S,
-    sni: Option<&str>,
-    probe: Probe,
-    timeout: Duration,
-) -> Vec<rustls::pki_types::CertificateDer<'static>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let hello = client_hello(&probe, sni);
-    let exchange = async {
-        stream.write_all(&hello).await.ok()?;
-        stream.flush().await.ok()?;
-        let (mut raw, mut handshake) = (Vec::new(), Vec::new());
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = stream.read(&mut buf).await.ok().filter(|n| *n > 0)?;
-            raw.extend_from_slice(&buf[..n]);
-            // Whole records move into the handshake bytes; anything but a handshake record ends it.
-            while let [kind, _, _, hi, lo, ..] = raw[..] {
-                let len = usize::from(u16::from_be_bytes([hi, lo]));
-                if kind != 0x16 || len > MAX_RECORD {
-                    return None;
-                }
-                let Some(body) = raw.get(5..5 + len) else {
-                    break;
-                };
-                handshake.extend_from_slice(body);
-                raw.drain(..5 + len);
-            }
-            if let Some(chain) = certificates_in(&handshake) {
-                return Some(chain);
-            }
-            if handshake.len() + raw.len() > CHAIN_CAP {
-                return None;
-            }
-        }
-    };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
 }
 
 /// [`what_it_accepts`] over `route` (straight, or through the proxy's CONNECT, as every connection of a check).

@@ -2,25 +2,34 @@
 //!
 //! ```sh
 //! cargo run --example make_fixtures -- fixtures
+//! cargo run --example make_fixtures -- fixtures --only weak_root,v1_ca
 //! ```
 //!
 //! Every certificate has fixed validity dates, so tests judge them at the fixed time 2026-06-01T00:00:00Z
 //! (`at` in each `scenario.json`). Keys are new at every run; the fixtures are committed files and tests
 //! never regenerate them. The CAs' private keys live only in memory and in a temporary folder.
 //!
-//! Certificates are made with rcgen (ring). Two things ring cannot do are done by the `openssl` command
-//! (OpenSSL 3.0 or later on `PATH`), and only these:
+//! `--only NAME[,NAME...]` writes only the scenarios named and leaves `pki/` and every other folder as they
+//! are. It takes the scenarios that make their own CAs in the run (`STANDALONE`); the others are signed by
+//! the shared CAs in `pki/`, whose keys are gone, so only a full regeneration can write them.
+//!
+//! Certificates are made with rcgen (ring). What ring cannot do is done by the `openssl` command
+//! (OpenSSL 3.0 or later on `PATH`), and only this:
 //! - `weak_signature`: ring cannot sign with SHA-1, so the TBSCertificate rcgen made, with its signature
 //!   algorithm changed to ecdsa-with-SHA1, is signed by the intermediate's key with
 //!   `openssl dgst -sha1 -sign` (same dates, serial, names, key and extensions). OpenSSL 3.0's
 //!   `x509 -CA` cannot do it: it certifies only requests and self-signed certificates.
-//! - `weak_key`: ring cannot load RSA keys under 2048 bits, so the RSA-1024 key is made with
-//!   `openssl genpkey`; rcgen signs its public key with the (EC) intermediate, which ring can do.
+//! - `weak_key`, `weak_root`: ring cannot load RSA keys under 2048 bits, so the RSA-1024 keys are made with
+//!   `openssl genpkey`. For `weak_key` rcgen signs the key's certificate with the (EC) intermediate; for
+//!   `weak_root` the RSA-1024 root signs, through an rcgen `SigningKey` whose `sign` runs
+//!   `openssl dgst -sha256 -sign` (sha256WithRSAEncryption).
+//! - `v1_ca`: rcgen writes only v3, so the intermediate's TBSCertificate loses its version and extensions
+//!   and the root's key signs it again with `openssl dgst -sha256 -sign` (ecdsa-with-SHA256).
 //!
 //! Layout of `<out>/<scenario>/`: `chain.pem` (as the server sends it, leaf first), `leaf.pem`, `rest.pem`
-//! (omitted when the chain is the leaf alone), `key.pem` (PKCS#8, the leaf's key), `ca.pem` (what a user
-//! passes as `--ca`) and `scenario.json` (the codes expected). `<out>/pki/` holds the shared root and
-//! intermediate certificates.
+//! (omitted when the chain is the leaf alone), `key.pem` (PKCS#8, the key of the first certificate sent),
+//! `ca.pem` (what a user passes as `--ca`) and `scenario.json` (the codes expected). `<out>/pki/` holds the
+//! shared root and intermediate certificates.
 #![allow(clippy::print_stdout)]
 
 use std::fs;
@@ -31,8 +40,8 @@ use std::process::Command;
 use anyhow::{bail, ensure, Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SanType,
-    SignatureAlgorithm,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints, PublicKeyData, SanType, SignatureAlgorithm, SigningKey,
 };
 use serde::Serialize;
 use time::macros::datetime;
@@ -57,31 +66,86 @@ const AIA_CA_ISSUERS: &str = "http://pki.preflight.test/issuing-ca.crt";
 /// OID 1.2.840.10045.4.1, ecdsa-with-SHA1.
 const ECDSA_WITH_SHA1: &str = "1.2.840.10045.4.1";
 
-fn main() -> Result<()> {
-    let mut args = std::env::args_os().skip(1);
-    let (Some(out), None) = (args.next(), args.next()) else {
-        bail!("usage: cargo run --example make_fixtures -- OUTPUT_FOLDER");
-    };
-    let out = PathBuf::from(out);
-    let tmp = tempfile::tempdir().context("creating a temporary folder")?;
+const USAGE: &str =
+    "usage: cargo run --example make_fixtures -- OUTPUT_FOLDER [--only NAME[,NAME...]]";
 
-    let pki = Pki::new()?;
-    let scenarios = scenarios(&pki, tmp.path())?;
+fn main() -> Result<()> {
+    let (out, only) = parse_args()?;
+    let tmp = tempfile::tempdir().context("creating a temporary folder")?;
+    let (scenarios, pki) = match only {
+        Some(names) => (only_scenarios(&names, tmp.path())?, None),
+        None => {
+            let pki = Pki::new()?;
+            let mut all = scenarios(&pki, tmp.path())?;
+            for (_, make) in STANDALONE {
+                all.push(make(tmp.path())?);
+            }
+            (all, Some(pki))
+        }
+    };
 
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let pki_dir = fresh_dir(&out.join("pki"))?;
-    write(&pki_dir.join("root.pem"), &pki.root.pem)?;
-    write(&pki_dir.join("intermediate.pem"), &pki.intermediate.pem)?;
+    if let Some(pki) = &pki {
+        let pki_dir = fresh_dir(&out.join("pki"))?;
+        write(&pki_dir.join("root.pem"), &pki.root.pem)?;
+        write(&pki_dir.join("intermediate.pem"), &pki.intermediate.pem)?;
+    }
     for s in &scenarios {
         s.write(&out)?;
         println!("{:<24} {}", s.name, s.description);
     }
+    let and_pki = if pki.is_some() { " and pki/" } else { "" };
     println!(
-        "wrote {} scenarios and pki/ under {}",
+        "wrote {} scenarios{and_pki} under {}",
         scenarios.len(),
         out.display()
     );
     Ok(())
+}
+
+/// `OUTPUT_FOLDER [--only NAME[,NAME...]]`: the folder, and the scenarios `--only` names.
+fn parse_args() -> Result<(PathBuf, Option<Vec<String>>)> {
+    let (mut out, mut only) = (None, None);
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--only" {
+            let list = args.next().context(USAGE)?;
+            let list = list.to_str().context("--only: the names are not UTF-8")?;
+            let names: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect();
+            ensure!(!names.is_empty(), "--only needs at least one name; {USAGE}");
+            only.get_or_insert_with(Vec::new).extend(names);
+        } else if out.is_none() {
+            out = Some(PathBuf::from(arg));
+        } else {
+            bail!(USAGE);
+        }
+    }
+    Ok((out.context(USAGE)?, only))
+}
+
+/// The scenarios `names` says, made alone: only those that make their own CAs can be, since the shared
+/// CAs' keys are not kept (a scenario on them needs a full regeneration, which rewrites `pki/`).
+fn only_scenarios(names: &[String], tmp: &Path) -> Result<Vec<Scenario>> {
+    let mut out: Vec<Scenario> = Vec::new();
+    for name in names {
+        let Some((_, make)) = STANDALONE.iter().find(|(n, _)| n == name) else {
+            let known: Vec<&str> = STANDALONE.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "--only {name}: not a scenario with its own CAs (those are {}); the scenarios on the shared \
+                 pki/ CAs are written only by a full regeneration",
+                known.join(", ")
+            );
+        };
+        if out.iter().all(|s| s.name != *name) {
+            out.push(make(tmp)?);
+        }
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -113,21 +177,43 @@ struct Pki {
 
 impl Pki {
     fn new() -> Result<Pki> {
-        let root = self_signed_ca(FIXTURE_ORG, "Preflight Fixture Root CA")?;
-        let key = new_key()?;
-        let mut p = ca_params(
-            FIXTURE_ORG,
-            "Preflight Fixture Issuing CA",
-            BasicConstraints::Constrained(0),
-        );
-        p.use_authority_key_identifier_extension = true;
-        let cert = p.signed_by(&key, &root.issuer)?;
-        let intermediate = Ca {
-            pem: cert.pem(),
-            issuer: Issuer::new(p, key),
-        };
+        Pki::build(
+            "Preflight Fixture Root CA",
+            intermediate_params("Preflight Fixture Issuing CA"),
+        )
+    }
+
+    /// A scenario's own CAs: `Preflight Fixture <label> Root CA` and `Preflight Fixture <label> Issuing CA`,
+    /// shaped like the shared ones.
+    fn named(label: &str) -> Result<Pki> {
+        Pki::build(
+            &format!("Preflight Fixture {label} Root CA"),
+            intermediate_params(&format!("Preflight Fixture {label} Issuing CA")),
+        )
+    }
+
+    fn build(root_cn: &str, intermediate: CertificateParams) -> Result<Pki> {
+        let root = self_signed_ca(FIXTURE_ORG, root_cn)?;
+        let intermediate = ca_signed_by(&root.issuer, intermediate)?;
         Ok(Pki { root, intermediate })
     }
+}
+
+/// An intermediate like the shared one: CA:TRUE pathlen 0, keyCertSign + cRLSign, SKI and AKI.
+fn intermediate_params(cn: &str) -> CertificateParams {
+    let mut p = ca_params(FIXTURE_ORG, cn, BasicConstraints::Constrained(0));
+    p.use_authority_key_identifier_extension = true;
+    p
+}
+
+/// The CA `p` describes, with a new key, signed by `issuer`.
+fn ca_signed_by(issuer: &Issuer<'_, impl SigningKey>, p: CertificateParams) -> Result<Ca> {
+    let key = new_key()?;
+    let cert = p.signed_by(&key, issuer)?;
+    Ok(Ca {
+        pem: cert.pem(),
+        issuer: Issuer::new(p, key),
+    })
 }
 
 fn new_key() -> Result<KeyPair> {
@@ -206,9 +292,14 @@ fn leaf_valid(not_before: OffsetDateTime, not_after: OffsetDateTime) -> Result<C
 }
 
 /// Signs `p` with the fixture intermediate, adding the AKI and the AIA caIssuers URL.
-fn from_intermediate(pki: &Pki, mut p: CertificateParams) -> Result<Issued> {
+fn from_intermediate(pki: &Pki, p: CertificateParams) -> Result<Issued> {
+    with_aia_signed_by(&pki.intermediate, p)
+}
+
+/// Signs `p` with `ca`, adding the AKI and the AIA caIssuers URL, as the default leaf has them.
+fn with_aia_signed_by(ca: &Ca, mut p: CertificateParams) -> Result<Issued> {
     p.custom_extensions.push(aia_ca_issuers(AIA_CA_ISSUERS));
-    signed_by(&pki.intermediate, p)
+    signed_by(ca, p)
 }
 
 /// Signs `p` with `ca`, adding the AKI.
@@ -442,9 +533,11 @@ impl PublicKeyData for RsaPublicKey {
     }
 }
 
-/// A default leaf for an RSA-1024 key made by openssl, signed by the intermediate with rcgen.
-fn rsa1024_leaf(pki: &Pki, tmp: &Path) -> Result<Issued> {
-    let (key_path, pub_path) = (tmp.join("rsa1024.key"), tmp.join("rsa1024.pub.der"));
+/// An RSA-1024 key made by `openssl genpkey` into `tmp/<stem>.key` (PKCS#8), and its public key as rcgen
+/// would write it.
+fn rsa1024_key(tmp: &Path, stem: &str) -> Result<(RsaPublicKey, PathBuf)> {
+    let key_path = tmp.join(format!("{stem}.key"));
+    let pub_path = tmp.join(format!("{stem}.pub.der"));
     openssl(&[
         "genpkey",
         "-algorithm",
@@ -472,6 +565,12 @@ fn rsa1024_leaf(pki: &Pki, tmp: &Path) -> Result<Issued> {
         public.subject_public_key_info() == spki_der,
         "rcgen would encode the RSA public key differently"
     );
+    Ok((public, key_path))
+}
+
+/// A default leaf for an RSA-1024 key made by openssl, signed by the intermediate with rcgen.
+fn rsa1024_leaf(pki: &Pki, tmp: &Path) -> Result<Issued> {
+    let (public, key_path) = rsa1024_key(tmp, "rsa1024")?;
     let mut p = default_leaf()?;
     p.custom_extensions.push(aia_ca_issuers(AIA_CA_ISSUERS));
     p.use_authority_key_identifier_extension = true;
@@ -485,6 +584,42 @@ fn rsa1024_leaf(pki: &Pki, tmp: &Path) -> Result<Issued> {
         der: cert.der().to_vec(),
         key_pem,
     })
+}
+
+/// An RSA key only openssl can use (ring cannot sign with RSA under 2048 bits): rcgen signs with it
+/// through `openssl dgst -sha256 -sign`, which makes sha256WithRSAEncryption (PKCS#1 v1.5) signatures.
+struct OpensslRsaKey {
+    public: RsaPublicKey,
+    key_path: PathBuf,
+}
+
+impl PublicKeyData for OpensslRsaKey {
+    fn der_bytes(&self) -> &[u8] {
+        self.public.der_bytes()
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
+impl SigningKey for OpensslRsaKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        let msg_path = self.key_path.with_extension("tbs.der");
+        let signed = fs::write(&msg_path, msg)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                openssl(&[
+                    "dgst",
+                    "-sha256",
+                    "-sign",
+                    path_str(&self.key_path)?,
+                    path_str(&msg_path)?,
+                ])
+            });
+        // rcgen's error type has no room for the cause: RemoteKeyError says the external signer failed.
+        signed.map_err(|_| rcgen::Error::RemoteKeyError)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -565,7 +700,17 @@ fn issued(
 
 fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
     let mut all = Vec::new();
+    dates(pki, &mut all)?;
+    names(pki, &mut all)?;
+    anchors(pki, &mut all)?;
+    purposes_and_signatures(pki, &mut all, tmp)?;
+    chain_shapes(pki, &mut all)?;
+    lifetimes_and_products(pki, &mut all)?;
+    Ok(all)
+}
 
+/// The good chain, and leaves outside their validity.
+fn dates(pki: &Pki, all: &mut Vec<Scenario>) -> Result<()> {
     let leaf = from_intermediate(pki, default_leaf()?)?;
     all.push(issued(
         pki,
@@ -613,7 +758,11 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
             "fail",
         )
     });
+    Ok(())
+}
 
+/// Leaves that do not name what is verified.
+fn names(pki: &Pki, all: &mut Vec<Scenario>) -> Result<()> {
     let p = server_params(
         "other.preflight.test",
         &["other.preflight.test"],
@@ -657,7 +806,11 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
         "no_subject_alt_name",
         "fail",
     ));
+    Ok(())
+}
 
+/// What is trusted and what is sent: an unrelated root, self-signed server certificates, no intermediate.
+fn anchors(pki: &Pki, all: &mut Vec<Scenario>) -> Result<()> {
     let other_root = self_signed_ca("Elsewhere", "Some Other Root CA")?;
     let leaf = from_intermediate(pki, default_leaf()?)?;
     all.push(Scenario {
@@ -719,7 +872,11 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
         key: ca_leaf.key_pem.clone(),
         ca: vec![ca_leaf.pem()],
     });
+    Ok(())
+}
 
+/// What the leaf is for, and how it is signed.
+fn purposes_and_signatures(pki: &Pki, all: &mut Vec<Scenario>, tmp: &Path) -> Result<()> {
     let mut p = default_leaf()?;
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     all.push(Scenario {
@@ -767,7 +924,11 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
         "bad_signature",
         "fail",
     ));
+    Ok(())
+}
 
+/// Chains in the wrong order, with extras, or too deep.
+fn chain_shapes(pki: &Pki, all: &mut Vec<Scenario>) -> Result<()> {
     let leaf = from_intermediate(pki, default_leaf()?)?;
     all.push(Scenario {
         chain: vec![
@@ -831,7 +992,11 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
             "fail",
         )
     });
+    Ok(())
+}
 
+/// Warnings about the leaf's lifetime, and a product's own CA.
+fn lifetimes_and_products(pki: &Pki, all: &mut Vec<Scenario>) -> Result<()> {
     let leaf = from_intermediate(
         pki,
         leaf_valid(LEAF_NOT_BEFORE, datetime!(2026-06-15 00:00:00 UTC))?,
@@ -879,8 +1044,448 @@ fn scenarios(pki: &Pki, tmp: &Path) -> Result<Vec<Scenario>> {
         key: leaf.key_pem,
         ca: vec![console_ca.pem.clone()],
     });
+    Ok(())
+}
 
-    Ok(all)
+// ---------------------------------------------------------------------------------------------------
+// Scenarios with their own CAs: made at every regeneration, and alone with `--only`
+
+type Make = fn(&Path) -> Result<Scenario>;
+
+/// Each makes its own CAs (distinct names), so writing it leaves `pki/` and every other folder alone.
+const STANDALONE: [(&str, Make); 13] = [
+    ("expired_wrong_name", expired_wrong_name),
+    ("ca_first", ca_first),
+    ("weak_root", weak_root),
+    ("self_issued", self_issued),
+    ("chain_loop", chain_loop),
+    ("duplicate_extension", duplicate_extension),
+    ("malformed_san", malformed_san),
+    ("v1_ca", v1_ca),
+    ("empty_eku", empty_eku),
+    ("intermediate_anchor", intermediate_anchor),
+    ("critical_extension", critical_extension),
+    ("name_constraints", name_constraints),
+    ("issuer_not_ca", issuer_not_ca),
+];
+
+/// A scenario made of a leaf from `intermediate`: chain = leaf, intermediate; ca = root.
+fn two_tier(
+    root_pem: &str,
+    intermediate: &Ca,
+    leaf: Issued,
+    (name, description): (&'static str, &'static str),
+    (expect_with_ca, status_with_ca, expect_without_ca): (&'static str, &'static str, &'static str),
+) -> Scenario {
+    Scenario {
+        name,
+        description,
+        verify_name: VERIFY_NAME,
+        expect_with_ca,
+        status_with_ca,
+        expect_without_ca,
+        chain: vec![leaf.pem(), intermediate.pem.clone()],
+        key: leaf.key_pem,
+        ca: vec![root_pem.to_string()],
+    }
+}
+
+/// A scenario on the scenario's own `Pki::named(label)`, whose leaf is the default one changed by `change`.
+fn own_pki_leaf(
+    label: &str,
+    change: impl FnOnce(&mut CertificateParams) -> Result<()>,
+    what: (&'static str, &'static str),
+    codes: (&'static str, &'static str, &'static str),
+) -> Result<Scenario> {
+    let pki = Pki::named(label)?;
+    let mut p = default_leaf()?;
+    change(&mut p)?;
+    let leaf = from_intermediate(&pki, p)?;
+    Ok(two_tier(
+        &pki.root.pem,
+        &pki.intermediate,
+        leaf,
+        what,
+        codes,
+    ))
+}
+
+fn expired_wrong_name(_: &Path) -> Result<Scenario> {
+    own_pki_leaf(
+        "Expired Wrong Name",
+        |p| {
+            *p = server_params(
+                "other.preflight.test",
+                &["other.preflight.test"],
+                datetime!(2025-06-01 00:00:00 UTC),
+                datetime!(2026-03-01 00:00:00 UTC),
+            )?;
+            Ok(())
+        },
+        (
+            "expired_wrong_name",
+            "The leaf expired on 2026-03-01 and names only other.preflight.test: two faults, the expiry reported.",
+        ),
+        ("expired", "fail", "expired"),
+    )
+}
+
+/// The operator configured the CA's certificate and key as the server's: the server sends the CA first,
+/// then the leaf it issued, and signs the handshake with the CA's key.
+fn ca_first(_: &Path) -> Result<Scenario> {
+    let mut p = ca_params(
+        FIXTURE_ORG,
+        "Preflight Fixture Device CA",
+        BasicConstraints::Unconstrained,
+    );
+    p.key_usages.push(KeyUsagePurpose::DigitalSignature);
+    let ca = self_signed_ca_with(p)?;
+    let leaf = signed_by(&ca, default_leaf()?)?;
+    Ok(Scenario {
+        name: "ca_first",
+        description: "The server sends its self-signed Device CA first (with the CA's key) and the leaf that CA issued second.",
+        verify_name: VERIFY_NAME,
+        expect_with_ca: "ca_used_as_leaf",
+        status_with_ca: "fail",
+        expect_without_ca: "ca_used_as_leaf",
+        chain: vec![ca.pem.clone(), leaf.pem()],
+        key: ca.issuer.key().serialize_pem(),
+        ca: vec![ca.pem.clone()],
+    })
+}
+
+/// A root with an RSA-1024 key (self-signed, and signing its intermediate, through openssl).
+fn weak_root(tmp: &Path) -> Result<Scenario> {
+    let (public, key_path) = rsa1024_key(tmp, "weak_root")?;
+    let key = OpensslRsaKey { public, key_path };
+    let p = ca_params(
+        FIXTURE_ORG,
+        "Preflight Fixture Weak Root CA",
+        BasicConstraints::Unconstrained,
+    );
+    let root_pem = p.self_signed(&key)?.pem();
+    let root = Issuer::new(p, key);
+    let intermediate = ca_signed_by(
+        &root,
+        intermediate_params("Preflight Fixture Weak Root Issuing CA"),
+    )?;
+    let leaf = with_aia_signed_by(&intermediate, default_leaf()?)?;
+    Ok(two_tier(
+        &root_pem,
+        &intermediate,
+        leaf,
+        (
+            "weak_root",
+            "The root CA's key is RSA 1024 bits; it signed an EC intermediate, which issued the leaf.",
+        ),
+        ("weak_key", "fail", "unknown_issuer"),
+    ))
+}
+
+/// A CA re-keyed under the same name: the old intermediate (pathlen 0) signs a self-issued link
+/// certificate for its new key, which issues the leaf. RFC 5280 (and OpenSSL) do not count the
+/// self-issued link against the old intermediate's pathlen 0; webpki counts every CA.
+fn self_issued(_: &Path) -> Result<Scenario> {
+    let root = self_signed_ca(FIXTURE_ORG, "Preflight Fixture Rekey Root CA")?;
+    let old = ca_signed_by(
+        &root.issuer,
+        intermediate_params("Preflight Fixture Rekeyed CA"),
+    )?;
+    let mut p = ca_params(
+        FIXTURE_ORG,
+        "Preflight Fixture Rekeyed CA",
+        BasicConstraints::Unconstrained,
+    );
+    p.use_authority_key_identifier_extension = true;
+    let link = ca_signed_by(&old.issuer, p)?;
+    let leaf = with_aia_signed_by(&link, default_leaf()?)?;
+    Ok(Scenario {
+        chain: vec![leaf.pem(), link.pem.clone(), old.pem.clone()],
+        ..two_tier(
+            &root.pem,
+            &link,
+            leaf,
+            (
+                "self_issued",
+                "A re-keyed CA: the old intermediate (pathlen 0) signs a self-issued link to its new key, which issues the leaf.",
+            ),
+            ("self_issued_intermediate", "fail", "unknown_issuer"),
+        )
+    })
+}
+
+/// Two CAs that issued each other's certificates; A issues the leaf. The anchor is unrelated.
+fn chain_loop(_: &Path) -> Result<Scenario> {
+    let (key_a, key_b) = (new_key()?, new_key()?);
+    let mut pa = ca_params(
+        FIXTURE_ORG,
+        "Preflight Fixture Loop CA A",
+        BasicConstraints::Unconstrained,
+    );
+    let mut pb = ca_params(
+        FIXTURE_ORG,
+        "Preflight Fixture Loop CA B",
+        BasicConstraints::Unconstrained,
+    );
+    pa.use_authority_key_identifier_extension = true;
+    pb.use_authority_key_identifier_extension = true;
+    let a_pem = pa
+        .signed_by(&key_a, &Issuer::from_params(&pb, &key_b))?
+        .pem();
+    let b_pem = pb
+        .signed_by(&key_b, &Issuer::from_params(&pa, &key_a))?
+        .pem();
+    let a = Ca {
+        pem: a_pem,
+        issuer: Issuer::new(pa, key_a),
+    };
+    let anchor = self_signed_ca(FIXTURE_ORG, "Preflight Fixture Loop Anchor")?;
+    let leaf = with_aia_signed_by(&a, default_leaf()?)?;
+    Ok(Scenario {
+        chain: vec![leaf.pem(), a.pem.clone(), b_pem],
+        ..two_tier(
+            &anchor.pem,
+            &a,
+            leaf,
+            (
+                "chain_loop",
+                "CA A's certificate is issued by CA B and B's by A; A issues the leaf, so the chain never reaches a root.",
+            ),
+            ("chain_loop", "fail", "chain_loop"),
+        )
+    })
+}
+
+/// subjectAltName (2.5.29.17) content for `names`: DNS names as [2], addresses as [7].
+fn san_der(names: &[&str]) -> Vec<u8> {
+    let general_names: Vec<u8> = names
+        .iter()
+        .flat_map(|n| match n.parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) => der_tlv(0x87, &ip.octets()),
+            Ok(IpAddr::V6(ip)) => der_tlv(0x87, &ip.octets()),
+            Err(_) => der_tlv(0x82, n.as_bytes()),
+        })
+        .collect();
+    der_tlv(0x30, &general_names)
+}
+
+const SAN_OID: [u64; 4] = [2, 5, 29, 17];
+
+fn duplicate_extension(_: &Path) -> Result<Scenario> {
+    own_pki_leaf(
+        "Duplicate Extension",
+        |p| {
+            let san = CustomExtension::from_oid_content(&SAN_OID, san_der(&DEFAULT_SANS));
+            p.custom_extensions.push(san);
+            Ok(())
+        },
+        (
+            "duplicate_extension",
+            "The leaf carries the subjectAltName extension twice (same value), which RFC 5280 forbids.",
+        ),
+        ("duplicate_extension", "fail", "duplicate_extension"),
+    )
+}
+
+fn malformed_san(_: &Path) -> Result<Scenario> {
+    own_pki_leaf(
+        "Malformed SAN",
+        |p| {
+            // A SEQUENCE that says 64 bytes and holds 24: the OCTET STRING around it, and so the
+            // certificate, still parse.
+            let mut content = vec![0x30, 0x40];
+            content.extend(der_tlv(0x82, VERIFY_NAME.as_bytes()));
+            p.subject_alt_names.clear();
+            p.custom_extensions
+                .push(CustomExtension::from_oid_content(&SAN_OID, content));
+            Ok(())
+        },
+        (
+            "malformed_san",
+            "The leaf's subjectAltName value is not valid DER: its SEQUENCE says 64 bytes and holds 24.",
+        ),
+        ("malformed_extension", "fail", "malformed_extension"),
+    )
+}
+
+/// The intermediate is an X.509 v1 certificate (no version, no extensions), made by `as_v1`.
+fn v1_ca(tmp: &Path) -> Result<Scenario> {
+    let root = self_signed_ca(FIXTURE_ORG, "Preflight Fixture V1 Root CA")?;
+    let p = intermediate_params("Preflight Fixture V1 Issuing CA");
+    let key = new_key()?;
+    let v3 = p.signed_by(&key, &root.issuer)?;
+    let intermediate = Ca {
+        pem: pem("CERTIFICATE", &as_v1(v3.der(), root.issuer.key(), tmp)?),
+        issuer: Issuer::new(p, key),
+    };
+    let leaf = with_aia_signed_by(&intermediate, default_leaf()?)?;
+    Ok(two_tier(
+        &root.pem,
+        &intermediate,
+        leaf,
+        (
+            "v1_ca",
+            "The intermediate is an X.509 v1 certificate: no version field and no extensions, so no CA:TRUE.",
+        ),
+        ("not_v3", "fail", "unknown_issuer"),
+    ))
+}
+
+/// `der` (a v3 certificate signed by `issuer_key`, EC P-256) as a v1 certificate: the TBSCertificate
+/// without its `[0]` version and `[3]` extensions, signed again by `openssl dgst -sha256 -sign`
+/// (ecdsa-with-SHA256, as the algorithm identifiers rcgen wrote already say).
+fn as_v1(der: &[u8], issuer_key: &KeyPair, tmp: &Path) -> Result<Vec<u8>> {
+    let cert = der_elements(der_content(der, 0x30)?)?;
+    let (Some(tbs), Some(alg)) = (cert.first(), cert.get(1)) else {
+        bail!("unexpected certificate");
+    };
+    let fields = der_elements(der_content(tbs, 0x30)?)?;
+    let (Some(first), Some(last)) = (fields.first(), fields.last()) else {
+        bail!("empty TBSCertificate");
+    };
+    ensure!(
+        fields.len() == 8 && first[0] == 0xa0 && last[0] == 0xa3,
+        "expected version, 6 fields and extensions in the TBSCertificate"
+    );
+    let tbs_v1 = der_tlv(0x30, &fields[1..7].concat());
+    let (tbs_path, key_path) = (tmp.join("v1_tbs.der"), tmp.join("v1_issuer.key"));
+    fs::write(&tbs_path, &tbs_v1)?;
+    write(&key_path, &issuer_key.serialize_pem())?;
+    let sig = openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        path_str(&key_path)?,
+        path_str(&tbs_path)?,
+    ])?;
+    let mut bits = vec![0u8]; // no unused bits
+    bits.extend(sig);
+    let v1 = der_tlv(0x30, &[tbs_v1, alg.to_vec(), der_tlv(0x03, &bits)].concat());
+
+    let (_, before) = X509Certificate::from_der(der).context("parsing the v3 certificate")?;
+    let (_, after) = X509Certificate::from_der(&v1).context("parsing the v1 certificate")?;
+    let (b, a) = (&before.tbs_certificate, &after.tbs_certificate);
+    ensure!(
+        a.version == x509_parser::x509::X509Version::V1
+            && a.extensions().is_empty()
+            && a.validity == b.validity
+            && a.serial == b.serial
+            && a.subject == b.subject
+            && a.issuer == b.issuer
+            && a.subject_pki.raw == b.subject_pki.raw
+            && after.signature_algorithm == before.signature_algorithm,
+        "the v1 certificate differs from the v3 one in more than version and extensions"
+    );
+    Ok(v1)
+}
+
+fn empty_eku(_: &Path) -> Result<Scenario> {
+    own_pki_leaf(
+        "Empty EKU",
+        |p| {
+            p.extended_key_usages.clear();
+            p.custom_extensions.push(CustomExtension::from_oid_content(
+                &[2, 5, 29, 37],
+                vec![0x30, 0x00],
+            ));
+            Ok(())
+        },
+        (
+            "empty_eku",
+            "The leaf's extendedKeyUsage extension is an empty SEQUENCE: it allows no purpose at all.",
+        ),
+        ("empty_eku", "fail", "empty_eku"),
+    )
+}
+
+fn intermediate_anchor(_: &Path) -> Result<Scenario> {
+    let pki = Pki::named("Intermediate Anchor")?;
+    let leaf = from_intermediate(&pki, default_leaf()?)?;
+    Ok(Scenario {
+        chain: vec![
+            leaf.pem(),
+            pki.intermediate.pem.clone(),
+            pki.root.pem.clone(),
+        ],
+        ..two_tier(
+            &pki.intermediate.pem,
+            &pki.intermediate,
+            leaf,
+            (
+                "intermediate_anchor",
+                "The server sends leaf, intermediate and root; ca.pem holds the intermediate alone, which is enough.",
+            ),
+            ("ok", "pass", "unknown_issuer"),
+        )
+    })
+}
+
+fn critical_extension(_: &Path) -> Result<Scenario> {
+    own_pki_leaf(
+        "Critical Extension",
+        |p| {
+            let mut ext =
+                CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x30, 0x00]);
+            ext.set_criticality(true);
+            p.custom_extensions.push(ext);
+            Ok(())
+        },
+        (
+            "critical_extension",
+            "The leaf has a private extension (1.3.6.1.4.1.55555.1) marked critical, which no client knows.",
+        ),
+        (
+            "unknown_critical_extension",
+            "fail",
+            "unknown_critical_extension",
+        ),
+    )
+}
+
+/// The intermediate may issue only for DNS names under `.example.net`.
+fn name_constraints(_: &Path) -> Result<Scenario> {
+    let mut p = intermediate_params("Preflight Fixture Name Constraints Issuing CA");
+    p.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![GeneralSubtree::DnsName(".example.net".into())],
+        excluded_subtrees: Vec::new(),
+    });
+    let pki = Pki::build("Preflight Fixture Name Constraints Root CA", p)?;
+    let leaf = from_intermediate(&pki, default_leaf()?)?;
+    Ok(two_tier(
+        &pki.root.pem,
+        &pki.intermediate,
+        leaf,
+        (
+            "name_constraints",
+            "The intermediate is constrained to DNS names under .example.net and issues a leaf for fixture.preflight.test.",
+        ),
+        ("name_constraint_violation", "fail", "unknown_issuer"),
+    ))
+}
+
+/// The leaf is signed by a certificate that is not a CA (CA:FALSE), itself issued by the root.
+fn issuer_not_ca(_: &Path) -> Result<Scenario> {
+    let root = self_signed_ca(FIXTURE_ORG, "Preflight Fixture Issuer Not CA Root CA")?;
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn(Some(FIXTURE_ORG), "Preflight Fixture Not A CA");
+    p.not_before = CA_NOT_BEFORE;
+    p.not_after = CA_NOT_AFTER;
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.use_authority_key_identifier_extension = true;
+    let not_ca = ca_signed_by(&root.issuer, p)?;
+    let leaf = with_aia_signed_by(&not_ca, default_leaf()?)?;
+    Ok(two_tier(
+        &root.pem,
+        &not_ca,
+        leaf,
+        (
+            "issuer_not_ca",
+            "The leaf is signed by a certificate marked CA:FALSE (CN=Preflight Fixture Not A CA), which the root issued.",
+        ),
+        // webpki meets CA:FALSE while building the path, before it looks for an anchor.
+        ("issuer_not_ca", "fail", "issuer_not_ca"),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -123,14 +123,23 @@ codes! {
         "A CA on the path has name constraints that forbid the server's name.",
         "Issue the certificate from a CA allowed to certify that name, or widen the CA's permitted subtrees.";
     MalformedExtension => "malformed_extension",
-        "A certificate has an extension that is not well formed, or the same extension twice.",
+        "A certificate has an extension that is not well formed (the summary names the certificate and the extension).",
         "Reissue the certificate; check the tool or template that wrote its extensions.";
+    DuplicateExtension => "duplicate_extension",
+        "A certificate carries the same extension twice (the summary names which): rustls, Go and OpenSSL refuse it.",
+        "Reissue the certificate with each extension once; check the template or the `-addext`/`-extfile` options that wrote it.";
     EmptyEku => "empty_eku",
         "A certificate has an extended key usage extension with no purpose in it.",
         "Reissue the certificate with extendedKeyUsage=serverAuth (or without the extension).";
     NotV3 => "not_v3",
         "A certificate is not X.509 version 3 (a v1 certificate cannot carry CA or name extensions).",
         "Reissue the certificate as X.509 v3 (openssl x509 -req with -extfile, or `openssl req -x509`, which writes v3).";
+    ChainLoop => "chain_loop",
+        "The certificates the server sends issue each other in a circle and none leads to a trusted root (cross-signed CAs sent without the root that ends the path).",
+        "Send the path to a root the clients trust (leaf, its intermediates, optionally the root), not both halves of a cross-signature; or pass the root that ends it with `--ca`.";
+    SelfIssuedIntermediate => "self_issued_intermediate",
+        "The path goes through a self-issued CA certificate (a CA re-keyed under the same name, its new key certified by its old one). RFC 5280 and OpenSSL accept it; rustls and Go count it against the path length or refuse the name loop.",
+        "Certify the CA's new key from its issuer directly (a certificate from the root, not from the old key), or trust the new CA certificate itself with `--ca`.";
     ChainTooLong => "chain_too_long",
         "The chain is deeper than clients follow.",
         "Issue the server certificate closer to the root: fewer intermediates.";
@@ -138,7 +147,7 @@ codes! {
         "Reissue it with extended key usage serverAuth.";
     WeakSignature => "weak_signature", "A certificate is signed with SHA-1 or MD5, which clients refuse.",
         "Reissue it signed with SHA-256.";
-    WeakKey => "weak_key", "A certificate on the path has an RSA key under 2048 bits.",
+    WeakKey => "weak_key", "A certificate on the path, the root included, has a key clients refuse: RSA under 2048 bits, DSA, an EC curve other than P-256/P-384/P-521, or explicit curve parameters.",
         "Reissue it with RSA 2048+ or ECDSA P-256.";
     BadSignature => "bad_signature", "A certificate's signature does not verify with its issuer's key.",
         "Re-export the certificate and chain from the CA that issued them; compare the CA's fingerprint with your `--ca` file.";

@@ -61,6 +61,11 @@ pub struct Defects {
     pub message_too_large: bool,
     /// The anchor carries an extension marked critical that no client knows (its OID).
     pub root_critical_extension: Option<String>,
+    /// The anchor's key is one no client takes (DSA, a curve other than P-256/384/521): in words.
+    pub weak_root_key: Option<String>,
+    /// A defect of the chain itself that a trust check named, the same whatever the anchor (a path length
+    /// constraint, an extension twice, a self-issued CA, ...): its code.
+    pub structure: Option<Code>,
     /// The server requires a client certificate.
     pub client_cert_required: bool,
     /// ALPN h2 was negotiated (`None`: no handshake to tell).
@@ -223,6 +228,9 @@ pub fn decide(
             format!("{e} checks the root's own dates, and the root has expired (rustls does not)"),
         );
     }
+    if let Some(d) = structure_decision(engine, defects) {
+        return d;
+    }
     if let Some(oid) = &defects.root_critical_extension {
         if matches!(engine, Engine::OpenSsl { .. } | Engine::Go) {
             return Decision::fail(
@@ -264,6 +272,55 @@ pub fn decide(
     }
 }
 
+/// The codes of defects of the chain itself: judged the same whatever the trust, by each engine's rule.
+pub fn is_structural(code: Code) -> bool {
+    matches!(
+        code,
+        Code::PathLengthExceeded
+            | Code::IssuerNotCa
+            | Code::NameConstraintViolation
+            | Code::MalformedExtension
+            | Code::DuplicateExtension
+            | Code::EmptyEku
+            | Code::NotV3
+            | Code::ChainTooLong
+            | Code::SelfIssuedIntermediate
+            | Code::BadSignature
+            | Code::MissingServerAuthEku
+            | Code::UnknownCriticalExtension
+    )
+}
+
+/// A defect of the chain itself: which engines refuse it. OpenSSL and BoringSSL do not count a self-issued
+/// CA against a path length (RFC 5280), Go and webpki do; Go takes an empty extended key usage; only webpki
+/// stops at six intermediates.
+fn structure_decision(engine: Engine, defects: &Defects) -> Option<Decision> {
+    let code = defects.structure?;
+    let e = engine.name();
+    let refused = match code {
+        Code::SelfIssuedIntermediate => matches!(engine, Engine::Rustls | Engine::Go),
+        Code::ChainTooLong => engine == Engine::Rustls,
+        // Go reads an empty extended key usage as no restriction.
+        Code::EmptyEku => engine != Engine::Go,
+        _ => true,
+    };
+    let what = match code {
+        Code::PathLengthExceeded => "a CA's path length constraint is exceeded",
+        Code::IssuerNotCa => "a certificate that is not a CA signed another",
+        Code::NameConstraintViolation => "a CA's name constraints forbid the name",
+        Code::MalformedExtension => "a certificate has a malformed extension",
+        Code::DuplicateExtension => "a certificate carries an extension twice",
+        Code::EmptyEku => "a certificate's extended key usage is empty",
+        Code::NotV3 => "a certificate is not X.509 v3",
+        Code::ChainTooLong => "the chain has more than six intermediates",
+        Code::SelfIssuedIntermediate => "the path goes through a self-issued (re-keyed) CA",
+        Code::BadSignature => "a signature on the chain does not verify",
+        Code::MissingServerAuthEku => "the certificate is not for TLS servers (no serverAuth)",
+        _ => "a certificate carries an unknown critical extension",
+    };
+    refused.then(|| Decision::fail("structure", code, format!("{what}: {e} refuses it")))
+}
+
 /// What stops the connection before the chain is judged: the key exchange or version, the size of the
 /// certificate message, ALPN h2 for grpcio.
 fn connection_decision(engine: Engine, defects: &Defects) -> Option<Decision> {
@@ -288,6 +345,16 @@ fn connection_decision(engine: Engine, defects: &Defects) -> Option<Decision> {
 /// The key and signature rules: RSA under 2048 bits (OpenSSL at level 2, webpki), under 1024 (Go), SHA-1
 /// (all but BoringSSL).
 fn crypto_decision(engine: Engine, defects: &Defects, security_level: u8) -> Option<Decision> {
+    if let Some(weak) = &defects.weak_root_key {
+        return Some(Decision::fail(
+            "weak_key",
+            Code::WeakKey,
+            format!(
+                "the root in the CA file has an {weak}: {} does not verify with it",
+                engine.name()
+            ),
+        ));
+    }
     if let Some(bits) = defects.weak_rsa {
         let refused = match engine {
             Engine::OpenSsl { .. } => security_level >= 2 || (security_level == 1 && bits < 1024),
@@ -647,7 +714,10 @@ fn named(input: &Input<'_>, kind: SourceKind, a: Anchored) -> Anchored {
         (
             Err(_),
             Some(Verdict::Rejected(
-                code @ (Code::IncompleteChain | Code::SelfSigned | Code::UnknownIssuer),
+                code @ (Code::IncompleteChain
+                | Code::SelfSigned
+                | Code::UnknownIssuer
+                | Code::ChainLoop),
             )),
         ) => Err(code),
         (a, _) => a,
@@ -719,6 +789,12 @@ fn ca_trust(input: &Input<'_>) -> (Anchored, Defects) {
                 .filter(|c| c.subject == top.issuer || c.subject == top.subject)
         };
         defects.expired_root |= anchors().any(expired);
+        if let Some(bits) = anchors().filter_map(|c| c.weak_rsa_bits).min() {
+            defects.weak_rsa = Some(defects.weak_rsa.map_or(bits, |b| b.min(bits)));
+        }
+        defects.weak_root_key = anchors()
+            .find(|c| c.weak_rsa_bits.is_none())
+            .and_then(|c| c.weak_key.clone());
         defects.root_critical_extension = anchors()
             .find_map(|c| c.unknown_critical.first().cloned())
             .or(defects.root_critical_extension);

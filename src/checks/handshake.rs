@@ -106,9 +106,9 @@ fn failure_text(
             format!("the server signs the handshake with an RSA key of {bits} bits; rustls, and OpenSSL at security level 2 (the Debian and Ubuntu default), refuse RSA keys under 2048 bits"),
             "Replace the server's key and certificate with RSA 2048+ or ECDSA P-256 (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)".to_string(),
         ),
-        TlsFailure::MalformedCertificate(why) => (
-            format!("the server's certificate is malformed ({why}): rustls, Go and other strict clients refuse it before any trust decision"),
-            "Re-issue the certificate with well-formed extensions (`openssl x509 -in FILE -noout -text` shows them; a SAN must list DNS names and addresses) and restart the server".to_string(),
+        TlsFailure::MalformedCertificate { why, .. } => (
+            format!("the server's certificate cannot be used: {why}; rustls, Go and other strict clients refuse it before any trust decision (the trust checks below name the certificate)"),
+            "Reissue the certificate as the trust checks' fix says (`openssl x509 -in FILE -noout -text` shows its extensions) and restart the server".to_string(),
         ),
         TlsFailure::BadCertificate => (
             "the server's certificate is not valid DER: no client can read it".to_string(),

@@ -39,6 +39,7 @@ pub fn verify_offline(
             facts: &facts,
             name: input.name.clone(),
             at: judged_at,
+            at_chosen: at.is_some(),
             product: input.product,
             authority: None,
             warn_days: input.warn_days,

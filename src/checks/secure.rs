@@ -482,6 +482,7 @@ fn judge_trust(
         facts,
         name: Some(host.clone()),
         at: judged_at,
+        at_chosen: cfg.at.is_some(),
         product: cfg.product,
         authority: Some(cfg.target.authority(cfg.port)),
         warn_days: cfg.warn_days,

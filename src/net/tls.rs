@@ -48,8 +48,13 @@ pub enum TlsFailure {
     EmptyChain,
     /// A certificate the server sent is not valid DER.
     BadCertificate,
-    /// A certificate that parses, but that webpki cannot use (a malformed extension, ...): why, in words.
-    MalformedCertificate(String),
+    /// The server's certificate parses as DER, but webpki cannot use it: the code for the cause (an unknown
+    /// critical extension, an extension twice or malformed, not v3), decided from webpki's typed error and
+    /// the certificate, and why in words.
+    MalformedCertificate {
+        code: Code,
+        why: String,
+    },
     /// The server's RSA key is too small for the handshake signature to be accepted (bits).
     WeakKey(u32),
     /// A handshake message over rustls's 64 KB limit (a certificate chain that large).
@@ -66,9 +71,8 @@ impl TlsFailure {
             TlsFailure::ClientCertRequired => Code::ClientCertRequired,
             TlsFailure::EmptyChain => Code::EmptyChain,
             TlsFailure::WeakKey(_) => Code::WeakKey,
-            TlsFailure::BadCertificate | TlsFailure::MalformedCertificate(_) => {
-                Code::CertUnparsable
-            }
+            TlsFailure::BadCertificate => Code::CertUnparsable,
+            TlsFailure::MalformedCertificate { code, .. } => *code,
             TlsFailure::Closed
             | TlsFailure::Alert(_)
             | TlsFailure::Other(_)
@@ -88,7 +92,7 @@ impl TlsFailure {
             TlsFailure::EmptyChain => "TLS without a certificate".into(),
             TlsFailure::WeakKey(bits) => format!("TLS with an RSA-{bits} key clients refuse"),
             TlsFailure::BadCertificate => "TLS with a certificate that is not valid DER".into(),
-            TlsFailure::MalformedCertificate(why) => {
+            TlsFailure::MalformedCertificate { why, .. } => {
                 format!("TLS with a malformed certificate ({why})")
             }
             TlsFailure::MessageTooLarge => {
@@ -274,15 +278,84 @@ fn classify(e: &io::Error, seen: &[u8], captured: &Captured) -> TlsFailure {
             snake(&format!("{m:?}"))
         )),
         Some(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)) => {
-            TlsFailure::BadCertificate
+            bad_encoding(captured)
         }
         // webpki could not use the certificate to check the handshake signature: its Debug name, in words.
         Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))) => {
-            TlsFailure::MalformedCertificate(snake(&o.to_string()))
+            malformed(o, captured)
         }
         Some(other) => TlsFailure::Other(format!("{other}")),
         None => io_failure(e, seen),
     }
+}
+
+/// The server's certificate is not DER webpki reads: a malformed extension when one is to be seen.
+fn bad_encoding(captured: &Captured) -> TlsFailure {
+    use crate::pki::shape;
+    let leaf = captured.chain.first().map(|d| d.as_ref()).unwrap_or(&[]);
+    let mut why = shape::san_defects(leaf)
+        .into_iter()
+        .map(|d| format!("its subjectAltName is malformed ({d})"))
+        .collect::<Vec<_>>();
+    why.extend(
+        shape::malformed_extensions(leaf)
+            .into_iter()
+            .map(|e| format!("its {e} extension is malformed")),
+    );
+    if why.is_empty() {
+        return TlsFailure::BadCertificate;
+    }
+    TlsFailure::MalformedCertificate {
+        code: Code::MalformedExtension,
+        why: why.join("; "),
+    }
+}
+
+/// webpki refused to parse the server's certificate: its typed error, and the certificate, name the cause.
+fn malformed(o: &rustls::OtherError, captured: &Captured) -> TlsFailure {
+    use crate::pki::shape;
+    let leaf = captured.chain.first().map(|d| d.as_ref()).unwrap_or(&[]);
+    let (code, why) = match o.0.downcast_ref::<webpki::Error>() {
+        Some(webpki::Error::UnsupportedCriticalExtension) => {
+            let oids = crate::pki::sources::unknown_critical(leaf);
+            (
+                Code::UnknownCriticalExtension,
+                format!(
+                    "it carries the extension {}, marked critical, which clients do not know",
+                    if oids.is_empty() {
+                        "(unknown)".to_string()
+                    } else {
+                        oids.join(", ")
+                    }
+                ),
+            )
+        }
+        Some(webpki::Error::MalformedExtensions | webpki::Error::ExtensionValueInvalid) => {
+            let twice = shape::duplicate_extensions(leaf);
+            let bad = shape::malformed_extensions(leaf);
+            if !twice.is_empty() {
+                (
+                    Code::DuplicateExtension,
+                    format!("it carries the extension {} twice", twice.join(", ")),
+                )
+            } else if !bad.is_empty() {
+                (
+                    Code::MalformedExtension,
+                    format!("its {} extension is malformed", bad.join(", ")),
+                )
+            } else {
+                (
+                    Code::MalformedExtension,
+                    "an extension is malformed".to_string(),
+                )
+            }
+        }
+        Some(webpki::Error::UnsupportedCertVersion) => {
+            (Code::NotV3, "it is not an X.509 v3 certificate".to_string())
+        }
+        _ => (Code::CertUnparsable, snake(&o.to_string())),
+    };
+    TlsFailure::MalformedCertificate { code, why }
 }
 
 /// The handshake signature failed: with a small RSA key, ring refuses to verify at all.

@@ -194,8 +194,10 @@ fn read_key(facts: &mut CertFacts, cert: &X509Certificate<'_>, registry: &OidReg
                 .algorithm
                 .parameters
                 .as_ref()
+                .filter(|p| p.tag().0 == 6)
                 .and_then(|p| p.as_oid().ok())
-                .map(|oid| curve_name(registry, &oid));
+                .map(|oid| curve_name(registry, &oid))
+                .or_else(|| Some("explicit parameters".into()));
         }
         _ => {
             let alg = &spki.algorithm.algorithm;
@@ -263,7 +265,14 @@ fn read_san(facts: &mut CertFacts, name: &GeneralName<'_>) {
         GeneralName::IPAddress(b) => facts.ip_addresses.push(ip_string(b)),
         GeneralName::RFC822Name(m) => facts.other_names.push(format!("email:{m}")),
         GeneralName::URI(u) => facts.other_names.push(format!("uri:{u}")),
-        other => facts.other_names.push(format!("other:{other}")),
+        GeneralName::DirectoryName(n) => facts.other_names.push(format!("dirName:{n}")),
+        GeneralName::OtherName(oid, _) => facts.other_names.push(format!("otherName:{oid}")),
+        GeneralName::RegisteredID(oid) => facts.other_names.push(format!("registeredID:{oid}")),
+        GeneralName::X400Address(_) => facts.other_names.push("x400Address".into()),
+        GeneralName::EDIPartyName(_) => facts.other_names.push("ediPartyName".into()),
+        GeneralName::Invalid(tag, _) => facts
+            .other_names
+            .push(format!("(a malformed entry, tag [{}])", tag.0)),
     }
 }
 

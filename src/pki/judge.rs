@@ -15,6 +15,16 @@ pub struct PathInfo {
 
 /// A DER value (no tag) of a Name, as text: `CN=x, O=y`.
 pub fn name_text(value: &[u8]) -> String {
+    let der = with_sequence_header(value);
+    use x509_parser::prelude::FromDer;
+    match x509_parser::x509::X509Name::from_der(&der) {
+        Ok((_, n)) => n.to_string(),
+        Err(_) => "(unreadable name)".to_string(),
+    }
+}
+
+/// A SEQUENCE's content octets with the tag and length put back (webpki keeps names and keys as values).
+pub fn with_sequence_header(value: &[u8]) -> Vec<u8> {
     let mut der = vec![0x30];
     let len = value.len();
     if len < 0x80 {
@@ -30,11 +40,7 @@ pub fn name_text(value: &[u8]) -> String {
         der.extend(bytes);
     }
     der.extend_from_slice(value);
-    use x509_parser::prelude::FromDer;
-    match x509_parser::x509::X509Name::from_der(&der) {
-        Ok((_, n)) => n.to_string(),
-        Err(_) => "(unreadable name)".to_string(),
-    }
+    der
 }
 
 /// The value (content octets) of a DER element: strips tag and length.

@@ -7,4 +7,5 @@ pub mod facts;
 pub mod judge;
 pub mod provider;
 pub mod recorder;
+pub mod shape;
 pub mod sources;

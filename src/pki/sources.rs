@@ -50,6 +50,32 @@ pub struct CaCert {
     pub not_after: String,
     /// Extensions marked critical that no client knows (their OIDs): OpenSSL and Go refuse such an anchor.
     pub unknown_critical: Vec<String>,
+    /// A key clients refuse (RSA under 2048 bits, DSA, a curve other than P-256/384/521).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weak_key: Option<String>,
+    /// Its RSA key's size when under 2048 bits (clients differ on 1024).
+    #[serde(skip)]
+    pub weak_rsa_bits: Option<u32>,
+}
+
+impl CaCert {
+    /// What clients judge of an anchor: its dates, unknown critical extensions, its key.
+    fn of(f: crate::pki::facts::CertFacts, der: &[u8]) -> CaCert {
+        let weak = crate::pki::shape::certificate_key_weakness(der);
+        CaCert {
+            subject: f.subject,
+            sha256: f.sha256,
+            is_ca: f.is_ca,
+            self_signed: f.self_signed,
+            not_after: f.not_after,
+            unknown_critical: unknown_critical(der),
+            weak_key: weak.as_ref().map(|w| w.to_string()),
+            weak_rsa_bits: match weak {
+                Some(crate::pki::shape::Weakness::Rsa(bits)) => Some(bits),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// One `--ca` file and what was in it.
@@ -309,14 +335,7 @@ pub fn custom(paths: &[PathBuf]) -> Result<TrustSource, SourceError> {
                     subject: f.subject.clone(),
                 })?;
             anchors.push(anchor.to_owned());
-            listed.push(CaCert {
-                subject: f.subject,
-                sha256: f.sha256,
-                is_ca: f.is_ca,
-                self_signed: f.self_signed,
-                not_after: f.not_after,
-                unknown_critical: unknown_critical(der),
-            });
+            listed.push(CaCert::of(f, der.as_ref()));
         }
         described.push(CaFile {
             path,

@@ -42,6 +42,7 @@ fn judge_everything(chain: &[Vec<u8>], source: &TrustSource) {
             facts: &facts,
             name: Some("fixture.preflight.test"),
             at,
+            at_chosen: false,
             source,
             others: vec![],
             product: Product::Cvp,

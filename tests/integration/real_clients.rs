@@ -382,10 +382,28 @@ pub(crate) enum Case {
     HugeCertificate,
     /// A leaf whose only SAN is a DNS name spelling the address (`DNS:127.0.0.1`), by address.
     IpInDnsSan,
+    /// Root → intermediate (pathlen 0) → sub-CA → leaf; the server sends leaf, sub-CA, intermediate.
+    PathTooLong,
+    /// Root → intermediate (pathlen 0, old key) → the same CA re-keyed (same name, new key, signed by the
+    /// old one: self-issued) → leaf; the server sends leaf, link, old intermediate. RFC 5280 does not count
+    /// the self-issued link against the path length.
+    SelfIssued,
+    /// Root → a CA:FALSE certificate → leaf; the server sends leaf and the non-CA.
+    IssuerNotCa,
+    /// Root → intermediate permitted only `example.net` (name constraints) → leaf for localhost.
+    NameConstraints,
+    /// A leaf for clientAuth only.
+    ClientAuthOnly,
+    /// A leaf whose extended key usage extension is an empty SEQUENCE.
+    EmptyEku,
+    /// A leaf with its subjectAltName extension twice.
+    DuplicateSan,
+    /// An RSA-2048 leaf signed by an RSA-1024 root (made by `openssl`; SECLEVEL=0).
+    WeakRoot,
 }
 
 impl Case {
-    pub(crate) const ALL: [Case; 18] = [
+    pub(crate) const ALL: [Case; 26] = [
         Case::SelfSigned,
         Case::PrivateCa,
         Case::MissingIntermediate,
@@ -404,6 +422,14 @@ impl Case {
         Case::RootCriticalExtension,
         Case::HugeCertificate,
         Case::IpInDnsSan,
+        Case::PathTooLong,
+        Case::SelfIssued,
+        Case::IssuerNotCa,
+        Case::NameConstraints,
+        Case::ClientAuthOnly,
+        Case::EmptyEku,
+        Case::DuplicateSan,
+        Case::WeakRoot,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -426,6 +452,14 @@ impl Case {
             Case::RootCriticalExtension => "root_critical_extension",
             Case::HugeCertificate => "huge_certificate",
             Case::IpInDnsSan => "ip_in_dns_san",
+            Case::PathTooLong => "path_too_long",
+            Case::SelfIssued => "self_issued",
+            Case::IssuerNotCa => "issuer_not_ca",
+            Case::NameConstraints => "name_constraints",
+            Case::ClientAuthOnly => "client_auth_only",
+            Case::EmptyEku => "empty_eku",
+            Case::DuplicateSan => "duplicate_san",
+            Case::WeakRoot => "weak_root",
         }
     }
 }
@@ -501,6 +535,25 @@ pub(crate) fn serve(case: Case) -> Served {
             let root = Authority::root("Real Clients Root CA", from, until);
             let (cert, key) = root.leaf(d, "server", &["localhost"]);
             (cert, key, root.write(d, "root.pem"))
+        }
+        Case::PathTooLong
+        | Case::SelfIssued
+        | Case::IssuerNotCa
+        | Case::NameConstraints
+        | Case::ClientAuthOnly
+        | Case::EmptyEku
+        | Case::DuplicateSan => {
+            let (cert, key, ca, sent) = structural(d, case);
+            if !sent.is_empty() {
+                let chain = write(d, "sent-chain.pem", &sent.concat());
+                extra.extend(["-cert_chain".into(), path_str(&chain)]);
+            }
+            (cert, key, ca)
+        }
+        Case::WeakRoot => {
+            let (cert, key, ca) = openssl_chain_with(d, "rsa:1024", "rsa:2048", "-sha256");
+            extra.extend(["-cipher".into(), "DEFAULT@SECLEVEL=0".into()]);
+            (cert, key, ca)
         }
         Case::Rsa1024 => {
             let (cert, key, ca) = openssl_chain(d, "rsa:1024", "-sha256");
@@ -705,8 +758,33 @@ impl Authority {
         }
     }
 
+    /// A CA certificate from `p`, signed by this one.
+    fn sign_ca(&self, mut p: CertificateParams) -> Authority {
+        let key = KeyPair::generate().unwrap();
+        p.use_authority_key_identifier_extension = true;
+        let pem = p.signed_by(&key, &self.issuer).unwrap().pem();
+        let (from, until) = valid();
+        Authority {
+            pem,
+            issuer: Issuer::new(p, key),
+            from,
+            until,
+        }
+    }
+
     /// A server certificate (CA:FALSE, serverAuth) for CN `cn` and `sans`: (cert, key) files `cn.pem`, `cn.key`.
     fn leaf(&self, dir: &Path, cn: &str, sans: &[&str]) -> (PathBuf, PathBuf) {
+        self.leaf_with(dir, cn, sans, |_| {})
+    }
+
+    /// [`Authority::leaf`], changed by `change` before it is signed.
+    fn leaf_with(
+        &self,
+        dir: &Path,
+        cn: &str,
+        sans: &[&str],
+        change: impl FnOnce(&mut CertificateParams),
+    ) -> (PathBuf, PathBuf) {
         let key = KeyPair::generate().unwrap();
         let mut p = params(cn, sans, self.from, self.until);
         p.is_ca = IsCa::ExplicitNoCa;
@@ -716,6 +794,7 @@ impl Authority {
         ];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
+        change(&mut p);
         let pem = p.signed_by(&key, &self.issuer).unwrap().pem();
         (
             write(dir, &format!("{cn}.pem"), &pem),
@@ -758,6 +837,16 @@ fn ca_params(cn: &str, from: OffsetDateTime, until: OffsetDateTime) -> Certifica
 /// `newkey` key (`rsa:1024`, `rsa:2048`) for localhost and 127.0.0.1, signed with `digest` (`-sha256`,
 /// `-sha1`); both valid from now (OpenSSL 3.0 cannot backdate a signed request). Returns (leaf, key, root).
 fn openssl_chain(dir: &Path, newkey: &str, digest: &str) -> (PathBuf, PathBuf, PathBuf) {
+    openssl_chain_with(dir, "rsa:2048", newkey, digest)
+}
+
+/// As [`openssl_chain`], with the root's key `rootkey`.
+fn openssl_chain_with(
+    dir: &Path,
+    rootkey: &str,
+    newkey: &str,
+    digest: &str,
+) -> (PathBuf, PathBuf, PathBuf) {
     let config = write(
         dir,
         "openssl.cnf",
@@ -792,7 +881,7 @@ fn openssl_chain(dir: &Path, newkey: &str, digest: &str) -> (PathBuf, PathBuf, P
         "-extensions",
         "root",
         "-newkey",
-        "rsa:2048",
+        rootkey,
         "-nodes",
         "-keyout",
         "root.key",
@@ -845,6 +934,72 @@ fn openssl_chain(dir: &Path, newkey: &str, digest: &str) -> (PathBuf, PathBuf, P
         dir.join("leaf.key"),
         dir.join("root.pem"),
     )
+}
+
+/// The chains of defects of the chain itself (rcgen): (leaf, key, root, the CA certificates the server
+/// sends after its leaf).
+fn structural(d: &Path, case: Case) -> (PathBuf, PathBuf, PathBuf, Vec<String>) {
+    let (from, until) = valid();
+    let root = Authority::root("Real Clients Root CA", from, until);
+    let ca = root.write(d, "root.pem");
+    let (cert, key, sent) = match case {
+        Case::PathTooLong | Case::SelfIssued => {
+            let mut p = ca_params("Real Clients Issuing CA", from, until);
+            p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            let issuing = root.sign_ca(p);
+            let below = if case == Case::PathTooLong {
+                issuing.intermediate("Real Clients Sub CA", from, until)
+            } else {
+                issuing.intermediate("Real Clients Issuing CA", from, until)
+            };
+            let (cert, key) = below.leaf(d, "server", &LOOPBACK_SANS);
+            (cert, key, vec![below.pem.clone(), issuing.pem.clone()])
+        }
+        Case::IssuerNotCa => {
+            let mut p = ca_params("Real Clients Not A CA", from, until);
+            p.is_ca = IsCa::ExplicitNoCa;
+            let not_ca = root.sign_ca(p);
+            let (cert, key) = not_ca.leaf(d, "server", &LOOPBACK_SANS);
+            (cert, key, vec![not_ca.pem.clone()])
+        }
+        Case::NameConstraints => {
+            let mut p = ca_params("Real Clients Constrained CA", from, until);
+            p.name_constraints = Some(rcgen::NameConstraints {
+                permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName("example.net".into())],
+                excluded_subtrees: vec![],
+            });
+            let constrained = root.sign_ca(p);
+            let (cert, key) = constrained.leaf(d, "server", &LOOPBACK_SANS);
+            (cert, key, vec![constrained.pem.clone()])
+        }
+        _ => {
+            let (cert, key) = root.leaf_with(d, "server", &LOOPBACK_SANS, |p| match case {
+                Case::ClientAuthOnly => {
+                    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+                }
+                Case::EmptyEku => {
+                    p.extended_key_usages = vec![];
+                    p.custom_extensions
+                        .push(rcgen::CustomExtension::from_oid_content(
+                            &[2, 5, 29, 37],
+                            vec![0x30, 0x00],
+                        ));
+                }
+                _ => {
+                    // SEQUENCE { [2] "localhost" }, a second subjectAltName.
+                    let mut san = vec![0x30, 11, 0x82, 9];
+                    san.extend_from_slice(b"localhost");
+                    p.custom_extensions
+                        .push(rcgen::CustomExtension::from_oid_content(
+                            &[2, 5, 29, 17],
+                            san,
+                        ));
+                }
+            });
+            (cert, key, vec![])
+        }
+    };
+    (cert, key, ca, sent)
 }
 
 /// One row of the matrix: a scenario, and whether the client presents the identity the server asks for.

@@ -181,6 +181,17 @@ fn every_fixture_over_a_real_handshake() {
             "{}: chain as sent",
             f.name
         );
+        // A certificate rustls cannot even read for the handshake signature: the handshake names the cause
+        // with the trust checks' code.
+        if ["critical_extension", "duplicate_extension", "malformed_san"].contains(&f.name.as_str())
+        {
+            assert_eq!(
+                outcome(&r, "tls.handshake"),
+                ("fail".into(), f.with_ca.clone()),
+                "{}: {r:#}",
+                f.name
+            );
+        }
         if f.name == "weak_key" {
             // rustls refuses the RSA-1024 handshake signature itself, and says why.
             assert_eq!(
@@ -196,6 +207,7 @@ fn every_fixture_over_a_real_handshake() {
 const STRICTER_THAN_OPENSSL: &[(&str, &str)] = &[
     ("cn_only", "OpenSSL falls back to the CN when there is no DNS SAN; Python, Go, rustls and browsers do not"),
     ("ca_used_as_leaf", "OpenSSL accepts a trusted CA certificate as its own end entity; rustls and Go refuse it"),
+    ("self_issued", "OpenSSL does not count a self-issued CA against a path length (RFC 5280); rustls and Go do"),
 ];
 
 #[test]
@@ -215,6 +227,10 @@ fn openssl_verify_agrees() {
         ]);
         if f.has("rest.pem") {
             cmd.args(["-untrusted", &f.file("rest.pem")]);
+        }
+        if f.name == "intermediate_anchor" {
+            // The anchor is an intermediate: OpenSSL wants a self-signed one unless told (curl tells it).
+            cmd.arg("-partial_chain");
         }
         if f.verify_name.parse::<std::net::IpAddr>().is_ok() {
             cmd.args(["-verify_ip", &f.verify_name]);
@@ -267,6 +283,16 @@ fn every_trust_code_has_a_fixture() {
         "chain_out_of_order",
         "unrelated_certificate",
         "long_validity",
+        "path_length_exceeded",
+        "issuer_not_ca",
+        "name_constraint_violation",
+        "unknown_critical_extension",
+        "malformed_extension",
+        "duplicate_extension",
+        "empty_eku",
+        "not_v3",
+        "chain_loop",
+        "self_issued_intermediate",
     ] {
         assert!(seen.contains(&code), "no fixture produces {code}");
     }
@@ -300,7 +326,10 @@ fn explanations_name_the_certificate_the_name_and_the_date() {
         summary.contains("valid only from 2026-09-01") && summary.contains("in 92 days"),
         "{summary}"
     );
-    assert!(fix.contains("NTP"), "{fix}");
+    assert!(
+        summary.contains("the time --at gave") && !fix.contains("NTP"),
+        "{summary} {fix}"
+    );
 
     let (_, r) = verify(&fixture("name_mismatch"), true);
     let (summary, _) = custom(&r);
@@ -844,4 +873,136 @@ fn an_expiry_the_same_day_and_one_certificate_read_right() {
         .to_string();
     assert!(summary.contains("(earlier that day;"), "{summary}");
     assert!(!summary.contains("today ago"), "{summary}");
+}
+
+/// (summary, fix, the codes of every defect listed) of `trust.custom` for a fixture, offline.
+fn defects_of(name: &str) -> (String, String, Vec<String>) {
+    let (_, r) = verify(&fixture(name), true);
+    let c = check(&r, "trust.custom");
+    let codes = c["facts"]["defects"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| d["code"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let (summary, fix) = custom(&r);
+    (summary, fix, codes)
+}
+
+#[test]
+fn every_defect_at_once_with_the_fix_that_fits() {
+    // Expired and for another name: both, each with its fix, so a renewal does not fail again on the name.
+    let (summary, fix, codes) = defects_of("expired_wrong_name");
+    assert_eq!(codes, ["expired", "name_mismatch"], "{summary}");
+    assert!(
+        summary.contains("expired on 2026-03-01")
+            && summary.contains("not valid for fixture.preflight.test"),
+        "{summary}"
+    );
+    assert!(
+        fix.starts_with("Fix all 2: 1. Renew")
+            && fix.contains("renew it for the name clients ask for (`DNS:fixture.preflight.test` in subjectAltName)")
+            && fix.contains("2. Connect with a name the certificate lists, or reissue it with `DNS:fixture.preflight.test`"),
+        "{fix}"
+    );
+
+    // A CA first, the server's own certificate second: both defects of what it presents, then what it also
+    // sent; never "regenerate" a certificate that exists.
+    let (summary, fix, codes) = defects_of("ca_first");
+    assert_eq!(codes, ["ca_used_as_leaf", "name_mismatch"], "{summary}");
+    assert!(
+        summary.contains("CN=Preflight Fixture Device CA")
+            && summary.contains("the certificate for fixture.preflight.test is sent second (#1 CN=fixture.preflight.test)"),
+        "{summary}"
+    );
+    assert!(
+        fix.contains("configure it, with its own key, as the server's certificate (first in the file `ssl_certificate` names")
+            && !fix.to_lowercase().contains("regenerate")
+            && !fix.contains("openssl req"),
+        "{fix}"
+    );
+
+    // A loop the server sent is not "neither sent by the server".
+    let (summary, fix, _) = defects_of("chain_loop");
+    assert!(
+        summary.contains("issue each other in a circle")
+            && summary.contains("CN=Preflight Fixture Loop CA A")
+            && !summary.contains("neither sent"),
+        "{summary}"
+    );
+    assert!(
+        fix.contains("not both halves of a cross-signature"),
+        "{fix}"
+    );
+
+    // A weak root, a CA re-keyed under its own name: never "was the CA regenerated?".
+    for (name, words) in [
+        (
+            "weak_root",
+            "CN=Preflight Fixture Weak Root CA in your --ca has an RSA key of 1024 bits",
+        ),
+        (
+            "self_issued",
+            "is self-issued: the CA CN=Preflight Fixture Rekeyed CA re-keyed under the same name",
+        ),
+        ("v1_ca", "is an X.509 v1 certificate used as a CA"),
+        (
+            "duplicate_extension",
+            "carries the extension subjectAltName twice",
+        ),
+        ("malformed_san", "has a malformed subjectAltName"),
+        ("critical_extension", "1.3.6.1.4.1.55555.1"),
+    ] {
+        let (summary, fix, _) = defects_of(name);
+        assert!(summary.contains(words), "{name}: {summary}");
+        assert!(
+            !summary.contains("regenerated") && !fix.contains("regenerated"),
+            "{name}: {summary} / {fix}"
+        );
+    }
+}
+
+#[test]
+fn an_intermediate_as_the_anchor_does_not_make_the_root_a_stray() {
+    let (_, r) = verify(&fixture("intermediate_anchor"), true);
+    let c = check(&r, "trust.custom");
+    assert_eq!(c["status"], "pass", "{c:#}");
+    assert!(
+        !c["summary"].as_str().unwrap().contains("do not belong"),
+        "{c:#}"
+    );
+}
+
+#[test]
+fn no_sentence_has_a_blank_a_double_word_or_a_library_name() {
+    for f in fixtures() {
+        for with_ca in [true, false] {
+            let (_, r) = verify(&f, with_ca);
+            for c in r["checks"].as_array().unwrap() {
+                for key in ["summary", "fix"] {
+                    let text = c[key].as_str().unwrap_or("");
+                    for bad in [
+                        "certificate certificate",
+                        " 1 certificates",
+                        ": ,",
+                        "()",
+                        "Some(",
+                        "None",
+                        "Error::",
+                        "Context(",
+                        "  ",
+                    ] {
+                        assert!(
+                            !text.contains(bad),
+                            "{} {}: `{bad}` in {text}",
+                            f.name,
+                            c["id"]
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

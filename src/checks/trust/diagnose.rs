@@ -14,6 +14,8 @@ use crate::pki::judge::{der_value, PathInfo};
 use crate::pki::sources::{SourceKind, TrustSource};
 use crate::target::Product;
 
+use super::defects;
+
 /// Certificates valid for longer than this are refused by Apple platforms and browsers.
 pub const MAX_LEAF_DAYS: i64 = 825;
 
@@ -24,6 +26,8 @@ pub struct Case<'a> {
     /// The name or address the client asks for, if any.
     pub name: Option<&'a str>,
     pub at: OffsetDateTime,
+    /// `at` is the user's `--at`, not this machine's clock.
+    pub at_chosen: bool,
     pub source: &'a TrustSource,
     /// The other sources of the run (to tell "not in this store" from "nowhere").
     pub others: Vec<&'a TrustSource>,
@@ -43,7 +47,7 @@ pub struct Finding {
     pub fix: String,
 }
 
-fn finding(code: Code, summary: impl Into<String>, fix: impl Into<String>) -> Finding {
+pub(super) fn finding(code: Code, summary: impl Into<String>, fix: impl Into<String>) -> Finding {
     Finding {
         code,
         summary: summary.into(),
@@ -68,12 +72,15 @@ impl Case<'_> {
         self.facts.first()
     }
 
-    fn cert_label(&self, f: &CertFacts) -> String {
+    pub(super) fn label(&self, f: &CertFacts) -> String {
         let role = if f.index == 0 {
             "the server certificate"
         } else {
             "the chain certificate"
         };
+        if f.common_name.is_none() && f.subject.is_empty() {
+            return format!("{role} #{}", f.index);
+        }
         format!("{role} {} (#{})", f.short_name(), f.index)
     }
 
@@ -96,7 +103,7 @@ impl Case<'_> {
     }
 
     /// Subject (DER value) of a certificate's issuer and subject, parsed from the chain.
-    fn names(&self, index: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+    pub(super) fn names(&self, index: usize) -> Option<(Vec<u8>, Vec<u8>)> {
         use x509_parser::prelude::FromDer;
         let der = self.chain.get(index)?;
         let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der.as_ref()).ok()?;
@@ -106,17 +113,42 @@ impl Case<'_> {
         ))
     }
 
+    /// Whether the key of certificate `issuer` verifies the signature on certificate `index`.
+    fn signed_by(&self, index: usize, issuer: usize) -> bool {
+        use x509_parser::prelude::FromDer;
+        let parse = |i: usize| {
+            self.chain.get(i).and_then(|d| {
+                x509_parser::certificate::X509Certificate::from_der(d.as_ref())
+                    .ok()
+                    .map(|(_, c)| c)
+            })
+        };
+        match (parse(index), parse(issuer)) {
+            (Some(c), Some(i)) => c.verify_signature(Some(i.public_key())).is_ok(),
+            _ => false,
+        }
+    }
+
     /// Follows issuer names from the leaf through the certificates sent; returns the path's indices.
-    fn sent_path(&self) -> Vec<usize> {
+    pub(super) fn sent_path(&self) -> Vec<usize> {
         let mut path = vec![0];
         let mut current = 0;
         while let Some((subject, issuer)) = self.names(current) {
-            if subject == issuer {
+            // A self-signed root ends the path; a self-issued CA (re-keyed) goes on to its old certificate.
+            if subject == issuer && self.facts.get(current).is_none_or(|f| f.self_signed) {
                 break;
             }
-            let next = (0..self.chain.len())
+            // Of the certificates with the issuer's name, the one whose key signed this one (a CA re-keyed
+            // under its own name sends two); else the first.
+            let named: Vec<usize> = (0..self.chain.len())
                 .filter(|i| !path.contains(i))
-                .find(|i| self.names(*i).is_some_and(|(s, _)| s == issuer));
+                .filter(|i| self.names(*i).is_some_and(|(s, _)| s == issuer))
+                .collect();
+            let next = named
+                .iter()
+                .copied()
+                .find(|i| self.signed_by(current, *i))
+                .or(named.first().copied());
             match next {
                 Some(n) => {
                     path.push(n);
@@ -139,7 +171,6 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
             "Configure a certificate on the server",
         );
     };
-    // A signature that fails against an anchor that merely shares the self-signed certificate's name.
     let signature = matches!(
         err,
         E::UnsupportedSignatureAlgorithmContext(_)
@@ -147,8 +178,15 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
             | E::SignatureAlgorithmMismatch
             | E::InvalidSignatureForPublicKey
     );
-    if let Some(f) = signature.then(|| same_name_other_key(case, leaf)).flatten() {
-        return f;
+    // What webpki reports as a signature that fails, an unknown issuer or a path too long may be a key no
+    // client verifies with, a CA re-keyed under its own name, or an anchor that merely shares the name.
+    if signature || matches!(err, E::UnknownIssuer | E::PathLenConstraintViolated) {
+        let found = defects::weak_key_on_path(case)
+            .or_else(|| defects::self_issued(case))
+            .or_else(|| signature.then(|| same_name_other_key(case, leaf)).flatten());
+        if let Some(f) = found {
+            return f;
+        }
     }
     match err {
         E::CertExpired { not_after, .. } => expired(case, not_after.as_secs()),
@@ -156,44 +194,21 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
         E::CertNotValidYet { not_before, .. } => not_yet_valid(case, not_before.as_secs()),
         E::CertNotValidForName(_) => name_mismatch(case, leaf),
         E::UnknownIssuer => unknown_issuer(case, leaf),
-        E::CaUsedAsEndEntity => finding(
-            Code::CaUsedAsLeaf,
-            format!(
-                "{} is a CA certificate (basic constraints CA:TRUE) presented as the server's own: rustls, Go and other strict clients refuse it even when it is trusted",
-                case.cert_label(leaf)
-            ),
-            format!(
-                "Regenerate the server certificate as a non-CA certificate: `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj '/CN={cn}' -addext 'subjectAltName={san}' -addext 'basicConstraints=critical,CA:FALSE' -addext 'extendedKeyUsage=serverAuth' -keyout server.key -out server.crt`, install it, then trust the new certificate with --ca",
-                cn = case.name.unwrap_or("HOST"),
-                san = san_entry(case.name.unwrap_or("HOST")),
-            ),
-        ),
+        E::CaUsedAsEndEntity => ca_used_as_leaf(case, leaf),
         E::RequiredEkuNotFoundContext(_) => {
             let bad = case.facts.iter().find(|f| !f.extended_key_usage.is_empty() && !f.extended_key_usage.iter().any(|e| e == "serverAuth" || e == "anyExtendedKeyUsage")).unwrap_or(leaf);
-            finding(
-                Code::MissingServerAuthEku,
-                format!(
-                    "{} allows only {} (extended key usage), not serverAuth: it is not meant for a TLS server",
-                    case.cert_label(bad),
-                    bad.extended_key_usage.join(", ")
-                ),
-                "Reissue the server certificate with extended key usage serverAuth (openssl: `-addext extendedKeyUsage=serverAuth`; a CA profile for TLS servers)".to_string(),
-            )
+            missing_eku(case, bad)
         }
         E::UnsupportedSignatureAlgorithmContext(_)
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
         | E::SignatureAlgorithmMismatch => {
             let weak = case.facts.iter().find(|f| is_weak_signature(&f.signature_algorithm));
             match weak {
-                Some(f) => finding(
-                    Code::WeakSignature,
-                    format!(
-                        "{} is signed with {} ({}), which current clients refuse",
-                        case.cert_label(f),
-                        f.signature_algorithm,
-                        if f.signature_algorithm.to_ascii_lowercase().contains("md5") { "MD5" } else { "SHA-1" }
-                    ),
-                    format!("Reissue {} signed with SHA-256 (openssl: `-sha256`)", f.short_name()),
+                Some(f) => weak_signature(case, f),
+                None if matches!(err, E::SignatureAlgorithmMismatch) => finding(
+                    Code::Other,
+                    "a certificate names one signature algorithm in its signed part and another outside it: it is malformed".to_string(),
+                    "Reissue the certificate from the CA; the tool that wrote it is broken".to_string(),
                 ),
                 None => finding(
                     Code::Other,
@@ -206,6 +221,77 @@ pub fn diagnose(err: &webpki::Error, case: &Case<'_>) -> Finding {
         E::PathLenConstraintViolated => path_too_long(case),
         other => structure(other, case).unwrap_or_else(|| finding(Code::Other, format!("the chain is not valid: {}", other_words(other)), "Compare with `openssl verify -CAfile CA.pem -untrusted CHAIN.pem LEAF.pem`; reissue the chain from the CA".to_string())),
     }
+}
+
+/// The server presents a CA certificate as its own; when it sends its real certificate later, say so.
+pub(super) fn ca_used_as_leaf(case: &Case<'_>, leaf: &CertFacts) -> Finding {
+    let summary = format!(
+        "{} is a CA certificate (basic constraints CA:TRUE) presented as the server's own: rustls, Go and other strict clients refuse it even when it is trusted",
+        case.label(leaf)
+    );
+    if let Some(own) = defects::sent_for_name(case) {
+        return finding(
+            Code::CaUsedAsLeaf,
+            format!(
+                "{summary}; the certificate for {} is sent second (#{} {})",
+                case.name.unwrap_or("the name"),
+                own.index,
+                own.short_name()
+            ),
+            defects::configure_the_sent_one(case, own),
+        );
+    }
+    finding(
+        Code::CaUsedAsLeaf,
+        summary,
+        format!(
+            "Regenerate the server certificate as a non-CA certificate: `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj '/CN={cn}' -addext 'subjectAltName={san}' -addext 'basicConstraints=critical,CA:FALSE' -addext 'extendedKeyUsage=serverAuth' -keyout server.key -out server.crt`, install it, then trust the new certificate with --ca",
+            cn = case.name.unwrap_or("HOST"),
+            san = san_entry(case.name.unwrap_or("HOST")),
+        ),
+    )
+}
+
+fn missing_eku(case: &Case<'_>, bad: &CertFacts) -> Finding {
+    finding(
+        Code::MissingServerAuthEku,
+        format!(
+            "{} allows only {} (extended key usage), not serverAuth: it is not meant for a TLS server",
+            case.label(bad),
+            bad.extended_key_usage.join(", ")
+        ),
+        "Reissue the server certificate with extended key usage serverAuth (openssl: `-addext extendedKeyUsage=serverAuth`; a CA profile for TLS servers)".to_string(),
+    )
+}
+
+/// The server certificate's extended key usage, when it leaves out serverAuth.
+pub(super) fn eku_defect(case: &Case<'_>, leaf: &CertFacts) -> Option<Finding> {
+    let eku = &leaf.extended_key_usage;
+    let allowed = eku.is_empty()
+        || eku
+            .iter()
+            .any(|e| e == "serverAuth" || e == "anyExtendedKeyUsage");
+    (!allowed).then(|| missing_eku(case, leaf))
+}
+
+pub(super) fn weak_signature(case: &Case<'_>, f: &CertFacts) -> Finding {
+    finding(
+        Code::WeakSignature,
+        format!(
+            "{} is signed with {} ({}), which current clients refuse",
+            case.label(f),
+            f.signature_algorithm,
+            if f.signature_algorithm.to_ascii_lowercase().contains("md5") {
+                "MD5"
+            } else {
+                "SHA-1"
+            }
+        ),
+        format!(
+            "Reissue {} signed with SHA-256 (openssl: `-sha256`)",
+            f.short_name()
+        ),
+    )
 }
 
 /// The chain's structure: who may sign, for which names, with which extensions, how deep.
@@ -222,21 +308,35 @@ fn structure(err: &webpki::Error, case: &Case<'_>) -> Option<Finding> {
             "Issue the certificate from a CA allowed to certify that name (its permittedSubtrees), or widen the CA's constraints",
         ),
         E::UnsupportedCriticalExtension => critical_extension(case),
-        E::MalformedExtensions | E::ExtensionValueInvalid => finding(
+        E::MalformedExtensions | E::ExtensionValueInvalid | E::BadDer => {
+            match defects::extension_defect(case) {
+                Some(f) => f,
+                None if matches!(err, E::BadDer) => return None,
+                None => finding(
+                    Code::MalformedExtension,
+                    "a certificate on the chain has an extension that is not well formed",
+                    "Reissue the certificate; check the tool or template that wrote its extensions",
+                ),
+            }
+        }
+        E::MalformedDnsIdentifier => defects::extension_defect(case).unwrap_or_else(|| finding(
             Code::MalformedExtension,
-            "a certificate on the chain has a malformed extension (not well formed, or the same extension twice)",
-            "Reissue the certificate; check the tool or template that wrote its extensions",
-        ),
+            "the server certificate's subjectAltName holds a dNSName that is not a DNS name",
+            "Reissue the certificate with subjectAltName holding only DNS names and addresses",
+        )),
+        E::InvalidNetworkMaskConstraint | E::MalformedNameConstraint => {
+            defects::malformed_name_constraints(case)
+        }
         E::EmptyEkuExtension => finding(
             Code::EmptyEku,
             "a certificate has an extended key usage extension with no purpose in it",
             "Reissue it with extendedKeyUsage=serverAuth (or without the extension)",
         ),
-        E::UnsupportedCertVersion => finding(
+        E::UnsupportedCertVersion => defects::v1_certificate(case).unwrap_or_else(|| finding(
             Code::NotV3,
             "a certificate on the chain is not X.509 version 3",
             "Reissue it as an X.509 v3 certificate (`openssl req -x509` writes v3; with `openssl x509 -req`, pass `-extfile`)",
-        ),
+        )),
         E::MaximumPathDepthExceeded => finding(
             Code::ChainTooLong,
             "the chain is deeper than clients follow",
@@ -266,8 +366,23 @@ fn other_words(e: &webpki::Error) -> String {
         }
         E::InvalidSerialNumber => "a certificate has an invalid serial number".into(),
         E::CertDistrusted => "a certificate in the chain is distrusted".into(),
-        other => format!("webpki refused it ({other})"),
+        E::MaximumNameConstraintComparisonsExceeded => "checking the names against the CAs' name constraints takes more comparisons than clients allow (a guard against denial of service): too many names or constraints".into(),
+        E::MaximumPathBuildCallsExceeded | E::MaximumSignatureChecksExceeded => "building a path takes more attempts than clients allow (a guard against denial of service): too many certificates with the same names".into(),
+        other => format!("webpki refused it: {}", spaced(&format!("{other:?}"))),
     }
+}
+
+/// `SomeErrorName(..)` → `some error name`: a library's variant in words, never its enum name.
+fn spaced(debug: &str) -> String {
+    let name = debug.split(['(', ' ', '{']).next().unwrap_or(debug);
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    out
 }
 
 pub fn is_weak_signature(alg: &str) -> bool {
@@ -275,7 +390,7 @@ pub fn is_weak_signature(alg: &str) -> bool {
     a.contains("sha1") || a.contains("md5") || a.contains("md2")
 }
 
-fn expired(case: &Case<'_>, not_after: u64) -> Finding {
+pub(super) fn expired(case: &Case<'_>, not_after: u64) -> Finding {
     let f = case
         .facts
         .iter()
@@ -296,7 +411,7 @@ fn expired(case: &Case<'_>, not_after: u64) -> Finding {
                 Code::Expired,
                 format!(
                     "{} looks expired ({}) only because this machine's clock is {} ahead of the server's (server Date {})",
-                    case.cert_label(f),
+                    case.label(f),
                     date_of(&f.not_after),
                     human_span(d),
                     rfc3339(case.at - d)
@@ -310,10 +425,15 @@ fn expired(case: &Case<'_>, not_after: u64) -> Finding {
         d => format!("{} ago", days_phrase(d)),
     };
     let summary = format!(
-        "{} expired on {} ({ago}; judged at {})",
-        case.cert_label(f),
+        "{} expired on {} ({ago}; judged at {}{})",
+        case.label(f),
         date_of(&f.not_after),
-        date_of(&rfc3339(case.at))
+        date_of(&rfc3339(case.at)),
+        if case.at_chosen {
+            ", the time --at gave"
+        } else {
+            ""
+        }
     );
     let fix = if f.index == 0 {
         match case.product {
@@ -330,7 +450,7 @@ fn expired(case: &Case<'_>, not_after: u64) -> Finding {
     finding(Code::Expired, summary, fix)
 }
 
-fn not_yet_valid(case: &Case<'_>, not_before: u64) -> Finding {
+pub(super) fn not_yet_valid(case: &Case<'_>, not_before: u64) -> Finding {
     let f = case
         .facts
         .iter()
@@ -352,6 +472,10 @@ fn not_yet_valid(case: &Case<'_>, not_before: u64) -> Finding {
     let starts = OffsetDateTime::from_unix_timestamp(not_before as i64).unwrap_or(case.at);
     let ahead = (starts - case.at).whole_hours();
     let (clock, fix) = match clock_skew(case) {
+        _ if case.at_chosen => (
+            format!("judged at {}, the time --at gave, it becomes valid in {}", rfc3339(case.at), days_phrase((starts - case.at).whole_days())),
+            "Judge it at a time inside its validity, or install a certificate valid at the time you chose".to_string(),
+        ),
         Some(Skew::Behind(d)) if case.at + d >= starts => (
             format!("this machine's clock is {} behind the server's (server Date {}); by the server's clock the certificate is already valid", human_span(d), rfc3339(case.at + d)),
             "Fix this machine's clock: enable NTP (`timedatectl set-ntp true`; check with `chronyc tracking`)".to_string(),
@@ -373,7 +497,7 @@ fn not_yet_valid(case: &Case<'_>, not_before: u64) -> Finding {
         Code::NotYetValid,
         format!(
             "{} is valid only from {}; {clock}",
-            case.cert_label(f),
+            case.label(f),
             f.not_before
         ),
         fix,
@@ -409,22 +533,26 @@ fn human_span(d: time::Duration) -> String {
     }
 }
 
-fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
+pub(super) fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
     let asked = case.name.unwrap_or("");
     let is_ip = asked.parse::<IpAddr>().is_ok();
     let sans = leaf.san_list();
-    let names = if sans.is_empty() {
-        "none".to_string()
-    } else {
-        sans.join(", ")
+    let names = match sans.len() {
+        0 => "none".to_string(),
+        n if n > 12 => format!("{} and {} more", sans[..10].join(", "), n - 10),
+        _ => sans.join(", "),
     };
-    if leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() {
+    let cn_is_the_name = leaf
+        .common_name
+        .as_deref()
+        .is_some_and(|cn| cn.eq_ignore_ascii_case(asked));
+    if leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() && cn_is_the_name {
         let cn = leaf.common_name.clone().unwrap_or_default();
         return finding(
             Code::NoSubjectAltName,
             format!(
                 "{} has no subjectAltName: its name is only in the CN ({cn}), which modern clients (Python, Go, rustls, browsers) ignore",
-                case.cert_label(leaf)
+                case.label(leaf)
             ),
             format!(
                 "Reissue the certificate with the names in subjectAltName (openssl: `-addext 'subjectAltName=DNS:{}'`{})",
@@ -450,7 +578,7 @@ fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
             Code::NameMismatch,
             format!(
                 "connected by address {asked}, but {} has no IP SAN for it; it names: {names}",
-                case.cert_label(leaf)
+                case.label(leaf)
             ),
             format!(
                 "Either {connect}, or reissue the certificate with `IP:{asked}` in subjectAltName{}",
@@ -458,9 +586,14 @@ fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
             ),
         );
     }
+    let names = match (&leaf.common_name, sans.is_empty()) {
+        (Some(cn), true) => format!("it has no subjectAltName, and its CN is {cn}"),
+        (None, true) => "it has no subjectAltName and no CN".to_string(),
+        _ => format!("it names {names}"),
+    };
     finding(
         Code::NameMismatch,
-        format!("{} is not valid for {asked}: it names {names}", case.cert_label(leaf)),
+        format!("{} is not valid for {asked}: {names}", case.label(leaf)),
         format!(
             "Connect with a name the certificate lists, or reissue it with `DNS:{asked}` in subjectAltName{}",
             if case.product == Product::Cvp { " (CloudVision: every node FQDN and IP, load-balancer names; no wildcards)" } else { "" }
@@ -506,6 +639,9 @@ fn unknown_issuer(case: &Case<'_>, leaf: &CertFacts) -> Finding {
     };
     if top.self_signed {
         return root_not_in_store(case, top);
+    }
+    if let Some(f) = defects::chain_loop(case) {
+        return f;
     }
     // The topmost certificate sent is not a root: its issuer was not sent and this store lacks it.
     let label = case.source.name;
@@ -647,10 +783,14 @@ fn intermediate_missing(top: &CertFacts) -> Finding {
         .first()
         .map(|u| format!(" (its issuer's certificate is published at {u})"))
         .unwrap_or_default();
+    let issuer = if top.issuer.is_empty() {
+        "a CA with an empty name".to_string()
+    } else {
+        top.issuer.clone()
+    };
     let summary = format!(
-        "the server sent {} but not the certificate that signed it: {}{aki}{url}",
+        "the server sent {} but not the certificate that signed it: {issuer}{aki}{url}",
         top.short_name(),
-        top.issuer
     );
     let fix = format!(
         "On the server, append the intermediate `{}` to the certificate file (nginx: the file `ssl_certificate` names, leaf first, then intermediates){}; if `{}` is a root rather than an intermediate, pass it with --ca instead",
@@ -781,16 +921,13 @@ fn bad_signature(case: &Case<'_>) -> Finding {
         });
     let (who, issuer) = match culprit {
         Some((i, issuer)) => (
-            case.facts
-                .get(i)
-                .map(|f| case.cert_label(f))
-                .unwrap_or_default(),
+            case.facts.get(i).map(|f| case.label(f)).unwrap_or_default(),
             issuer,
         ),
         None => (
             case.facts
                 .first()
-                .map(|f| case.cert_label(f))
+                .map(|f| case.label(f))
                 .unwrap_or_default(),
             case.facts
                 .first()
@@ -811,17 +948,14 @@ fn bad_signature(case: &Case<'_>) -> Finding {
     )
 }
 
-/// Failures webpki does not judge but clients do: an RSA key under 2048 bits.
+/// Failures webpki does not judge but clients do: a key they refuse (RSA under 2048 bits, DSA, P-192, ...).
 pub fn extra_failure(case: &Case<'_>, path: &PathInfo) -> Option<Finding> {
     let on_path = std::iter::once(0).chain(path.intermediates.iter().copied());
     for i in on_path {
         let f = case.facts.get(i)?;
-        if f.key_type == "RSA" && f.key_bits > 0 && f.key_bits < 2048 {
-            return Some(finding(
-                Code::WeakKey,
-                format!("{} has an RSA key of {} bits; rustls, and OpenSSL at security level 2 (the Debian and Ubuntu default), refuse RSA keys under 2048 bits", case.cert_label(f), f.key_bits),
-                format!("Reissue {} with an RSA 2048+ or ECDSA P-256 key (openssl: `-newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)", f.short_name()),
-            ));
+        let der = case.chain.get(i)?;
+        if let Some(weak) = crate::pki::shape::certificate_key_weakness(der.as_ref()) {
+            return Some(defects::weak_key(case, f, &weak, false));
         }
     }
     None
@@ -851,7 +985,7 @@ fn expiring_soon(case: &Case<'_>, on_path: &[usize]) -> Vec<Finding> {
                 Code::ExpiringSoon,
                 format!(
                     "{} expires on {}, in {}",
-                    case.cert_label(f),
+                    case.label(f),
                     date_of(&f.not_after),
                     days_phrase(f.days_left)
                 ),
@@ -885,10 +1019,12 @@ fn out_of_order(on_path: &[usize]) -> Option<Finding> {
 
 /// Certificates sent that are not on the path (a leftover, an old intermediate).
 fn strays(case: &Case<'_>, path: &PathInfo, on_path: &[usize]) -> Option<Finding> {
+    // The path as sent goes on above an anchor that is an intermediate (the root other clients need).
+    let sent = case.sent_path();
     let stray: Vec<&CertFacts> = case
         .facts
         .iter()
-        .filter(|f| !on_path.contains(&f.index))
+        .filter(|f| !on_path.contains(&f.index) && !sent.contains(&f.index))
         .filter(|f| !(f.self_signed && f.subject == path.anchor))
         .collect();
     if !stray.is_empty() {
@@ -899,8 +1035,9 @@ fn strays(case: &Case<'_>, path: &PathInfo, on_path: &[usize]) -> Option<Finding
         return Some(finding(
             Code::UnrelatedCertificate,
             format!(
-                "the server also sends {} that do not belong to this chain",
-                names.join(", ")
+                "the server also sends {} that {} not belong to this chain",
+                names.join(", "),
+                if names.len() == 1 { "does" } else { "do" }
             ),
             "Remove the leftover certificates from the server's certificate file".to_string(),
         ));
@@ -917,13 +1054,13 @@ fn long_validity(case: &Case<'_>) -> Option<Finding> {
     let days = (na - nb).whole_days();
     (days > MAX_LEAF_DAYS).then(|| finding(
         Code::LongValidity,
-        format!("{} is valid for {days} days; macOS, iOS and browsers refuse server certificates valid for more than {MAX_LEAF_DAYS} days", case.cert_label(leaf)),
+        format!("{} is valid for {days} days; macOS, iOS and browsers refuse server certificates valid for more than {MAX_LEAF_DAYS} days", case.label(leaf)),
         format!("Reissue it valid for at most {MAX_LEAF_DAYS} days if Apple clients or browsers must connect; API clients do not mind"),
     ))
 }
 
 /// The subjectAltName entry for a name as openssl's `-addext` writes it: `IP:` for an address, `DNS:` else.
-fn san_entry(name: &str) -> String {
+pub(super) fn san_entry(name: &str) -> String {
     let bare = name.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<std::net::IpAddr>().is_ok() {
         format!("IP:{bare}")
@@ -956,6 +1093,7 @@ mod tests {
             facts: &facts,
             name: Some("fixture.preflight.test"),
             at,
+            at_chosen: false,
             source: &source,
             others: vec![],
             product: Product::Generic,

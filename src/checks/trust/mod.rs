@@ -1,6 +1,7 @@
 //! `trust.custom`, `trust.pin`, `trust.mozilla`, `trust.system`: the captured chain judged against every
 //! trust source, offline, with one explanation and one fix each; then which common clients will connect.
 
+pub mod defects;
 pub mod diagnose;
 
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -24,6 +25,8 @@ pub struct TrustInput<'a> {
     /// The name or address clients ask for; `None` skips the name check (offline, no `--name`).
     pub name: Option<String>,
     pub at: OffsetDateTime,
+    /// `at` is the user's `--at`, not this machine's clock: no advice about clocks.
+    pub at_chosen: bool,
     pub product: Product,
     /// `host:port` for commands in fixes; `None` offline.
     pub authority: Option<String>,
@@ -63,6 +66,7 @@ fn judge_source(
         facts: input.facts,
         name: input.name.as_deref(),
         at: input.at,
+        at_chosen: input.at_chosen,
         source,
         others: sources
             .sources
@@ -90,11 +94,51 @@ fn judge_source(
             )
         }
         Err(e) => {
-            let f = diagnose::diagnose(&e, &case);
-            let check = base_facts(Check::fail(id, f.code, f.summary, f.fix));
-            (check, Verdict::Rejected(f.code))
+            let mut first = diagnose::diagnose(&e, &case);
+            let code = first.code;
+            let more = defects::leaf_defects(&case, &mut first);
+            let check = base_facts(every_defect(id, first, more));
+            (check, Verdict::Rejected(code))
         }
     }
+}
+
+/// A failure with every defect found: the first (webpki's) leads, the others follow in the summary and the
+/// fix, and all are listed in the fact `defects`.
+fn every_defect(id: &str, first: diagnose::Finding, more: Vec<diagnose::Finding>) -> Check {
+    if more.is_empty() {
+        return Check::fail(id, first.code, first.summary, first.fix);
+    }
+    let all: Vec<&diagnose::Finding> = std::iter::once(&first).chain(&more).collect();
+    let list: Vec<serde_json::Value> = all
+        .iter()
+        .map(|f| json!({"code": f.code.as_str(), "summary": f.summary, "fix": f.fix}))
+        .collect();
+    let summary = all
+        .iter()
+        .map(|f| f.summary.as_str())
+        .collect::<Vec<_>>()
+        .join("; and ");
+    // One fix may cure several defects (the right certificate, sent first): said once.
+    let mut fixes: Vec<&str> = Vec::new();
+    for f in &all {
+        if !fixes.contains(&f.fix.as_str()) {
+            fixes.push(&f.fix);
+        }
+    }
+    let fix = match fixes.as_slice() {
+        [one] => one.to_string(),
+        many => format!(
+            "Fix all {}: {}",
+            many.len(),
+            many.iter()
+                .enumerate()
+                .map(|(i, f)| format!("{}. {}", i + 1, f.trim_end_matches('.')))
+                .collect::<Vec<_>>()
+                .join(". ")
+        ),
+    };
+    Check::fail(id, first.code, summary, fix).with_fact("defects", list)
 }
 
 /// The facts every source's check carries: the source, the name, the time judged, the files.
@@ -354,6 +398,10 @@ fn clients(
     defects.client_cert_required = input.client_cert_required;
     defects.negotiates = input.negotiates;
     defects.message_too_large = input.message_too_large;
+    defects.structure = verdicts.0.iter().find_map(|(_, v)| match v {
+        Verdict::Rejected(c) if super::clients::is_structural(*c) => Some(*c),
+        _ => None,
+    });
     let identity = input
         .identity_files
         .as_ref()
@@ -450,6 +498,7 @@ mod tests {
             facts: &facts,
             name: Some("fixture.preflight.test".into()),
             at,
+            at_chosen: false,
             product: Product::Generic,
             authority: None,
             warn_days: 30,
@@ -526,6 +575,7 @@ mod tests {
             facts: &facts,
             name: None,
             at,
+            at_chosen: false,
             product: Product::Generic,
             authority: None,
             warn_days: 30,

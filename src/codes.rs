@@ -87,6 +87,9 @@ codes! {
         "Present a client certificate the server accepts, or use the port or path that does not require one.";
     TlsTimeout => "tls_timeout", "The TCP connection opened but the TLS handshake did not finish in time.",
         "Something holds the connection without answering: check proxies, load balancers, or the port.";
+    CertificateTooLarge => "certificate_too_large",
+        "The server's certificate message (its chain) is over 64 KB: rustls refuses it; OpenSSL (up to 100 KB), Go and BoringSSL take it.",
+        "Send a smaller chain: drop certificates clients do not need (the root, cross-signed copies, leftovers) and large extensions from the server certificate.";
     TlsHandshakeFailed => "tls_handshake_failed",
         "The TLS handshake failed for another reason; the summary names the alert or error.",
         "Compare the server's TLS settings with TLS 1.2/1.3 and ECDHE AEAD cipher suites.";

@@ -332,7 +332,7 @@ fn connection_decision(engine: Engine, defects: &Defects) -> Option<Decision> {
     if engine == Engine::Rustls && defects.message_too_large {
         return Some(Decision::fail(
             "message_size",
-            Code::TlsHandshakeFailed,
+            Code::CertificateTooLarge,
             "the certificate message is over 64 KB: rustls refuses it (OpenSSL, Go and BoringSSL take it)".into(),
         ));
     }

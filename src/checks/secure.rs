@@ -217,12 +217,14 @@ fn client_hello_text(cfg: &CheckConfig, name: &ServerName<'static>, route: &Rout
 fn handshake_text(hs: &tls::Handshake) -> String {
     match &hs.outcome {
         Ok(f) => format!(
-            "{} {} {:?} ALPN {:?}, {} certificates, client certificate requested: {}",
+            "{} {} {}, ALPN {}, {}, client certificate requested: {}",
             f.protocol,
             f.cipher_suite,
-            f.key_exchange,
-            f.alpn,
-            hs.captured.chain.len(),
+            f.key_exchange
+                .as_deref()
+                .unwrap_or("(no key exchange group)"),
+            f.alpn.as_deref().unwrap_or("none"),
+            crate::text::certificates(hs.captured.chain.len()),
             hs.captured.client_cert_requested
         ),
         Err(e) => format!("failed [{}]: {}", e.code(), e.describe()),

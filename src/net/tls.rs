@@ -73,10 +73,10 @@ impl TlsFailure {
             TlsFailure::WeakKey(_) => Code::WeakKey,
             TlsFailure::BadCertificate => Code::CertUnparsable,
             TlsFailure::MalformedCertificate { code, .. } => *code,
-            TlsFailure::Closed
-            | TlsFailure::Alert(_)
-            | TlsFailure::Other(_)
-            | TlsFailure::MessageTooLarge => Code::TlsHandshakeFailed,
+            TlsFailure::MessageTooLarge => Code::CertificateTooLarge,
+            TlsFailure::Closed | TlsFailure::Alert(_) | TlsFailure::Other(_) => {
+                Code::TlsHandshakeFailed
+            }
         }
     }
 

@@ -325,6 +325,7 @@ fn a_chain_of_200_kilobytes() {
     // rustls refuses a handshake message that large: a clean failure, named.
     let hs = check(&r, "tls.handshake");
     assert_eq!(hs["status"], "fail", "{r:#}");
+    assert_eq!(hs["code"], "certificate_too_large", "{r:#}");
     assert!(
         hs["summary"].as_str().unwrap().contains("over 64 KB"),
         "{r:#}"

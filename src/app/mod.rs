@@ -95,12 +95,8 @@ pub fn run(command: Command, io: &mut Io<'_>) -> i32 {
         Command::Chain(args) => chain::chain(&args, io),
         Command::Verify(args) => chain::verify(&args, io),
         Command::Bundle(mut args) => {
-            // Checked here to name the flag the user typed; `check` opens it again.
-            if let Err(e) = create_output("--out", &args.out) {
-                return io.fail(exit::USAGE, e);
-            }
             args.check.output.bundle = Some(args.out.clone());
-            check(&args.check, io)
+            check_as(&args.check, io, "--out")
         }
         Command::Scan(args) => scan::scan(&args, io),
         Command::Lab(args) => lab::lab(&args, io),
@@ -157,6 +153,11 @@ pub(super) struct Outputs {
 
 impl Outputs {
     pub(super) fn open(o: &OutputArgs) -> Result<Outputs, String> {
+        Outputs::open_as(o, "--bundle")
+    }
+
+    /// As [`Outputs::open`], naming the bundle's path by the flag the user typed (`bundle --out`).
+    fn open_as(o: &OutputArgs, bundle_flag: &str) -> Result<Outputs, String> {
         Ok(Outputs {
             output: o
                 .output
@@ -166,7 +167,7 @@ impl Outputs {
             bundle: o
                 .bundle
                 .as_deref()
-                .map(|p| create_output("--bundle", p))
+                .map(|p| create_output(bundle_flag, p))
                 .transpose()?,
         })
     }
@@ -276,6 +277,11 @@ fn render(reports: &[Report], o: &OutputArgs, io: &mut Io<'_>) -> std::io::Resul
 }
 
 fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
+    check_as(args, io, "--bundle")
+}
+
+/// `check`, its bundle file named by `bundle_flag` in messages.
+fn check_as(args: &CheckArgs, io: &mut Io<'_>, bundle_flag: &str) -> i32 {
     let cfg = match args.to_config() {
         Ok(c) => c,
         Err(e) => return io.fail(exit::USAGE, e),
@@ -286,7 +292,7 @@ fn check(args: &CheckArgs, io: &mut Io<'_>) -> i32 {
         Err(e) => return io.fail(exit::USAGE, e),
     };
     // Where the report goes is settled before anything is contacted.
-    let files = match Outputs::open(&args.output) {
+    let files = match Outputs::open_as(&args.output, bundle_flag) {
         Ok(f) => f,
         Err(e) => return io.fail(exit::USAGE, e),
     };

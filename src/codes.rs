@@ -87,6 +87,18 @@ codes! {
         "Present a client certificate the server accepts, or use the port or path that does not require one.";
     TlsTimeout => "tls_timeout", "The TCP connection opened but the TLS handshake did not finish in time.",
         "Something holds the connection without answering: check proxies, load balancers, or the port.";
+    DheOnly => "dhe_only",
+        "The server offers TLS 1.2 with finite-field Diffie-Hellman (DHE) key exchange and no ECDHE or TLS 1.3: OpenSSL clients (curl, Python) connect; Go, rustls and grpcio cannot.",
+        "Offer ECDHE suites and TLS 1.3 (nginx: `ssl_protocols TLSv1.2 TLSv1.3;` `ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;`), then reload.";
+    StaticRsaOnly => "static_rsa_only",
+        "The server offers only RSA key exchange (TLS 1.2, no forward secrecy): curl connects; Python (its default ciphers), Go (since 1.22), rustls and grpcio cannot.",
+        "Offer ECDHE suites and TLS 1.3 (nginx: `ssl_protocols TLSv1.2 TLSv1.3;` and the ECDHE `ssl_ciphers` list of `dhe_only`), then reload.";
+    CbcOnly => "cbc_only",
+        "The server offers ECDHE only with CBC ciphers (no AES-GCM, no ChaCha20, no TLS 1.3): curl and Go connect; Python's default ciphers, rustls and grpcio (AEAD only) cannot.",
+        "Offer AES-GCM or ChaCha20 suites and TLS 1.3 (nginx: the ECDHE `ssl_ciphers` list of `dhe_only`, `ssl_protocols TLSv1.2 TLSv1.3;`), then reload.";
+    NoSharedCipher => "no_shared_cipher",
+        "The server accepted none of the cipher suites offered (ECDHE, DHE and RSA key exchange, TLS 1.0 to 1.3): no current client connects.",
+        "Offer TLS 1.2 with ECDHE and AES-GCM, and TLS 1.3 (nginx: `ssl_protocols TLSv1.2 TLSv1.3;` and the ECDHE `ssl_ciphers` list of `dhe_only`); check the certificate's key type matches the suites (ECDSA suites need an EC key).";
     CertificateTooLarge => "certificate_too_large",
         "The server's certificate message (its chain) is over 64 KB: rustls refuses it; OpenSSL (up to 100 KB), Go and BoringSSL take it.",
         "Send a smaller chain: drop certificates clients do not need (the root, cross-signed copies, leftovers) and large extensions from the server certificate.";

@@ -78,14 +78,21 @@ pub struct Defects {
 /// The key exchanges and versions a server accepts, from raw ClientHellos.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Negotiation {
-    /// TLS 1.2 with ECDHE.
+    /// TLS 1.2 with ECDHE and an AEAD cipher (AES-GCM, ChaCha20).
     pub ecdhe: bool,
+    /// TLS 1.2 with ECDHE and a CBC cipher with a SHA-1 MAC.
+    pub ecdhe_cbc: bool,
+    /// TLS 1.2 with ECDHE and a CBC cipher with a SHA-256/384 MAC.
+    pub ecdhe_cbc_sha2: bool,
     /// TLS 1.2 with finite-field Diffie-Hellman (DHE).
     pub dhe: bool,
     /// TLS 1.2 with RSA key exchange (no forward secrecy).
     pub static_rsa: bool,
     /// Only TLS 1.0 or 1.1.
     pub legacy_only: bool,
+    /// The server answered a ClientHello in TLS (a ServerHello or an alert), rather than closing the
+    /// connection or staying silent.
+    pub answered: bool,
 }
 
 impl Defects {
@@ -414,33 +421,79 @@ fn negotiation_decision(engine: Engine, n: Negotiation) -> Option<Decision> {
             "the server speaks only TLS 1.0/1.1, which current clients refuse".into(),
         ));
     }
+    // curl takes OpenSSL's defaults; Python's default ciphers drop RSA key exchange and SHA-1 MACs; Go has
+    // ECDHE with CBC and SHA-1 (not SHA-256) but no DHE, and no RSA key exchange since 1.22; grpcio and
+    // rustls offer ECDHE with AEAD ciphers only.
+    let cbc = n.ecdhe_cbc || n.ecdhe_cbc_sha2;
     let ok = match engine {
-        Engine::OpenSsl { cn_fallback: true } => n.ecdhe || n.dhe || n.static_rsa,
-        Engine::OpenSsl { cn_fallback: false } => n.ecdhe || n.dhe,
-        Engine::Go | Engine::BoringSsl | Engine::Rustls => n.ecdhe,
+        Engine::OpenSsl { cn_fallback: true } => n.ecdhe || cbc || n.dhe || n.static_rsa,
+        Engine::OpenSsl { cn_fallback: false } => n.ecdhe || n.ecdhe_cbc_sha2 || n.dhe,
+        Engine::Go => n.ecdhe || n.ecdhe_cbc,
+        Engine::BoringSsl | Engine::Rustls => n.ecdhe,
     };
     if ok {
         return None;
     }
-    let offered = match (n.dhe, n.static_rsa) {
-        (true, true) => "DHE and RSA key exchange",
-        (true, false) => "DHE key exchange",
-        (false, true) => "RSA key exchange",
-        (false, false) => "no key exchange it knows",
+    let code = n.code();
+    let offered = match code {
+        Code::DheOnly => "DHE key exchange",
+        Code::StaticRsaOnly => "RSA key exchange",
+        Code::CbcOnly => "ECDHE with CBC ciphers",
+        _ => "no suite it offers",
     };
     let rule = match engine {
-        Engine::OpenSsl { .. } => "Python's default ciphers have no RSA key exchange",
+        Engine::OpenSsl { .. } => {
+            "Python's default ciphers have neither RSA key exchange nor SHA-1 MACs"
+        }
         Engine::Go => {
             "Go offers ECDHE only (RSA key exchange left its defaults in Go 1.22; it never had DHE)"
         }
-        Engine::BoringSsl => "grpcio offers ECDHE suites only",
-        Engine::Rustls => "rustls offers ECDHE (and TLS 1.3) only",
+        Engine::BoringSsl => "grpcio offers ECDHE with AES-GCM only",
+        Engine::Rustls => "rustls offers ECDHE with AEAD ciphers (and TLS 1.3) only",
     };
     Some(Decision::fail(
         "key_exchange",
-        Code::TlsHandshakeFailed,
+        code,
         format!("the server offers only {offered}: {rule}"),
     ))
+}
+
+impl Negotiation {
+    /// What the raw ClientHellos found the server accepts.
+    pub fn of(offer: &crate::net::hello::Offer) -> Negotiation {
+        Negotiation {
+            ecdhe: offer.ecdhe_tls12,
+            ecdhe_cbc: offer.ecdhe_cbc,
+            ecdhe_cbc_sha2: offer.ecdhe_cbc_sha2,
+            dhe: offer.dhe,
+            static_rsa: offer.static_rsa,
+            legacy_only: offer.legacy_only_version.is_some(),
+            answered: offer.answers.iter().any(|(_, a)| {
+                matches!(
+                    a,
+                    Ok(crate::net::hello::Answer::Accepted { .. }
+                        | crate::net::hello::Answer::Refused { .. })
+                )
+            }),
+        }
+    }
+
+    /// The code for what the server offers, when a modern client (ECDHE, AEAD) finds nothing in common.
+    pub fn code(&self) -> Code {
+        if self.legacy_only {
+            Code::LegacyTlsOnly
+        } else if self.ecdhe_cbc || self.ecdhe_cbc_sha2 {
+            Code::CbcOnly
+        } else if self.dhe {
+            Code::DheOnly
+        } else if self.static_rsa {
+            Code::StaticRsaOnly
+        } else if self.answered {
+            Code::NoSharedCipher
+        } else {
+            Code::TlsHandshakeFailed
+        }
+    }
 }
 
 /// The name rules: CN fallback, an address in a DNS SAN, no match at all.
@@ -986,5 +1039,39 @@ mod tests {
             (d.works, d.rule, d.code),
             (false, "trust", Some(Code::SelfSigned))
         );
+    }
+
+    #[test]
+    fn what_the_server_offers_names_the_code() {
+        let n = |f: fn(&mut Negotiation)| {
+            let mut n = Negotiation {
+                answered: true,
+                ..Negotiation::default()
+            };
+            f(&mut n);
+            n.code()
+        };
+        assert_eq!(n(|n| n.dhe = true), Code::DheOnly);
+        assert_eq!(n(|n| n.static_rsa = true), Code::StaticRsaOnly);
+        assert_eq!(n(|n| n.ecdhe_cbc = true), Code::CbcOnly);
+        assert_eq!(n(|n| n.legacy_only = true), Code::LegacyTlsOnly);
+        assert_eq!(n(|_| {}), Code::NoSharedCipher);
+        // A server that never answered in TLS shares no cipher only as far as anyone knows.
+        assert_eq!(Negotiation::default().code(), Code::TlsHandshakeFailed);
+        let d = decide(
+            Engine::Rustls,
+            Ok(()),
+            &Defects {
+                negotiates: Some(Negotiation {
+                    dhe: true,
+                    answered: true,
+                    ..Negotiation::default()
+                }),
+                ..defects()
+            },
+            2,
+            false,
+        );
+        assert_eq!((d.works, d.code), (false, Some(Code::DheOnly)));
     }
 }

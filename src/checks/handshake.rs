@@ -60,10 +60,13 @@ pub fn check(h: &Handshake, at: &Where<'_>) -> Check {
                 .with_fact("key_exchange", f.key_exchange.clone())
                 .with_fact("alpn", f.alpn.clone())
         }
-        Err(failure) => {
-            let (summary, fix) = failure_text(failure, h, at, &s_client);
-            Check::fail(ID, failure.code(), summary, fix)
-        }
+        Err(failure) => match offer_failure(failure, h) {
+            Some((code, summary, fix)) => Check::fail(ID, code, summary, fix),
+            None => {
+                let (summary, fix) = failure_text(failure, h, at, &s_client);
+                Check::fail(ID, failure.code(), summary, fix)
+            }
+        },
     };
     let issuers = crate::pki::facts::distinguished_names(&h.captured.acceptable_issuers);
     check
@@ -74,6 +77,45 @@ pub fn check(h: &Handshake, at: &Where<'_>) -> Check {
         .with_fact("client_cert_requested", h.captured.client_cert_requested)
         .with_fact("client_cert_issuers", issuers)
         .with_elapsed(h.elapsed)
+}
+
+/// A handshake rustls could not negotiate, named by what the raw ClientHellos found the server accepts:
+/// which suites, of which kind, and which clients connect all the same.
+fn offer_failure(failure: &TlsFailure, h: &Handshake) -> Option<(Code, String, String)> {
+    let offer = h.offer.as_ref()?;
+    if !matches!(failure, TlsFailure::Alert(_) | TlsFailure::Closed) {
+        return None;
+    }
+    let n = crate::checks::clients::Negotiation::of(offer);
+    if n.ecdhe {
+        return None;
+    }
+    let code = n.code();
+    if code == Code::TlsHandshakeFailed {
+        return None; // no TLS answer to any ClientHello: the failure says what happened
+    }
+    let suites = offer.suites.join(", ");
+    let what = match code {
+        Code::LegacyTlsOnly => return None,
+        Code::CbcOnly => format!("{suites} (ECDHE with CBC ciphers, no AES-GCM or ChaCha20)"),
+        Code::DheOnly => format!("{suites} (finite-field DHE key exchange)"),
+        Code::StaticRsaOnly => format!("{suites} (RSA key exchange, no forward secrecy)"),
+        _ => String::new(),
+    };
+    let who = match code {
+        Code::CbcOnly if n.ecdhe_cbc && n.ecdhe_cbc_sha2 => "curl, Python and Go connect; rustls and grpcio cannot",
+        Code::CbcOnly if n.ecdhe_cbc => "curl and Go connect; Python (its default ciphers have no SHA-1 MACs), rustls and grpcio cannot",
+        Code::CbcOnly => "curl and Python connect; Go (SHA-256 CBC suites are not in its defaults), rustls and grpcio cannot",
+        Code::DheOnly => "OpenSSL clients (curl, Python) connect; Go, rustls and grpcio cannot",
+        Code::StaticRsaOnly => "curl connects; Python (its default ciphers), Go (since 1.22), rustls and grpcio cannot",
+        _ => "no current client connects",
+    };
+    let summary = if what.is_empty() {
+        format!("the server accepted none of the suites of {} ClientHellos (ECDHE with AES-GCM, ChaCha20 or CBC, DHE and RSA key exchange at TLS 1.2, TLS 1.0; {}): {who}", offer.answers.len(), failure.describe())
+    } else {
+        format!("no cipher suite in common with rustls: the server offers only {what} at TLS 1.2; {who}")
+    };
+    Some((code, summary, code.typical_fix().to_string()))
 }
 
 fn failure_text(

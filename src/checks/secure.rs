@@ -501,12 +501,7 @@ fn judge_trust(
         negotiates: hs
             .offer
             .as_ref()
-            .map(|o| crate::checks::clients::Negotiation {
-                ecdhe: o.ecdhe_tls12,
-                dhe: o.dhe,
-                static_rsa: o.static_rsa,
-                legacy_only: o.legacy_only_version.is_some(),
-            }),
+            .map(crate::checks::clients::Negotiation::of),
     };
     let judged = trust::run(&deps.trust, &input);
     // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.

@@ -32,13 +32,25 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// TLS 1.2 with ECDHE (ECDSA and RSA): what every modern client offers.
+    /// TLS 1.2 with ECDHE (ECDSA and RSA) and an AEAD cipher: what every modern client offers.
     pub const ECDHE_12: Probe = Probe {
         name: "ecdhe_tls12",
         version: TLS12,
-        suites: &[
-            0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014,
-        ],
+        suites: &[0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8],
+    };
+    /// TLS 1.2 with ECDHE and CBC ciphers with SHA-1 MACs: OpenSSL's defaults (curl) and Go take them;
+    /// Python's default ciphers (no SHA-1 MACs), grpcio and rustls (AEAD only) do not.
+    pub const ECDHE_CBC: Probe = Probe {
+        name: "ecdhe_cbc",
+        version: TLS12,
+        suites: &[0xC013, 0xC014, 0xC009, 0xC00A],
+    };
+    /// TLS 1.2 with ECDHE and CBC ciphers with SHA-2 MACs: curl and Python take them; Go leaves them out
+    /// of its defaults; grpcio and rustls do not have them.
+    pub const ECDHE_CBC_SHA2: Probe = Probe {
+        name: "ecdhe_cbc_sha2",
+        version: TLS12,
+        suites: &[0xC027, 0xC028, 0xC023, 0xC024],
     };
     /// TLS 1.2 with finite-field Diffie-Hellman: OpenSSL clients offer it; Go, rustls and grpcio do not.
     pub const DHE: Probe = Probe {
@@ -59,7 +71,14 @@ impl Probe {
         suites: &[0xC013, 0xC014, 0xC009, 0xC00A, 0x002F, 0x0035],
     };
     /// The probes [`what_it_accepts`] runs, in order.
-    pub const ALL: [Probe; 4] = [Probe::ECDHE_12, Probe::DHE, Probe::RSA, Probe::LEGACY];
+    pub const ALL: [Probe; 6] = [
+        Probe::ECDHE_12,
+        Probe::ECDHE_CBC,
+        Probe::ECDHE_CBC_SHA2,
+        Probe::DHE,
+        Probe::RSA,
+        Probe::LEGACY,
+    ];
 }
 
 /// How the server answered one ClientHello.
@@ -80,8 +99,12 @@ pub enum Answer {
 /// What the server accepts, from the four probes of [`what_it_accepts`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Offer {
-    /// An ECDHE suite at TLS 1.2.
+    /// An ECDHE suite with an AEAD cipher (AES-GCM, ChaCha20) at TLS 1.2.
     pub ecdhe_tls12: bool,
+    /// An ECDHE suite with a CBC cipher and a SHA-1 MAC at TLS 1.2.
+    pub ecdhe_cbc: bool,
+    /// An ECDHE suite with a CBC cipher and a SHA-256/384 MAC at TLS 1.2.
+    pub ecdhe_cbc_sha2: bool,
     /// A DHE suite at TLS 1.2.
     pub dhe: bool,
     /// A static-RSA suite at TLS 1.2.
@@ -115,6 +138,10 @@ pub fn suite_name(suite: u16) -> &'static str {
         0xC00A => "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
         0xC013 => "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
         0xC014 => "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        0xC023 => "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+        0xC024 => "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+        0xC027 => "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+        0xC028 => "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
         0xC02B => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
         0xC02C => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
         0xC02F => "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
@@ -499,6 +526,8 @@ pub fn summarize(answers: Vec<(Probe, Result<Answer, io::ErrorKind>)>) -> Offer 
         let at_12 = *version == TLS12;
         match probe.name {
             "ecdhe_tls12" => offer.ecdhe_tls12 |= at_12,
+            "ecdhe_cbc" => offer.ecdhe_cbc |= at_12,
+            "ecdhe_cbc_sha2" => offer.ecdhe_cbc_sha2 |= at_12,
             "dhe" => offer.dhe |= at_12,
             "static_rsa" => offer.static_rsa |= at_12,
             _ if probe.version < TLS12 => offer.legacy_version = Some(*version),

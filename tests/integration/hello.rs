@@ -161,3 +161,47 @@ async fn one_offer_names_the_chosen_suite_and_version() {
     let answer = offer(stream, None, Probe::LEGACY, PROBE).await;
     assert_eq!(answer, Answer::Refused { alert: 70 });
 }
+
+/// `tls.handshake` of `preflight check` against `s_server` with `args`: (code, summary).
+fn handshake_of(args: &[&str]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = rsa_server(dir.path(), args);
+    let out = crate::common::preflight()
+        .args(["check", &server.target(), "--no-alt-ports", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hs = crate::common::check(&r, "tls.handshake");
+    (
+        hs["code"].as_str().unwrap().to_string(),
+        hs["summary"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_server_rustls_cannot_negotiate_with_is_named_by_what_it_offers() {
+    if !peer("openssl") {
+        return;
+    }
+    for (ciphers, code, words) in [
+        (
+            "DHE-RSA-AES128-GCM-SHA256",
+            "dhe_only",
+            "only TLS_DHE_RSA_WITH_AES_128_GCM_SHA256 (finite-field DHE key exchange) at TLS 1.2; OpenSSL clients (curl, Python) connect; Go, rustls and grpcio cannot",
+        ),
+        (
+            "AES128-GCM-SHA256",
+            "static_rsa_only",
+            "only TLS_RSA_WITH_AES_128_GCM_SHA256 (RSA key exchange, no forward secrecy)",
+        ),
+        (
+            "ECDHE-RSA-AES128-SHA",
+            "cbc_only",
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA (ECDHE with CBC ciphers, no AES-GCM or ChaCha20) at TLS 1.2; curl and Go connect",
+        ),
+    ] {
+        let (got, summary) = handshake_of(&["-cipher", ciphers, "-no_tls1_3"]);
+        assert_eq!(got, code, "{ciphers}: {summary}");
+        assert!(summary.contains(words), "{ciphers}: {summary}");
+    }
+}

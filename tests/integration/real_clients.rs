@@ -400,10 +400,15 @@ pub(crate) enum Case {
     DuplicateSan,
     /// An RSA-2048 leaf signed by an RSA-1024 root (made by `openssl`; SECLEVEL=0).
     WeakRoot,
+    /// As [`Case::DheOnly`], with only ECDHE and CBC ciphers with SHA-1 MACs
+    /// (`ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA`).
+    CbcOnly,
+    /// As [`Case::CbcOnly`], with SHA-256/384 MACs (`ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384`).
+    CbcSha2Only,
 }
 
 impl Case {
-    pub(crate) const ALL: [Case; 26] = [
+    pub(crate) const ALL: [Case; 28] = [
         Case::SelfSigned,
         Case::PrivateCa,
         Case::MissingIntermediate,
@@ -430,6 +435,8 @@ impl Case {
         Case::EmptyEku,
         Case::DuplicateSan,
         Case::WeakRoot,
+        Case::CbcOnly,
+        Case::CbcSha2Only,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -460,6 +467,8 @@ impl Case {
             Case::EmptyEku => "empty_eku",
             Case::DuplicateSan => "duplicate_san",
             Case::WeakRoot => "weak_root",
+            Case::CbcOnly => "cbc_only",
+            Case::CbcSha2Only => "cbc_sha2_only",
         }
     }
 }
@@ -648,7 +657,11 @@ pub(crate) fn serve(case: Case) -> Served {
         }
         // RSA keys: the server signs its DHE share with an RSA key, and the client encrypts the premaster
         // secret to it in static RSA.
-        Case::DheOnly | Case::StaticRsaOnly | Case::Tls10Only => {
+        Case::DheOnly
+        | Case::StaticRsaOnly
+        | Case::Tls10Only
+        | Case::CbcOnly
+        | Case::CbcSha2Only => {
             let (cert, key, ca) = openssl_chain(d, "rsa:2048", "-sha256");
             let only: [&str; 3] = match case {
                 Case::DheOnly => [
@@ -660,6 +673,16 @@ pub(crate) fn serve(case: Case) -> Served {
                     "-no_tls1_3",
                     "-cipher",
                     "AES128-GCM-SHA256:AES256-GCM-SHA384",
+                ],
+                Case::CbcOnly => [
+                    "-no_tls1_3",
+                    "-cipher",
+                    "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA",
+                ],
+                Case::CbcSha2Only => [
+                    "-no_tls1_3",
+                    "-cipher",
+                    "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384",
                 ],
                 _ => ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
             };

@@ -45,8 +45,24 @@ pub enum Command {
     Lab(LabArgs),
     /// Start the lab in-process and check each of its servers: the whole tool in a few seconds.
     Demo(DemoArgs),
-    /// List every code the tool can emit, with its meaning and usual fix (Markdown).
-    Codes,
+    /// List every code the tool can emit, with its meaning and usual fix (Markdown); or one code.
+    Codes(CodesArgs),
+    /// Print a shell completion script: `preflight completions bash > /etc/bash_completion.d/preflight`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `preflight man > /usr/local/share/man/man1/preflight.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// One code to explain (`expired`); without it, every code.
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, powershell or elvish.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -121,6 +137,10 @@ pub struct NetArgs {
     /// Probe no other port.
     #[arg(long)]
     pub no_alt_ports: bool,
+    /// Also list what the server offers, as testssl.sh does: TLS 1.0 to 1.3, the cipher suites of each
+    /// (weak ones too) and the key-exchange groups, from about 20 ClientHellos (`tls.offer`).
+    #[arg(long)]
+    pub offer: bool,
     /// Use only IPv4 addresses (of the target, or of the proxy).
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -152,6 +172,23 @@ pub struct TrustArgs {
     /// Judge certificate dates at this time (RFC 3339) instead of now.
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub at: Option<OffsetDateTime>,
+    /// Also ask the OCSP responder and fetch the CRL the server's certificate names (through the same
+    /// proxy, within --max-time); the stapled OCSP response is judged without it.
+    #[arg(long)]
+    pub revocation: bool,
+    /// A default store that must trust the chain itself, even when your --ca or pin does: then it fails
+    /// rather than being information (for clients you cannot give a CA file). Repeatable.
+    #[arg(long = "require-store", value_name = "STORE", value_enum)]
+    pub require_store: Vec<StoreName>,
+}
+
+/// A default trust store, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreName {
+    /// The Mozilla roots (certifi, grpcio, webpki-roots).
+    Mozilla,
+    /// The system store (curl, OpenSSL, Go; `SSL_CERT_FILE`, `SSL_CERT_DIR`).
+    System,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +199,9 @@ pub struct CheckArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub auth: crate::credentials::AuthArgs,
+    /// Prisma Cloud Compute: name this project in every call (`?project=NAME`, on the central Console).
+    #[arg(long, value_name = "NAME", value_parser = parse_project)]
+    pub project: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -184,6 +224,9 @@ pub struct ScanArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub auth: crate::credentials::AuthArgs,
+    /// Prisma Cloud Compute: name this project in every call to a Prisma target (`?project=NAME`).
+    #[arg(long, value_name = "NAME", value_parser = parse_project)]
+    pub project: Option<String>,
     #[command(flatten)]
     pub output: ScanOutputArgs,
 }
@@ -276,6 +319,25 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, TimeError> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|_| TimeError(s.to_string()))
 }
 
+/// A `--project` value that cannot name a project.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ProjectError(&'static str);
+
+/// A Prisma Cloud Compute project name: not blank, no control characters, at most 255 bytes.
+pub fn parse_project(s: &str) -> Result<String, ProjectError> {
+    if s.trim().is_empty() {
+        return Err(ProjectError("the project name is empty"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ProjectError("a project name has no control characters"));
+    }
+    if s.len() > 255 {
+        return Err(ProjectError("the project name is longer than 255 bytes"));
+    }
+    Ok(s.to_string())
+}
+
 /// A usage problem found after clap: reported with exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -318,6 +380,7 @@ impl NetArgs {
             }
         }
         cfg.timeouts = self.timeouts();
+        cfg.offer = self.offer;
         if self.no_alt_ports {
             cfg.alt_ports.clear();
         } else if let Some(ports) = &self.alt_ports {
@@ -371,10 +434,23 @@ impl NetArgs {
 }
 
 impl TrustArgs {
-    /// The judging options of a configuration: `--at`, `--warn-days`.
+    /// The judging options of a configuration: `--at`, `--warn-days`, `--revocation`.
     pub fn apply(&self, cfg: &mut CheckConfig) {
         cfg.at = self.at;
         cfg.warn_days = i64::from(self.warn_days);
+        cfg.revocation = self.revocation;
+        cfg.required_stores = self.required_stores();
+    }
+
+    /// `--require-store`, as the trust sources it names.
+    pub fn required_stores(&self) -> Vec<crate::pki::sources::SourceKind> {
+        self.require_store
+            .iter()
+            .map(|s| match s {
+                StoreName::Mozilla => crate::pki::sources::SourceKind::Mozilla,
+                StoreName::System => crate::pki::sources::SourceKind::System,
+            })
+            .collect()
     }
 }
 
@@ -420,6 +496,7 @@ impl ScanArgs {
         let mut cfg = CheckConfig::new(target, product.unwrap_or(self.product));
         self.net.apply(&mut cfg)?;
         self.trust.apply(&mut cfg);
+        cfg.project = self.project.clone();
         Ok(cfg)
     }
 
@@ -435,6 +512,13 @@ impl CheckArgs {
     pub fn to_config(&self) -> Result<CheckConfig, UsageError> {
         let mut cfg = self.connect.to_config()?;
         self.trust.apply(&mut cfg);
+        if self.project.is_some() && !matches!(cfg.product, Product::Prisma | Product::Auto) {
+            return Err(UsageError(format!(
+                "--project names a Prisma Cloud Compute project: it needs --product prisma (or auto), not {}",
+                cfg.product.as_str()
+            )));
+        }
+        cfg.project = self.project.clone();
         cfg.credentials = self.auth.load(cfg.product).map_err(UsageError::from)?;
         Ok(cfg)
     }

@@ -99,6 +99,15 @@ codes! {
     NoSharedCipher => "no_shared_cipher",
         "The server accepted none of the cipher suites offered (ECDHE, DHE and RSA key exchange, TLS 1.0 to 1.3): no current client connects.",
         "Offer TLS 1.2 with ECDHE and AES-GCM, and TLS 1.3 (nginx: `ssl_protocols TLSv1.2 TLSv1.3;` and the ECDHE `ssl_ciphers` list of `dhe_only`); check the certificate's key type matches the suites (ECDSA suites need an EC key).";
+    LegacyTlsEnabled => "legacy_tls_enabled",
+        "`--offer`: the server still accepts TLS 1.0 or 1.1 besides TLS 1.2/1.3 (deprecated by RFC 8996).",
+        "Disable them (nginx: `ssl_protocols TLSv1.2 TLSv1.3;`).";
+    WeakCipherOffered => "weak_cipher_offered",
+        "`--offer`: the server accepts a broken suite (3DES, RC4, NULL, EXPORT) or one without authentication (anonymous DH).",
+        "Remove them from the server's cipher list (nginx: an `ssl_ciphers` of ECDHE suites with AES-GCM and ChaCha20).";
+    NoForwardSecrecy => "no_forward_secrecy",
+        "`--offer`: the server accepts RSA key exchange, which has no forward secrecy.",
+        "Offer ECDHE suites only (nginx: an `ssl_ciphers` of ECDHE suites with AES-GCM and ChaCha20).";
     CertificateTooLarge => "certificate_too_large",
         "The server's certificate message (its chain) is over 64 KB: rustls refuses it; OpenSSL (up to 100 KB), Go and BoringSSL take it.",
         "Send a smaller chain: drop certificates clients do not need (the root, cross-signed copies, leftovers) and large extensions from the server certificate.";
@@ -168,6 +177,15 @@ codes! {
         "Re-export the certificate and chain from the CA that issued them; compare the CA's fingerprint with your `--ca` file.";
     PinMismatch => "pin_mismatch", "No certificate in the chain has the pinned SHA-256 fingerprint.",
         "If the server's certificate was replaced legitimately, verify the new one out of band and update the pin.";
+    Revoked => "revoked",
+        "The server's certificate is revoked: a response signed by its CA (or the CA's delegated OCSP responder), or the CA's signed CRL, says so, with when and why. Every trust source that accepted the chain fails, and no credential is sent.",
+        "Issue a new certificate (with a new key when the reason is keyCompromise), install it with its key on the server and reload; clients that check revocation refuse the old one, and those that do not (curl, Python, Go, grpcio, rustls by default) still connect to it.";
+    RevocationUnknown => "revocation_unknown",
+        "The CA's OCSP responder answered `unknown`: it does not know the certificate (another CA issued it, or the responder lags behind its CA).",
+        "Check that the certificate was issued by the CA its authority information access names; if it was, ask the CA why its responder does not know the serial number.";
+    RevocationUnchecked => "revocation_unchecked",
+        "The revocation status could not be established: the OCSP response (stapled or fetched) is stale, not valid yet, garbled or not signed by the issuer or its delegated responder, the CRL could not be used, or the responder or CRL did not answer in time or within the size cap.",
+        "Read the summary for which: have the server refresh its staple (nginx: `ssl_stapling on; ssl_stapling_verify on;` and a `resolver` that reaches the responder), or make the responder and CRL reachable from this network (and through the proxy).";
     Other => "other", "The chain is invalid for another reason; the summary says which.",
         "Read the summary; compare with `openssl verify`.";
     ExpiringSoon => "expiring_soon", "A certificate on the path expires within the warning window (default 30 days, `--warn-days`).",
@@ -180,14 +198,33 @@ codes! {
         "Reissue it for at most 825 days if Apple clients or browsers must connect.";
     NotAConsole => "not_a_console", "The product's unauthenticated endpoint did not answer as that product does.",
         "Check the product (`--product`), the port and, for SaaS, the tenant path in the URL.";
-    UnsupportedHost => "unsupported_host", "The host name is not one the product serves its API on (CloudVision as a Service needs `www.`).",
+    UnsupportedHost => "unsupported_host", "The host name is not one the product serves its API on (CloudVision as a Service needs `www.<cluster>`; `apiserver.<cluster>` is where devices stream to, and answers API calls with 404 and gRPC `UNKNOWN`).",
         "Use the product's API host: CVaaS is `www.arista.io` or `www.cv-prod-REGION.arista.io`.";
+    PrismaCspmHost => "prisma_cspm_host", "The target is the Prisma Cloud (CSPM) API or app (`api*.prismacloud.io`), not the Compute Console that serves `/api/v1/...`.",
+        "Use the Compute Console's URL: in Prisma Cloud, Runtime Security > Manage > System > Utilities, \"Path to Console\" (SaaS: https://REGION.cloud.twistlock.com/TENANT).";
+    PrismaSaasPort => "prisma_saas_port", "A Prisma SaaS Compute Console URL names port 8083: SaaS Consoles answer on 443 only (8083 is a self-hosted Console's port).",
+        "Drop `:8083`: https://REGION.cloud.twistlock.com/TENANT, as \"Path to Console\" gives it.";
+    PrismaTenantMissing => "prisma_tenant_missing", "A Prisma SaaS Compute Console URL without its tenant path: the API lives under `/TENANT` and answers 404 without it.",
+        "Use the whole \"Path to Console\" (Runtime Security > Manage > System > Utilities): https://REGION.cloud.twistlock.com/TENANT.";
+    AccessKeyRequired => "access_key_required", "A Prisma SaaS Compute Console refused the login (401): SaaS takes a Prisma Cloud access key ID and secret, not a console password (SAML users have none).",
+        "Create an access key (Prisma Cloud: Settings > Access Control > Access Keys) and pass its ID with `--user` and its secret with `--password-env` or `--password-file`.";
+    ProjectNotVisible => "project_not_visible", "The Console refused the project `--project` names while the same credentials work without it: no such project, or the user is not assigned to it.",
+        "Check the project's name (Manage > Projects on the central Console) and that the user's role is assigned to it; without `--project`, calls go to the central Console.";
     BadCredentials => "bad_credentials", "The server refused the credentials (401, or CloudVision's 200 with an errorMessage).",
         "Check the user name and password or token; for Active Directory users on Prisma, write `DOMAIN\\user`.";
     TokenExpired => "token_expired", "The token's `exp` is in the past, or the server says it expired.",
         "Create a new token (CloudVision: a service-account token; Prisma: authenticate again).";
     TokenExpiring => "token_expiring", "The token expires soon (within a day, or within 5 minutes for short-lived tokens).",
         "Renew the token before the job that uses it runs.";
+    UserSessionToken => "user_session_token",
+        "The CloudVision token works, but it is a user's login session (`dst` user, about 24 hours), not a service account's token: an integration that stores it fails daily.",
+        "Create a service-account token for the integration (Settings > Access Control > Service Accounts).";
+    SessionExpired => "session_expired",
+        "CloudVision answered HTTP 200 with its `LOG OUT MESSAGE` page instead of data: the server does not know the session (expired, logged out, or issued by another server).",
+        "Log in again (sessions last 24 hours), or use a service-account token; a script must treat that page as a failed call.";
+    TokenOtherCluster => "token_other_cluster",
+        "CloudVision as a Service refused a token whose claims name another cluster: a token works only on the cluster that issued it.",
+        "Point the client at `www.` of the cluster the token names, or create a service-account token on this cluster.";
     Forbidden => "forbidden", "Logged in, but the role lacks permission for the call (403, PERMISSION_DENIED).",
         "Give the user or service account a role that may call the API.";
     NotAttemptedUntrusted => "not_attempted_untrusted", "No credential was sent: no trust source accepted the server's chain.",
@@ -245,9 +282,57 @@ pub fn markdown_table() -> String {
     out
 }
 
+impl Code {
+    /// The code named `name` (`expired`; `Expired` and `not-yet-valid` too).
+    pub fn named(name: &str) -> Option<Code> {
+        let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
+        Code::ALL.iter().copied().find(|c| c.as_str() == wanted)
+    }
+
+    /// Up to three codes whose names are nearest to `name` (a typo, or a part of the name).
+    pub fn nearest(name: &str) -> Vec<Code> {
+        let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
+        let mut scored: Vec<(f64, Code)> = Code::ALL
+            .iter()
+            .map(|c| {
+                let score = if !wanted.is_empty() && c.as_str().contains(&wanted) {
+                    1.0
+                } else {
+                    strsim::jaro_winkler(&wanted, c.as_str())
+                };
+                (score, *c)
+            })
+            .filter(|(score, _)| *score >= 0.8)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().take(3).map(|(_, c)| c).collect()
+    }
+
+    /// One code explained, as `preflight codes CODE` prints it.
+    pub fn explain(self) -> String {
+        format!(
+            "{}\n\n{}\n\nUsual fix: {}\n",
+            self.as_str(),
+            self.meaning(),
+            self.typical_fix()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_is_found_by_name_and_a_typo_by_its_neighbours() {
+        assert_eq!(Code::named("expired"), Some(Code::Expired));
+        assert_eq!(Code::named("Not-Yet-Valid"), Some(Code::NotYetValid));
+        assert_eq!(Code::named("expird"), None);
+        assert_eq!(Code::nearest("expird").first(), Some(&Code::Expired));
+        assert!(Code::nearest("revok").contains(&Code::Revoked));
+        assert!(Code::nearest("zzzz").is_empty());
+        assert!(Code::Expired.explain().starts_with("expired\n\n"));
+    }
 
     #[test]
     fn names_are_unique_snake_case_and_round_trip() {

@@ -126,6 +126,8 @@ pub struct CheckConfig {
     pub alt_ports: Vec<u16>,
     /// The user named the other ports (`--alt-ports`): probe them even next to an unusual port.
     pub alt_ports_chosen: bool,
+    /// Enumerate what the server offers (`--offer`): versions, suites, groups (`tls.offer`).
+    pub offer: bool,
     pub timeouts: Timeouts,
     /// Judge certificate dates at this time instead of now.
     pub at: Option<OffsetDateTime>,
@@ -137,12 +139,148 @@ pub struct CheckConfig {
     pub family: Option<Family>,
     /// The HTTP proxy and its bypass list.
     pub proxy: crate::net::proxy::ProxySettings,
+    /// `--revocation`: ask the OCSP responder and fetch the CRL the server's certificate names.
+    pub revocation: bool,
+    /// `--require-store`: default stores that fail (not inform) when a chosen source accepts the chain.
+    pub required_stores: Vec<crate::pki::sources::SourceKind>,
+    /// `--project NAME`: the Prisma Cloud Compute project every Prisma call names (`?project=NAME`).
+    pub project: Option<String>,
+}
+
+/// A value as a POSIX shell reads it back: bare when it is only safe characters, else single-quoted.
+fn shell_word(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "._:/,@=+-[]%".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+/// A deadline as `--timeout` reads it back: `2s`, `1500ms`.
+fn duration_word(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 impl CheckConfig {
+    /// The options a suggested command must keep to reach the same server the same way: `--resolve`,
+    /// `--sni`, a `--proxy`/`--noproxy` typed (not one from the environment, which the shell still has;
+    /// a proxy account as `USER:PASSWORD`, never its value), `-4`/`-6`, the other ports, the deadlines and
+    /// `--at`, each quoted for a shell. Empty, or starting with a space.
+    pub fn connection_flags(&self) -> String {
+        self.flags(true)
+    }
+
+    /// [`CheckConfig::connection_flags`], `--at` and `--revocation` only when `with_at` (`chain` judges
+    /// nothing).
+    fn flags(&self, with_at: bool) -> String {
+        let mut flags: Vec<String> = Vec::new();
+        for r in &self.resolve {
+            let addrs: Vec<String> = r
+                .addrs
+                .iter()
+                .map(|a| match a {
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                })
+                .collect();
+            let port = r.port.map_or("*".to_string(), |p| p.to_string());
+            flags.push(format!(
+                "--resolve {}",
+                shell_word(&format!("{}:{port}:{}", r.host, addrs.join(",")))
+            ));
+        }
+        if let Some(sni) = &self.sni {
+            flags.push(format!("--sni {}", shell_word(sni)));
+        }
+        if let Some(p) = self.proxy.proxy.as_ref().filter(|p| p.source == "--proxy") {
+            let url = match &p.authorization {
+                Some(_) => p.shown.replacen("://", "://USER:PASSWORD@", 1),
+                None => p.shown.clone(),
+            };
+            flags.push(format!("--proxy {}", shell_word(&url)));
+        }
+        if self.proxy.no_proxy_source.as_deref() == Some("--noproxy") {
+            flags.push(format!("--noproxy {}", shell_word(&self.proxy.no_proxy)));
+        }
+        match self.family {
+            Some(Family::V4) => flags.push("-4".into()),
+            Some(Family::V6) => flags.push("-6".into()),
+            None => {}
+        }
+        let defaults: Vec<u16> = (self.product.known_ports().iter())
+            .copied()
+            .filter(|p| *p != self.port)
+            .collect();
+        if self.alt_ports_chosen {
+            let ports: Vec<String> = self.alt_ports.iter().map(u16::to_string).collect();
+            flags.push(format!("--alt-ports {}", ports.join(",")));
+        } else if self.alt_ports.is_empty() && !defaults.is_empty() {
+            flags.push("--no-alt-ports".into());
+        }
+        let d = Timeouts::default();
+        for (flag, value, default) in [
+            ("--dns-timeout", self.timeouts.dns, d.dns),
+            ("--connect-timeout", self.timeouts.connect, d.connect),
+            ("--tls-timeout", self.timeouts.tls, d.tls),
+        ] {
+            if value != default {
+                flags.push(format!("{flag} {}", duration_word(value)));
+            }
+        }
+        let t = &self.timeouts;
+        if t.max_time != Timeouts::with_phases(t.dns, t.connect, t.tls).max_time {
+            flags.push(format!(
+                "--max-time {}",
+                duration_word(self.timeouts.max_time)
+            ));
+        }
+        if let Some(at) = self.at.filter(|_| with_at) {
+            flags.push(format!("--at {}", crate::duration::rfc3339(at)));
+        }
+        // What the check judged besides the connection, so the same verdict comes back.
+        if with_at && self.revocation {
+            flags.push("--revocation".into());
+        }
+        flags.iter().map(|f| format!(" {f}")).collect()
+    }
+
+    /// The target as typed again: `host:port`, or the URL when it has a path (a Prisma SaaS tenant).
+    pub fn target_again(&self) -> String {
+        let authority = self.target.authority(self.port);
+        match &self.target.path {
+            Some(path) => format!("https://{authority}{path}"),
+            None => authority,
+        }
+    }
+
+    /// `preflight check TARGET --product P` with the connection options: what a fix tells the user to run.
+    pub fn check_again(&self) -> String {
+        format!(
+            "preflight check {} --product {}{}",
+            shell_word(&self.target_again()),
+            self.product.as_str(),
+            self.connection_flags()
+        )
+    }
+
+    /// `preflight chain HOST:PORT` with the connection options.
+    pub fn chain_again(&self) -> String {
+        format!(
+            "preflight chain {}{}",
+            shell_word(&self.target.authority(self.port)),
+            self.flags(false)
+        )
+    }
+
     /// A configuration with the product's defaults for everything the user did not say.
     pub fn new(target: Target, product: Product) -> CheckConfig {
-        let port = target.port.unwrap_or(product.default_port());
+        let port = target.port.unwrap_or(target.default_port(product));
         let alt_ports = product
             .known_ports()
             .iter()
@@ -157,12 +295,16 @@ impl CheckConfig {
             sni: None,
             alt_ports,
             alt_ports_chosen: false,
+            offer: false,
             timeouts: Timeouts::default(),
             at: None,
             warn_days: 30,
             credentials: Default::default(),
             family: None,
             proxy: Default::default(),
+            revocation: false,
+            required_stores: Vec::new(),
+            project: None,
         }
     }
 

@@ -92,6 +92,15 @@ impl std::fmt::Display for Host {
     }
 }
 
+/// What a Prisma Cloud URL's host name is: a SaaS Compute Console (`REGION.cloud.twistlock.com`), the
+/// Prisma Cloud (CSPM) API or app (`api*.prismacloud.io`, `app*.prismacloud.io`), or another name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrismaHost {
+    SaasConsole,
+    Cspm,
+    Other,
+}
+
 /// A parsed TARGET. The port is `None` when the user gave none (the product decides).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -115,6 +124,31 @@ impl Target {
         match &self.host {
             Host::Ip(IpAddr::V6(v6)) => format!("[{v6}]:{port}"),
             host => format!("{host}:{port}"),
+        }
+    }
+
+    /// What the host name says about a Prisma Cloud URL (products.md).
+    pub fn prisma_host(&self) -> PrismaHost {
+        let Host::Name(name) = &self.host else {
+            return PrismaHost::Other;
+        };
+        let first = name.split('.').next().unwrap_or("");
+        let cspm_domain = name.ends_with(".prismacloud.io") || name.ends_with(".prismacloud.cn");
+        if cspm_domain && (first.starts_with("api") || first.starts_with("app")) {
+            PrismaHost::Cspm
+        } else if name.ends_with(".cloud.twistlock.com") {
+            PrismaHost::SaasConsole
+        } else {
+            PrismaHost::Other
+        }
+    }
+
+    /// The port when the target names none: 443 for a Prisma SaaS Console (SaaS has no `:8083`), else the
+    /// product's default.
+    pub fn default_port(&self, product: Product) -> u16 {
+        match (product, self.prisma_host()) {
+            (Product::Prisma, PrismaHost::SaasConsole) => 443,
+            _ => product.default_port(),
         }
     }
 
@@ -400,5 +434,28 @@ mod tests {
         assert_eq!(t.authority(443), "[fd00::5]:443");
         let t = Target::parse("cvp").expect("parse");
         assert_eq!(t.authority(443), "cvp:443");
+    }
+
+    #[test]
+    fn prisma_hosts_and_their_ports() {
+        for (input, host, port) in [
+            ("api.prismacloud.io", PrismaHost::Cspm, 8083),
+            ("https://api2.eu.prismacloud.io/", PrismaHost::Cspm, 8083),
+            ("app3.prismacloud.io", PrismaHost::Cspm, 8083),
+            ("api.prismacloud.cn", PrismaHost::Cspm, 8083),
+            (
+                "https://us-east1.cloud.twistlock.com/us-1-123456789",
+                PrismaHost::SaasConsole,
+                443,
+            ),
+            ("console.example.com", PrismaHost::Other, 8083),
+            ("docs.prismacloud.io", PrismaHost::Other, 8083),
+            ("10.0.0.5", PrismaHost::Other, 8083),
+        ] {
+            let t = Target::parse(input).expect("parse");
+            assert_eq!(t.prisma_host(), host, "{input}");
+            assert_eq!(t.default_port(Product::Prisma), port, "{input}");
+            assert_eq!(t.default_port(Product::Cvp), 443, "{input}");
+        }
     }
 }

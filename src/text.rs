@@ -141,3 +141,37 @@ mod tests {
         }
     }
 }
+
+/// `s` wrapped at spaces to lines of at most `width` characters (a word longer than that stays whole), the
+/// lines after the first indented by `indent` spaces.
+pub fn wrap(s: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in s.split(' ') {
+        let len = word.chars().count();
+        if line > 0 && line + 1 + len > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            line = indent;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    #[test]
+    fn wraps_at_spaces_and_keeps_long_words_whole() {
+        assert_eq!(super::wrap("a bb ccc dddd", 6, 2), "a bb\n  ccc\n  dddd");
+        assert_eq!(
+            super::wrap("averyverylongword x", 5, 0),
+            "averyverylongword\nx"
+        );
+        assert_eq!(super::wrap("short", 80, 2), "short");
+    }
+}

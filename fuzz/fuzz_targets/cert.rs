@@ -138,6 +138,7 @@ fuzz_target!(|data: &[u8]| {
         warn_days: 30,
         alpn_h2: Some(choice & 0x04 == 0),
         server_date,
+        revoked: None,
         inspected_by: None,
         client_cert_required: false,
         identity_files: None,

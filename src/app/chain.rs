@@ -70,7 +70,8 @@ pub(super) fn chain(args: &ChainArgs, io: &mut Io<'_>) -> i32 {
             (code, saved) = (exit::INTERNAL, None);
         }
     }
-    match write_chain(&report, saved, io.out) {
+    let again = cfg.check_again();
+    match write_chain(&report, saved, &again, io.out) {
         Ok(()) => code,
         Err(e) => io.write_failed(&e, code),
     }
@@ -79,6 +80,7 @@ pub(super) fn chain(args: &ChainArgs, io: &mut Io<'_>) -> i32 {
 fn write_chain(
     report: &Report,
     saved: Option<&std::path::Path>,
+    again: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let t = &report.target;
@@ -107,14 +109,16 @@ fn write_chain(
         out,
         "#    openssl x509 -noout -fingerprint -sha256 -in {file}"
     )?;
-    writeln!(out, "# must print SHA256 Fingerprint={}", leaf.sha256)?;
+    writeln!(
+        out,
+        "# must print sha256 Fingerprint={} (OpenSSL 1.1 writes SHA256)",
+        leaf.sha256
+    )?;
     if let Some(p) = saved {
         writeln!(
             out,
-            "# Saved to {}; then: preflight check {}:{} --ca {}",
+            "# Saved to {}; then: {again} --ca {}",
             p.display(),
-            t.host,
-            t.port.unwrap_or(0),
             p.display()
         )?;
     }
@@ -125,6 +129,12 @@ fn write_chain(
 }
 
 pub(super) fn verify(args: &VerifyArgs, io: &mut Io<'_>) -> i32 {
+    if args.trust.revocation {
+        return io.fail(
+            exit::USAGE,
+            "--revocation asks the CA's OCSP responder and CRL over the network, and `verify` contacts nothing: use `preflight check HOST --revocation`",
+        );
+    }
     let chain = match crate::pki::sources::read_certificates(&args.chain, "--chain") {
         Ok(c) => c,
         Err(e) => return io.fail(exit::USAGE, e),
@@ -143,6 +153,7 @@ pub(super) fn verify(args: &VerifyArgs, io: &mut Io<'_>) -> i32 {
         name: args.name.clone(),
         product: args.product,
         warn_days: i64::from(args.trust.warn_days),
+        required_stores: args.trust.required_stores(),
     };
     let report = checks::verify_offline(&input, &trust, OffsetDateTime::now_utc(), args.trust.at);
     let code = if report.failed() {

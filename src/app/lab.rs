@@ -127,6 +127,7 @@ pub(super) fn demo(args: &DemoArgs, io: &mut Io<'_>) -> i32 {
         Scenario::Prisma,
         Scenario::Plaintext,
         Scenario::ProxyIntercept,
+        Scenario::Revoked,
     ];
     let outcome = rt.block_on(demo_reports(&opts));
     let _ = std::fs::remove_dir_all(&dir);
@@ -227,6 +228,7 @@ async fn demo_reports(opts: &LabOptions) -> Result<Vec<(String, Report)>, DemoEr
             defaults.clone(),
         ));
     }
+    runs.extend(revoked_run(&lab, &defaults)?);
     let mut reports = Vec::new();
     for (about, cfg, trust) in runs {
         let deps = Deps {
@@ -312,5 +314,28 @@ fn proxy_run(lab: &Lab, defaults: &Arc<TrustSources>) -> Result<Option<DemoRun>,
             .into(),
         cfg,
         trusting(cvp.trust_file.as_ref(), defaults)?,
+    )))
+}
+
+/// A Console whose certificate its CA revoked, trusted through that CA, logging in as admin, with
+/// `--revocation`: the stapled response, the responder and the CRL say revoked; nothing is sent.
+fn revoked_run(lab: &Lab, defaults: &Arc<TrustSources>) -> Result<Option<DemoRun>, DemoError> {
+    let Some(revoked) = lab.server(Scenario::Revoked) else {
+        return Ok(None);
+    };
+    let mut cfg = CheckConfig::new(target_of(revoked.addr)?, Product::Prisma);
+    cfg.revocation = true;
+    cfg.alt_ports.clear();
+    cfg.credentials = crate::credentials::Credentials {
+        user: Some(crate::lab::Credentials::PRISMA_USER.into()),
+        password: Some(crate::secret::Secret::new(
+            crate::lab::Credentials::PRISMA_PASSWORD,
+        )),
+        ..Default::default()
+    };
+    Ok(Some((
+        "a Console whose certificate its CA revoked, with --ca and --revocation, logging in as admin: the stapled OCSP response, the responder and the CRL say revoked; no password is sent".into(),
+        cfg,
+        trusting(revoked.trust_file.as_ref(), defaults)?,
     )))
 }

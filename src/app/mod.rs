@@ -46,6 +46,24 @@ pub struct Io<'a> {
 
 /// The verbose trace goes to stderr. Its lines hold no secret: text from the wire was redacted before it
 /// entered a check (`secret::Redactor`), and the trace says nothing else a server wrote.
+/// A spinner on stderr naming the stage in progress.
+fn spinner() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.set_message("starting");
+    bar
+}
+
+/// The `-v` steps, each replacing the spinner's message (one line, escaped, cut to fit).
+fn progress_trace(bar: indicatif::ProgressBar) -> Trace {
+    Trace::new(1, move |line| {
+        // `[   12 ms] tls       ClientHello to ...`: the stage and its words, without the clock.
+        let step = line.split_once("] ").map_or(line, |(_, rest)| rest);
+        bar.set_message(crate::text::one_line(&crate::text::printable(step), 70));
+    })
+}
+
 fn stderr_trace(level: u8) -> Trace {
     if level == 0 {
         return Trace::off();
@@ -101,11 +119,64 @@ pub fn run(command: Command, io: &mut Io<'_>) -> i32 {
         Command::Scan(args) => scan::scan(&args, io),
         Command::Lab(args) => lab::lab(&args, io),
         Command::Demo(args) => lab::demo(&args, io),
-        Command::Codes => {
-            let _ = io.out.write_all(crate::codes::markdown_table().as_bytes());
+        Command::Codes(args) => codes(args.code.as_deref(), io),
+        Command::Completions(args) => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "preflight", &mut io.out);
             exit::OK
         }
+        Command::Man => {
+            match man_page(&mut io.out) {
+                Ok(()) => exit::OK,
+                // `preflight man | head`: the reader went away, nothing is wrong.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+                Err(e) => io.fail(exit::INTERNAL, format!("cannot write the man page: {e}")),
+            }
+        }
     }
+}
+
+/// The man page: the command, then each subcommand's options under its own heading.
+fn man_page(out: &mut dyn Write) -> std::io::Result<()> {
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name().to_ascii_uppercase();
+        writeln!(out, ".SH \"PREFLIGHT {name}\"")?;
+        if let Some(about) = sub.get_about() {
+            writeln!(out, "{about}")?;
+        }
+        let page = clap_mangen::Man::new(sub.clone());
+        let mut buf = Vec::new();
+        page.render_synopsis_section(&mut buf)?;
+        page.render_options_section(&mut buf)?;
+        // Its sections are subsections of the command's.
+        let text = String::from_utf8_lossy(&buf).replace("\n.SH ", "\n.SS ");
+        out.write_all(text.replacen(".SH ", ".SS ", 1).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `preflight codes [CODE]`: every code as Markdown, or one explained; an unknown one is a usage error
+/// naming the nearest.
+fn codes(code: Option<&str>, io: &mut Io<'_>) -> i32 {
+    use crate::codes::Code;
+    let Some(name) = code else {
+        let _ = io.out.write_all(crate::codes::markdown_table().as_bytes());
+        return exit::OK;
+    };
+    if let Some(c) = Code::named(name) {
+        let _ = io.out.write_all(c.explain().as_bytes());
+        return exit::OK;
+    }
+    let near: Vec<&str> = Code::nearest(name).iter().map(|c| c.as_str()).collect();
+    let hint = if near.is_empty() {
+        "run `preflight codes` for the list".to_string()
+    } else {
+        format!("did you mean {}?", near.join(", "))
+    };
+    let shown = crate::text::printable(name);
+    io.fail(exit::USAGE, format!("no code `{shown}`: {hint}"))
 }
 
 fn table_options(o: &OutputArgs, io: &Io<'_>) -> TableOptions {
@@ -296,7 +367,18 @@ fn check_as(args: &CheckArgs, io: &mut Io<'_>, bundle_flag: &str) -> i32 {
         Ok(f) => f,
         Err(e) => return io.fail(exit::USAGE, e),
     };
-    let report = match run_one(&cfg, trust, stderr_trace(io.verbose)) {
+    // On a terminal, without -v: the stage in progress on stderr, cleared when the report comes.
+    let progress =
+        (io.verbose == 0 && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(spinner);
+    let trace = match &progress {
+        Some(bar) => progress_trace(bar.clone()),
+        None => stderr_trace(io.verbose),
+    };
+    let run = run_one(&cfg, trust, trace);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let report = match run {
         Ok(r) => r,
         Err(e) => return io.fail(exit::INTERNAL, e),
     };

@@ -73,6 +73,9 @@ pub struct Defects {
     /// What the server negotiates, when rustls could not (read with raw ClientHellos); `None` when the
     /// handshake worked (TLS 1.2 or 1.3 with ECDHE).
     pub negotiates: Option<Negotiation>,
+    /// The server's certificate is revoked (a signed OCSP response or CRL says so): no client here checks
+    /// revocation by default, so each connects anyway.
+    pub revoked: bool,
 }
 
 /// The key exchanges and versions a server accepts, from raw ClientHellos.
@@ -262,6 +265,24 @@ pub fn decide(
             Code::ClientCertRequired,
             "the server requires a client certificate, and none is given".into(),
         );
+    }
+    connects(e, defects)
+}
+
+/// A client that connects, and what it overlooks to: a revoked certificate (no client here checks
+/// revocation by default), the CN fallback, an address in a DNS SAN, a CA as the server's certificate.
+fn connects(e: &str, defects: &Defects) -> Decision {
+    if defects.revoked {
+        // curl, Python (requests, ssl), grpcio and Go ask no OCSP responder and read no CRL by default;
+        // rustls's WebPkiServerVerifier checks revocation only when given CRLs.
+        return Decision {
+            works: true,
+            rule: "revoked",
+            code: Some(Code::Revoked),
+            why: format!(
+                "connects to a revoked certificate: {e} checks neither OCSP nor CRLs by default"
+            ),
+        };
     }
     let why = match (defects.ca_leaf, defects.cn_only, defects.ip_as_dns) {
         (_, true, _) => {
@@ -870,6 +891,8 @@ fn predict_one(p: &Profile, sources: &TrustSources, input: &Input<'_>) -> Client
         ..input.lines
     };
     let line = match (with_ca.works, with_ca.code) {
+        // Connecting to a revoked certificate is the danger, not a setting to recommend.
+        (true, Some(Code::Revoked)) => None,
         (true, _) => Some(make_it_work(p.client, &input.lines)),
         (false, Some(Code::IncompleteChain)) => Some(make_it_work(p.client, &bundle)),
         _ => None,
@@ -902,7 +925,9 @@ fn note(p: &Profile, default: &Decision, with_ca: &Decision, input: &Input<'_>) 
         Some(c) => format!("fails by default ({c}: {})", default.why),
         None => "fails by default".to_string(),
     };
-    if with_ca.works {
+    if with_ca.works && with_ca.rule == "revoked" {
+        format!("{first}; with {which} it {}", with_ca.why)
+    } else if with_ca.works {
         let id = if input.defects.client_cert_required {
             " and the client certificate"
         } else {

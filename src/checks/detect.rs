@@ -50,6 +50,12 @@ async fn recognise(cfg: &CheckConfig, hs: &Handshake, route: &Route) -> (Product
             return found;
         }
     }
+    // CloudVision as a Service's names say what they are where no API answers (`apiserver.<cluster>`).
+    let host = cfg.target.host.to_string();
+    if cloudvision(&host) == Product::Cvaas {
+        let c = Check::pass(ID, format!("recognised as CloudVision as a Service by its name ({host}), though no CloudVision API answered here"));
+        return (Product::Cvaas, c.with_fact("product", "cvaas"));
+    }
     (Product::Generic, Check::pass(ID, "not recognised as CloudVision or Prisma Cloud Compute (no _ping, no inventory gRPC): checked as a generic TLS server; pass --product to insist"))
 }
 
@@ -84,6 +90,11 @@ async fn by_http(
                 )
                 .with_fact("product", "prisma"),
             ));
+        }
+        // The Prisma Cloud (CSPM) API given for a Compute Console: the Prisma checks say where to go.
+        if r.headers.contains_key("x-redlock-status") {
+            let c = Check::pass(ID, "recognised as Prisma Cloud: GET /api/v1/_ping answered with an x-redlock-status header, as the Prisma Cloud (CSPM) API does; checked as Prisma Cloud Compute");
+            return Some((Product::Prisma, c.with_fact("product", "prisma")));
         }
     }
     let root = root.filter(|_| alpn != "h2")?;

@@ -7,9 +7,11 @@ pub mod connect;
 pub mod detect;
 pub mod handshake;
 pub mod inspect;
+pub mod offer;
 pub mod ports;
 pub mod proxy_checks;
 pub mod resolve;
+pub mod revocation;
 pub mod trust;
 
 mod offline;
@@ -107,6 +109,8 @@ pub async fn run(cfg: &CheckConfig, deps: &Deps) -> Report {
         )
     });
     let proxy_shown = proxy.as_ref().map(|p| p.describe());
+    // What a Prisma URL says stands first, and whatever answers (or nothing).
+    checks.extend(auth::prisma::console_url(cfg));
     let way = reach::reach(cfg, deps, &name, proxy, &budget, &mut checks).await;
     if let Some((route, stream)) = way {
         let at = secure::Reached {

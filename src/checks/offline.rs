@@ -17,6 +17,8 @@ pub struct OfflineInput<'a> {
     pub name: Option<String>,
     pub product: crate::target::Product,
     pub warn_days: i64,
+    /// `--require-store`: default stores that fail rather than inform.
+    pub required_stores: Vec<crate::pki::sources::SourceKind>,
 }
 
 /// The same chain and trust checks as `run`, on a chain read from a file: no network.
@@ -42,9 +44,12 @@ pub fn verify_offline(
             at_chosen: at.is_some(),
             product: input.product,
             authority: None,
+            again: None,
+            required_stores: input.required_stores.clone(),
             warn_days: input.warn_days,
             alpn_h2: None,
             server_date: None,
+            revoked: None,
             inspected_by: None,
             client_cert_required: false,
             identity_files: None,

@@ -172,7 +172,7 @@ impl Stage<'_> {
             }
             Product::Prisma => {
                 if let Ok(http) = http() {
-                    let probe = auth::prisma::ping(&http);
+                    let probe = auth::prisma::ping(&http, cfg);
                     let what = "GET /api/v1/_ping";
                     out.push(
                         budget
@@ -245,7 +245,11 @@ impl Stage<'_> {
             let checks = match cfg.product {
                 Product::Prisma => {
                     self.budget
-                        .run(&method.ids[0], &what, auth::prisma::run(&http, creds, now))
+                        .run(
+                            &method.ids[0],
+                            &what,
+                            auth::prisma::run(&http, cfg, creds, now),
+                        )
                         .await
                 }
                 Product::Cvp | Product::Cvaas => {

@@ -364,14 +364,20 @@ fn with_alternatives(
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
             check.summary = format!("{}; port {port} answers TLS instead", check.summary);
-            let mut example = cfg.target.authority(*port);
-            if let Some(path) = &cfg.target.path {
-                example = format!("https://{example}{path}");
+            // The same command on the other port: a --resolve for the old port moves with it.
+            let mut other = cfg.clone();
+            other.port = *port;
+            for r in other
+                .resolve
+                .iter_mut()
+                .filter(|r| r.port == Some(cfg.port))
+            {
+                r.port = Some(*port);
             }
             check.fix = Some(format!(
-                "Nothing answers on {}; {port} answers TLS{note}: use port {port} (`preflight check {example} --product {}`)",
+                "Nothing answers on {}; {port} answers TLS{note}: use port {port} (`{}`)",
                 cfg.port,
-                cfg.product.as_str()
+                other.check_again()
             ));
         }
         None => {

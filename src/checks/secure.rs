@@ -69,17 +69,15 @@ pub(super) async fn after_connect(
         checks.push(check.clone());
         product = eff.product;
     }
-    let mut judged = judge_handshake(
-        cfg,
-        deps,
-        route,
-        &hs,
-        parsed.clone(),
-        judged_at,
+    let revocation =
+        super::revocation::run(cfg, deps, route, at.budget, &hs.captured, judged_at).await;
+    let learnt = Learnt {
         server_date,
-    );
+        revocation,
+    };
+    let mut judged = judge_handshake(cfg, deps, route, &hs, parsed.clone(), judged_at, &learnt);
     if let Some(by) = present_or_withhold(cfg, deps, at, &mut hs, &mut judged).await {
-        judged = judge_handshake(cfg, deps, route, &hs, parsed, judged_at, server_date);
+        judged = judge_handshake(cfg, deps, route, &hs, parsed, judged_at, &learnt);
         let note = format!("; your --cert was presented in a second handshake, after {by}");
         note_handshake(&mut judged.checks, &note, true);
     }
@@ -87,6 +85,13 @@ pub(super) async fn after_connect(
     let product_checks =
         super::products::products_and_auth(cfg, deps, route, &hs, verdicts, at.budget).await;
     judged.checks.extend(product_checks);
+    // Last, with the handshake's connection closed: a server that serves one connection at a time
+    // (`openssl s_server`) answers the ClientHellos only then.
+    hs.stream = None;
+    if let Some(c) = enumerate_offer(cfg, deps, at, &hs).await {
+        let after = judged.checks.iter().position(|c| c.id == handshake::ID);
+        judged.checks.insert(after.map_or(0, |i| i + 1), c);
+    }
     for c in judged
         .checks
         .iter()
@@ -131,6 +136,45 @@ async fn first_handshake(
             None
         }
     }
+}
+
+/// `--offer`: every version, suite and group the server accepts (`tls.offer`), within what is left of the
+/// budget; each ClientHello has the TLS deadline (at most 2 s). Not run when nothing answered in TLS.
+async fn enumerate_offer(
+    cfg: &CheckConfig,
+    deps: &Deps,
+    at: &Reached<'_>,
+    hs: &tls::Handshake,
+) -> Option<crate::report::Check> {
+    use tls::TlsFailure;
+    if !cfg.offer
+        || matches!(
+            hs.outcome,
+            Err(TlsFailure::NotTls(_) | TlsFailure::Timeout | TlsFailure::Closed)
+        )
+    {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let each = at.budget.cap(cfg.timeouts.tls.min(Duration::from_secs(2)));
+    let run = crate::net::offer::enumerate_route(at.route, hs.sni.as_deref(), each);
+    let Ok(e) = tokio::time::timeout(at.budget.left(), run).await else {
+        let what = "listing what the server offers";
+        return Some(at.budget.stop(super::offer::ID, what, true));
+    };
+    deps.trace.say(1, "offer", || {
+        let counts: Vec<String> = e
+            .versions
+            .iter()
+            .map(|(v, s)| format!("{} {}", crate::net::hello::version_name(*v), s.len()))
+            .collect();
+        format!(
+            "{} ClientHellos; suites by version: {}",
+            e.connections,
+            counts.join(", ")
+        )
+    });
+    Some(super::offer::check(&e, started.elapsed()))
 }
 
 /// rustls could not negotiate (a handshake alert, a legacy version, a closed connection) and saw no chain: what
@@ -398,7 +442,15 @@ struct Judged {
     trust: Option<trust::Verdicts>,
 }
 
-/// Turns a handshake into `tls.*`, `cert.chain` and `trust.*` checks: one captured chain, every verdict.
+/// What was learnt between the handshake and the judgement: the server's clock (when a date was in
+/// doubt), and the revocation status (`cert.revocation`, when there was something to read or ask).
+struct Learnt {
+    server_date: Option<OffsetDateTime>,
+    revocation: Option<super::revocation::Outcome>,
+}
+
+/// Turns a handshake into `tls.*`, `cert.chain`, `cert.revocation` and `trust.*` checks: one captured
+/// chain, every verdict.
 fn judge_handshake(
     cfg: &CheckConfig,
     deps: &Deps,
@@ -406,7 +458,7 @@ fn judge_handshake(
     hs: &tls::Handshake,
     parsed: Vec<crate::pki::facts::CertFacts>,
     judged_at: OffsetDateTime,
-    server_date: Option<OffsetDateTime>,
+    learnt: &Learnt,
 ) -> Judged {
     let mut checks = Vec::new();
     let host = cfg.target.host.to_string();
@@ -438,6 +490,7 @@ fn judge_handshake(
     let (chain_check, facts) = inspect::judge(parsed);
     let chain_ok = chain_check.status == crate::report::Status::Pass;
     checks.push(chain_check);
+    checks.extend(learnt.revocation.as_ref().map(|r| r.check.clone()));
     if !chain_ok {
         skip_trust(&mut checks, &deps.trust, inspect::ID);
         return Judged {
@@ -447,7 +500,7 @@ fn judge_handshake(
             trust: None,
         };
     }
-    let judged = judge_trust(cfg, deps, route, hs, &facts, judged_at, server_date);
+    let judged = judge_trust(cfg, deps, route, hs, &facts, judged_at, learnt);
     checks.extend(judged.checks);
     Judged {
         checks,
@@ -465,7 +518,7 @@ fn judge_trust(
     hs: &tls::Handshake,
     facts: &[crate::pki::facts::CertFacts],
     judged_at: OffsetDateTime,
-    server_date: Option<OffsetDateTime>,
+    learnt: &Learnt,
 ) -> trust::TrustOutcome {
     let host = cfg.target.host.to_string();
     // Whether h2 was negotiated, for every product: grpcio needs it whatever the server is.
@@ -487,9 +540,12 @@ fn judge_trust(
         at_chosen: cfg.at.is_some(),
         product: cfg.product,
         authority: Some(cfg.target.authority(cfg.port)),
+        again: Some(trust::diagnose::Again::of(cfg)),
+        required_stores: cfg.required_stores.clone(),
         warn_days: cfg.warn_days,
         alpn_h2,
-        server_date,
+        server_date: learnt.server_date,
+        revoked: learnt.revocation.as_ref().and_then(|r| r.revoked.as_ref()),
         inspected_by: proxy_checks::inspection_issuer(facts).map(|(dn, _)| dn),
         client_cert_required: matches!(hs.outcome, Err(tls::TlsFailure::ClientCertRequired)),
         identity_files: cfg
@@ -505,10 +561,16 @@ fn judge_trust(
     };
     let judged = trust::run(&deps.trust, &input);
     // An inspecting proxy's chain is the first thing to say: every trust verdict below is about it.
+    // A source that refused the chain only because the certificate is revoked did accept the chain itself.
+    let revoked = trust::Verdict::Rejected(crate::codes::Code::Revoked);
     let accepted_by = judged
         .verdicts
         .accepting(&deps.trust)
-        .map(|s| s.kind.check_id());
+        .map(|s| s.kind.check_id())
+        .or_else(|| {
+            let by = judged.verdicts.0.iter().find(|(_, v)| *v == revoked);
+            by.map(|(k, _)| k.check_id())
+        });
     let you_gave = deps.trust.sources.iter().any(|s| {
         matches!(
             s.kind,

@@ -13,6 +13,7 @@ pub mod http;
 pub mod jwt;
 pub mod prisma;
 pub mod proxy;
+pub mod revocation;
 mod setup;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -62,9 +63,32 @@ pub enum Scenario {
     CvpNoH2,
     /// CloudVision as a Service: service-account tokens only, `{"version":"CVaaS"}`, a CA-signed certificate.
     Cvaas,
+    /// CloudVision 2020.2: a missing, expired or unknown session gets HTTP 200 and the `LOG OUT MESSAGE` page.
+    #[value(name = "cvp-legacy-session-expired")]
+    #[serde(rename = "cvp-legacy-session-expired")]
+    CvpLegacySessionExpired,
+    /// CloudVision 2020.2: a failed login is HTTP 200 `{"errorCode":"112498","errorMessage":"Unauthorized User"}`.
+    #[value(name = "cvp-login-112498")]
+    #[serde(rename = "cvp-login-112498")]
+    CvpLogin112498,
+    /// CloudVision whose service account lacks the inventory role: its token is accepted, the Resource API is
+    /// 403 and gRPC `PERMISSION_DENIED`.
+    #[value(name = "cvp-403")]
+    #[serde(rename = "cvp-403")]
+    Cvp403,
+    /// CloudVision as a Service's `apiserver.<cluster>` (device streaming): REST 404, gRPC `UNKNOWN`.
+    #[value(name = "cvaas-apiserver")]
+    #[serde(rename = "cvaas-apiserver")]
+    CvaasApiserver,
+    /// CloudVision as a Service as a cluster under its real names (`*.arista.io`): the cluster its host name
+    /// names, tenant `preflight-lab`; a token whose claims name another cluster or tenant is refused.
+    #[value(name = "cvaas-cluster")]
+    #[serde(rename = "cvaas-cluster")]
+    CvaasCluster,
     /// Prisma-like: a Console CA (O=Twistlock) signs the server certificate; the chain is sent; the API.
     Prisma,
-    /// Prisma Cloud Compute SaaS: the API under the tenant path `/us-1-123456789`; 60-minute tokens.
+    /// Prisma Cloud Compute SaaS: the API under the tenant path `/us-1-123456789`; an access key logs in,
+    /// console passwords are refused; 60-minute tokens.
     #[value(name = "prisma-saas")]
     #[serde(rename = "prisma-saas")]
     PrismaSaas,
@@ -80,6 +104,16 @@ pub enum Scenario {
     #[value(name = "prisma-error")]
     #[serde(rename = "prisma-error")]
     PrismaError,
+    /// The Prisma Cloud (CSPM) API, given where the Compute Console belongs: `POST /login` with an access
+    /// key; every other call 401 with an `x-redlock-status` header, `/api/v1/_ping` included.
+    #[value(name = "prisma-cspm")]
+    #[serde(rename = "prisma-cspm")]
+    PrismaCspm,
+    /// A central Console with projects: `?project=lab-project` serves the admin, refuses the auditor (not
+    /// assigned) and any unknown project.
+    #[value(name = "prisma-projects")]
+    #[serde(rename = "prisma-projects")]
+    PrismaProjects,
     /// Plain HTTP on the port: TLS clients get `HTTP/1.1 400 Bad Request`.
     Plaintext,
     /// Accepts TCP connections and never answers.
@@ -103,21 +137,47 @@ pub enum Scenario {
     #[value(name = "proxy-intercept")]
     #[serde(rename = "proxy-intercept")]
     ProxyIntercept,
+    /// A certificate from the lab's revocation CA, with a stapled OCSP response: good.
+    #[value(name = "ocsp-good")]
+    #[serde(rename = "ocsp-good")]
+    OcspGood,
+    /// A revoked certificate (keyCompromise) with the stapled OCSP response saying so; the lab's
+    /// responder and CRL say so too. The Prisma API behind it, to show no credential goes.
+    Revoked,
+    /// A revoked certificate without a stapled response: only `--revocation` (OCSP, CRL) finds it.
+    #[value(name = "revoked-unstapled")]
+    #[serde(rename = "revoked-unstapled")]
+    RevokedUnstapled,
+    /// A stapled OCSP response whose nextUpdate has passed.
+    #[value(name = "ocsp-stale")]
+    #[serde(rename = "ocsp-stale")]
+    OcspStale,
+    /// A certificate whose OCSP responder and CRL distribution point never answer.
+    #[value(name = "revocation-silent")]
+    #[serde(rename = "revocation-silent")]
+    RevocationSilent,
 }
 
 impl Scenario {
     /// Every server, in the order `preflight lab` starts them.
-    pub const ALL: [Scenario; 18] = [
+    pub const ALL: [Scenario; 30] = [
         Scenario::Cvp,
         Scenario::CvpLegacy,
         Scenario::Cvp2026,
         Scenario::CvpNoH2,
         Scenario::Cvaas,
+        Scenario::CvpLegacySessionExpired,
+        Scenario::CvpLogin112498,
+        Scenario::Cvp403,
+        Scenario::CvaasApiserver,
+        Scenario::CvaasCluster,
         Scenario::Prisma,
         Scenario::PrismaSaas,
         Scenario::PrismaBasicDisabled,
         Scenario::PrismaRateLimited,
         Scenario::PrismaError,
+        Scenario::PrismaCspm,
+        Scenario::PrismaProjects,
         Scenario::Plaintext,
         Scenario::Silent,
         Scenario::Mtls,
@@ -126,6 +186,11 @@ impl Scenario {
         Scenario::ProxyAuth,
         Scenario::ProxyDeny,
         Scenario::ProxyIntercept,
+        Scenario::OcspGood,
+        Scenario::Revoked,
+        Scenario::RevokedUnstapled,
+        Scenario::OcspStale,
+        Scenario::RevocationSilent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -135,11 +200,18 @@ impl Scenario {
             Scenario::Cvp2026 => "cvp-2026",
             Scenario::CvpNoH2 => "cvp-no-h2",
             Scenario::Cvaas => "cvaas",
+            Scenario::CvpLegacySessionExpired => "cvp-legacy-session-expired",
+            Scenario::CvpLogin112498 => "cvp-login-112498",
+            Scenario::Cvp403 => "cvp-403",
+            Scenario::CvaasApiserver => "cvaas-apiserver",
+            Scenario::CvaasCluster => "cvaas-cluster",
             Scenario::Prisma => "prisma",
             Scenario::PrismaSaas => "prisma-saas",
             Scenario::PrismaBasicDisabled => "prisma-basic-disabled",
             Scenario::PrismaRateLimited => "prisma-rate-limited",
             Scenario::PrismaError => "prisma-error",
+            Scenario::PrismaCspm => "prisma-cspm",
+            Scenario::PrismaProjects => "prisma-projects",
             Scenario::Plaintext => "plaintext",
             Scenario::Silent => "silent",
             Scenario::Mtls => "mtls",
@@ -148,29 +220,45 @@ impl Scenario {
             Scenario::ProxyAuth => "proxy-auth",
             Scenario::ProxyDeny => "proxy-deny",
             Scenario::ProxyIntercept => "proxy-intercept",
+            Scenario::OcspGood => "ocsp-good",
+            Scenario::Revoked => "revoked",
+            Scenario::RevokedUnstapled => "revoked-unstapled",
+            Scenario::OcspStale => "ocsp-stale",
+            Scenario::RevocationSilent => "revocation-silent",
         }
     }
 
     /// The product a check of this server should name.
     pub fn product(self) -> Product {
         match self {
-            Scenario::Cvp | Scenario::CvpLegacy | Scenario::Cvp2026 | Scenario::CvpNoH2 => {
-                Product::Cvp
-            }
-            Scenario::Cvaas => Product::Cvaas,
+            Scenario::Cvp
+            | Scenario::CvpLegacy
+            | Scenario::Cvp2026
+            | Scenario::CvpNoH2
+            | Scenario::CvpLegacySessionExpired
+            | Scenario::CvpLogin112498
+            | Scenario::Cvp403 => Product::Cvp,
+            Scenario::Cvaas | Scenario::CvaasApiserver | Scenario::CvaasCluster => Product::Cvaas,
             Scenario::Prisma
             | Scenario::PrismaSaas
             | Scenario::PrismaBasicDisabled
             | Scenario::PrismaRateLimited
             | Scenario::PrismaError
-            | Scenario::Mtls => Product::Prisma,
+            | Scenario::PrismaCspm
+            | Scenario::PrismaProjects
+            | Scenario::Mtls
+            | Scenario::Revoked => Product::Prisma,
             Scenario::Plaintext
             | Scenario::Silent
             | Scenario::Future
             | Scenario::Proxy
             | Scenario::ProxyAuth
             | Scenario::ProxyDeny
-            | Scenario::ProxyIntercept => Product::Generic,
+            | Scenario::ProxyIntercept
+            | Scenario::OcspGood
+            | Scenario::RevokedUnstapled
+            | Scenario::OcspStale
+            | Scenario::RevocationSilent => Product::Generic,
         }
     }
 
@@ -189,15 +277,36 @@ impl Scenario {
             Scenario::Cvaas => {
                 "CloudVision as a Service: service-account tokens only (no password login), version \"CVaaS\""
             }
+            Scenario::CvpLegacySessionExpired => {
+                "CloudVision 2020.2: a missing, expired or unknown session gets HTTP 200 with the LOG OUT MESSAGE page"
+            }
+            Scenario::CvpLogin112498 => {
+                "CloudVision 2020.2: a failed login is HTTP 200 {\"errorCode\":\"112498\",\"errorMessage\":\"Unauthorized User\"}"
+            }
+            Scenario::Cvp403 => {
+                "CloudVision whose service account preflight-lab lacks the inventory role: Resource API 403, gRPC PERMISSION_DENIED"
+            }
+            Scenario::CvaasApiserver => {
+                "CloudVision as a Service's apiserver.arista.io (device streaming, *.arista.io certificate): REST 404, gRPC UNKNOWN"
+            }
+            Scenario::CvaasCluster => {
+                "CloudVision as a Service cluster www.arista.io (*.arista.io certificate), tenant preflight-lab: another cluster's or tenant's token is refused"
+            }
             Scenario::Prisma => {
                 "Prisma-like: Console CA (O=Twistlock) signs the server certificate; the Console API"
             }
             Scenario::PrismaSaas => {
-                "Prisma SaaS: the API under the tenant path /us-1-123456789 (404 without it); 60-minute tokens"
+                "Prisma SaaS: the API under the tenant path /us-1-123456789 (404 without it); access keys only; 60-minute tokens"
             }
             Scenario::PrismaBasicDisabled => "Prisma Console with Basic auth disabled: Basic is 401, tokens work",
             Scenario::PrismaRateLimited => "Prisma Console that rate-limits: every call but _ping is 429 (Retry-After)",
             Scenario::PrismaError => "Prisma Console that fails: every call but _ping is 500",
+            Scenario::PrismaCspm => {
+                "the Prisma Cloud (CSPM) API where a Compute Console is expected: POST /login, 401 with x-redlock-status elsewhere"
+            }
+            Scenario::PrismaProjects => {
+                "Prisma central Console with the project lab-project (admin only); other projects refused"
+            }
             Scenario::Plaintext => "plain HTTP on the port (not TLS)",
             Scenario::Silent => "accepts TCP and never answers (a black hole after connect)",
             Scenario::Mtls => {
@@ -208,6 +317,11 @@ impl Scenario {
             Scenario::ProxyAuth => "HTTP proxy that wants a proxy account (407 without it)",
             Scenario::ProxyDeny => "HTTP proxy whose policy allows CONNECT to port 443 only (403 here)",
             Scenario::ProxyIntercept => "HTTP proxy that inspects TLS: certificates minted by its own CA",
+            Scenario::OcspGood => "a certificate with a stapled OCSP response: good (the lab's responder and CRL agree)",
+            Scenario::Revoked => "a revoked certificate (keyCompromise), the stapled OCSP response says so; the Prisma API behind it",
+            Scenario::RevokedUnstapled => "a revoked certificate, nothing stapled: --revocation asks the lab's OCSP responder and CRL",
+            Scenario::OcspStale => "a stapled OCSP response whose nextUpdate has passed (stale)",
+            Scenario::RevocationSilent => "a certificate whose OCSP responder and CRL never answer (--revocation waits its deadline)",
         }
     }
 
@@ -217,6 +331,28 @@ impl Scenario {
             self,
             Scenario::Proxy | Scenario::ProxyAuth | Scenario::ProxyDeny | Scenario::ProxyIntercept
         )
+    }
+
+    /// Served with a certificate of the lab's revocation CA (the lab then runs its OCSP responder and CRL).
+    pub fn is_revocation(self) -> bool {
+        matches!(
+            self,
+            Scenario::OcspGood
+                | Scenario::Revoked
+                | Scenario::RevokedUnstapled
+                | Scenario::OcspStale
+                | Scenario::RevocationSilent
+        )
+    }
+
+    /// The name a check should use for this server (resolved to it with `--resolve`), when its address
+    /// would not show what it emulates: CloudVision as a Service's real host names.
+    pub fn host_name(self) -> Option<&'static str> {
+        match self {
+            Scenario::CvaasApiserver => Some("apiserver.arista.io"),
+            Scenario::CvaasCluster => Some("www.arista.io"),
+            _ => None,
+        }
     }
 
     pub fn base_path(self) -> &'static str {
@@ -251,6 +387,12 @@ impl Credentials {
     pub const CLIENT_CERT_USER: &'static str = "lab-user";
     /// The tenant segment of the Prisma SaaS server's URL.
     pub const PRISMA_SAAS_TENANT: &'static str = "us-1-123456789";
+    /// Prisma SaaS (and the CSPM API): an access key, its ID as the user name and its secret as the
+    /// password. SaaS refuses console passwords.
+    pub const PRISMA_ACCESS_KEY_ID: &'static str = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f";
+    pub const PRISMA_ACCESS_KEY_SECRET: &'static str = "lab-access-key-secret";
+    /// The project of the central Console (`prisma-projects`) the admin is assigned to; the auditor is not.
+    pub const PRISMA_PROJECT: &'static str = "lab-project";
 }
 
 /// Ready-made tokens, issued when the lab starts at the real time (the lab judges `exp` by the real clock).
@@ -352,6 +494,9 @@ pub struct Lab {
     pub client_key: PathBuf,
     /// Ready-made tokens (also files in `dir`).
     pub tokens: LabTokens,
+    /// The revocation CA's OCSP responder and CRL (`http://ADDR/ocsp`, `/crl`), when a revocation scenario
+    /// runs.
+    pub revocation: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -461,7 +606,12 @@ impl Lab {
             path: opts.dir.clone(),
             source,
         })?;
-        let certs = LabCerts::issue(opts.issued_at)?;
+        // The revocation CA's certificates name the responder: it listens before they are issued.
+        let responder = match opts.scenarios.iter().any(|s| s.is_revocation()) {
+            true => Some(setup::listen(opts, opts.scenarios.len()).await?),
+            false => None,
+        };
+        let certs = LabCerts::issue(opts.issued_at, responder.as_ref().map(|(_, a)| *a))?;
         let files = LabFiles::write(&opts.dir, &certs)?;
         let tokens = LabTokens::issue(OffsetDateTime::now_utc());
         for (name, token) in tokens.files() {
@@ -474,12 +624,14 @@ impl Lab {
             tasks.push(certs.served(*scenario)?.spawn(listener, opts.bind));
             servers.push(LabServer::new(*scenario, addr, files.trust(*scenario)));
         }
+        let revocation = certs.serve_revocation(responder, &mut tasks);
         let lab = Lab {
             servers,
             dir: opts.dir.clone(),
             client_cert: files.client_cert,
             client_key: files.client_key,
             tokens,
+            revocation,
             tasks,
         };
         let index = serde_json::to_string_pretty(&lab.servers).unwrap_or_default();
@@ -505,12 +657,17 @@ impl Lab {
         );
         for s in &self.servers {
             out.push_str(&format!(
-                "  {:<22} {}  {}\n",
+                "  {:<26} {}  {}\n",
                 s.scenario.name(),
                 s.url,
                 s.scenario.about()
             ));
-            out.push_str(&format!("{:<25}{}\n", "", self.command(s)));
+            out.push_str(&format!("{:<29}{}\n", "", self.command(s)));
+        }
+        if let Some(addr) = self.revocation {
+            out.push_str(&format!(
+                "\nThe revocation CA's OCSP responder is http://{addr}/ocsp and its CRL http://{addr}/crl (named in its certificates; add --revocation to ask them).\n"
+            ));
         }
         out.push_str(&format!(
             "\nServer certificates carry the names {}; the mTLS client certificate is {} (key {}, CN {}).\n",
@@ -535,10 +692,14 @@ impl Lab {
         let mut cmd = if s.scenario.is_proxy() {
             self.proxy_command(s)
         } else {
-            let target = if s.scenario.base_path().is_empty() {
-                s.addr.to_string()
-            } else {
-                s.url.clone()
+            let target = match s.scenario.host_name() {
+                Some(name) => format!(
+                    "{name}:{port} --resolve {name}:{port}:{ip}",
+                    port = s.addr.port(),
+                    ip = s.addr.ip()
+                ),
+                None if s.scenario.base_path().is_empty() => s.addr.to_string(),
+                None => s.url.clone(),
             };
             format!(
                 "preflight check {target} --product {}",
@@ -547,6 +708,9 @@ impl Lab {
         };
         if let Some(f) = &s.trust_file {
             cmd.push_str(&format!(" --ca {}", f.display()));
+        }
+        if s.scenario.is_revocation() {
+            cmd.push_str(" --revocation");
         }
         cmd
     }
@@ -597,6 +761,7 @@ fn credentials_text() -> String {
         "\nCredentials the lab accepts:\n  \
          CloudVision  {} / {} (network-admin), {} / {} (read-only: gRPC PERMISSION_DENIED)\n  \
          Prisma       {} / {} (admin), {} / {} (auditor: runtime policies are 403)\n  \
+         Prisma SaaS  access key {} / {} (console passwords are refused)\n  \
          Proxy        {} / {} (proxy-auth)\n\
          Tokens (issued now; the lab checks exp against the real clock):\n",
         Credentials::CVP_USER,
@@ -607,6 +772,8 @@ fn credentials_text() -> String {
         Credentials::PRISMA_PASSWORD,
         Credentials::PRISMA_AUDITOR_USER,
         Credentials::PRISMA_AUDITOR_PASSWORD,
+        Credentials::PRISMA_ACCESS_KEY_ID,
+        Credentials::PRISMA_ACCESS_KEY_SECRET,
         proxy::PROXY_USER,
         proxy::PROXY_PASSWORD,
     )

@@ -1,6 +1,8 @@
 //! Prisma Cloud Compute Console as the lab emulates it (see `../shared/reference/products.md`): `_ping`
 //! without auth, password and client-certificate login to an HS256 JWT, `version` with Basic or Bearer, a
-//! call the auditor may not make, token renewal, and Consoles that disable Basic, rate-limit or fail.
+//! call the auditor may not make, token renewal, the logon settings (`sessionTimeoutSec`), projects
+//! (`?project=NAME`), SaaS (a tenant path, access keys only), Consoles that disable Basic, rate-limit or
+//! fail, and the Prisma Cloud (CSPM) API that users give where the Compute Console belongs.
 
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, RETRY_AFTER};
@@ -26,7 +28,20 @@ pub enum Flavor {
     RateLimited,
     /// Every call but `_ping` is 500.
     ServerError,
+    /// Not a Compute Console: the Prisma Cloud (CSPM) API (`api*.prismacloud.io`). `POST /login` takes an
+    /// access key; every other call is 401 with an `x-redlock-status` header, `/api/v1/_ping` too [I].
+    Cspm,
+    /// A central Console with projects: [`Credentials::PRISMA_PROJECT`], to which the admin is assigned and
+    /// the auditor is not.
+    Projects,
 }
+
+/// The host name of the lab's SaaS Console certificate (and of the region in products.md's example URL).
+pub const SAAS_HOST: &str = "us-east1.cloud.twistlock.com";
+/// The host name of the lab's CSPM API certificate.
+pub const CSPM_HOST: &str = "api.prismacloud.io";
+/// The central Console's own name as a project (`?project=Central+Console`): every self-hosted Console.
+pub const CENTRAL_CONSOLE: &str = "Central Console";
 
 /// The version `GET /api/v1/version` reports.
 pub const VERSION: &str = "34.04.145";
@@ -68,8 +83,16 @@ fn method_not_allowed(allow: &'static str) -> Response<LabBody> {
     res
 }
 
-/// `(user, role)` for a local user's password.
-fn local_user(user: &str, password: &str) -> Option<(&'static str, &'static str)> {
+/// `(user, role)` for a user name and password: SaaS takes an access key only; a self-hosted Console its
+/// local users.
+fn local_user(flavor: Flavor, user: &str, password: &str) -> Option<(&'static str, &'static str)> {
+    if matches!(flavor, Flavor::Saas | Flavor::Cspm) {
+        let key = (
+            Credentials::PRISMA_ACCESS_KEY_ID,
+            Credentials::PRISMA_ACCESS_KEY_SECRET,
+        );
+        return ((user, password) == key).then_some((Credentials::PRISMA_ACCESS_KEY_ID, "admin"));
+    }
     match (user, password) {
         (Credentials::PRISMA_USER, Credentials::PRISMA_PASSWORD) => {
             Some((Credentials::PRISMA_USER, "admin"))
@@ -89,7 +112,7 @@ fn caller(console: &Console, headers: &HeaderMap) -> Result<(String, String), &'
         Presented::Basic { .. } if console.flavor == Flavor::BasicDisabled => {
             Err("basic authentication is disabled")
         }
-        Presented::Basic { user, password } => local_user(&user, &password)
+        Presented::Basic { user, password } => local_user(console.flavor, &user, &password)
             .map(|(u, r)| (u.to_string(), r.to_string()))
             .ok_or("invalid credentials"),
         Presented::Bearer(token) => match jwt::verify(&token, "HS256", OffsetDateTime::now_utc()) {
@@ -129,6 +152,9 @@ fn api_route<'a>(console: &Console, path: &'a str) -> Option<&'a str> {
 
 /// Serves one request: the Console's page, `_ping`, then (unless the Console refuses every call) the API.
 pub async fn handle(console: &Console, conn: &Conn, req: Request<Incoming>) -> Response<LabBody> {
+    if console.flavor == Flavor::Cspm {
+        return cspm(req).await;
+    }
     let path = req.uri().path().to_string();
     let get = *req.method() == Method::GET || *req.method() == Method::HEAD;
     if let Some(page) = console_page(console, &path, get) {
@@ -153,6 +179,9 @@ pub async fn handle(console: &Console, conn: &Conn, req: Request<Incoming>) -> R
     };
     if !takes.allows(req.method()) {
         return method_not_allowed(takes.allow());
+    }
+    if let Some(refused) = project_refusal(console, api, &req) {
+        return refused;
     }
     api.answer(console, conn, req).await
 }
@@ -227,16 +256,18 @@ enum Api {
     Version,
     RuntimePolicy,
     CaPem,
+    LogonSettings,
 }
 
 /// The API's routes under `/api/v1/`: the path, the methods it takes, what answers.
-const ROUTES: [(&str, Takes, Api); 6] = [
+const ROUTES: [(&str, Takes, Api); 7] = [
     ("authenticate", Takes::Post, Api::Authenticate),
     ("authenticate-client", Takes::Post, Api::AuthenticateClient),
     ("authenticate/renew", Takes::Get, Api::Renew),
     ("version", Takes::Get, Api::Version),
     ("policies/runtime/container", Takes::Get, Api::RuntimePolicy),
     ("certs/ca.pem", Takes::Get, Api::CaPem),
+    ("settings/logon", Takes::Get, Api::LogonSettings),
 ];
 
 impl Api {
@@ -259,6 +290,7 @@ impl Api {
             },
             Api::RuntimePolicy => runtime_policy(console, req.headers()),
             Api::CaPem => ca_pem(console, req.headers()),
+            Api::LogonSettings => logon_settings(console, req.headers()),
         }
     }
 }
@@ -342,8 +374,108 @@ fn authenticate(console: &Console, headers: &HeaderMap, body: Option<&Bytes>) ->
             "expected a JSON body {\"username\":...,\"password\":...}",
         );
     };
-    match local_user(&user, &password) {
+    match local_user(console.flavor, &user, &password) {
         Some((user, role)) => json(StatusCode::OK, &json!({"token": console.token(user, role)})),
         None => err(StatusCode::UNAUTHORIZED, "invalid credentials"),
     }
 }
+
+/// `settings/logon`: the Console's logon settings (the token lifetime is `sessionTimeoutSec`), the admin's
+/// only.
+fn logon_settings(console: &Console, headers: &HeaderMap) -> Response<LabBody> {
+    match caller(console, headers) {
+        Ok((_, role)) if role == "admin" => json(
+            StatusCode::OK,
+            &json!({
+                "sessionTimeoutSec": console.token_lifetime(),
+                "basicAuthDisabled": console.flavor == Flavor::BasicDisabled,
+                "useSupportCredentials": false,
+            }),
+        ),
+        Ok((user, role)) => err(
+            StatusCode::FORBIDDEN,
+            &format!("user {user} (role {role}) lacks permission for this operation"),
+        ),
+        Err(m) => unauthorized(m),
+    }
+}
+
+/// The `project` of a request's query, decoded (`+` and `%XX`).
+fn project(req: &Request<Incoming>) -> Option<String> {
+    let query = req.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "project")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A call that names a project the caller may not see: 404 for a project this Console does not have, 403
+/// for one the caller is not assigned to [I]. Logins and `_ping` ignore the project; a caller who is not
+/// authenticated gets the route's own 401.
+fn project_refusal(
+    console: &Console,
+    api: Api,
+    req: &Request<Incoming>,
+) -> Option<Response<LabBody>> {
+    if matches!(api, Api::Authenticate | Api::AuthenticateClient) {
+        return None;
+    }
+    let name = project(req)?;
+    let (user, role) = caller(console, req.headers()).ok()?;
+    if name == CENTRAL_CONSOLE {
+        return None;
+    }
+    if console.flavor != Flavor::Projects || name != Credentials::PRISMA_PROJECT {
+        return Some(err(
+            StatusCode::NOT_FOUND,
+            &format!("project {name} not found"),
+        ));
+    }
+    (role != "admin").then(|| {
+        err(
+            StatusCode::FORBIDDEN,
+            &format!("user {user} is not assigned to project {name}"),
+        )
+    })
+}
+
+/// What the Prisma Cloud (CSPM) API answers: `POST /login` with an access key gives a token; every other
+/// call, and a refused login, is 401 with an `x-redlock-status` header and an empty body [I].
+async fn cspm(req: Request<Incoming>) -> Response<LabBody> {
+    let login = req.method() == Method::POST && req.uri().path() == "/login";
+    if !login {
+        return redlock_401("auth_token_missing");
+    }
+    let (parts, body) = http::read(req).await;
+    let creds = body
+        .filter(|_| is_json(&parts.headers))
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| {
+            Some((
+                v.get("username")?.as_str()?.to_string(),
+                v.get("password")?.as_str()?.to_string(),
+            ))
+        });
+    match creds.and_then(|(u, p)| local_user(Flavor::Cspm, &u, &p)) {
+        Some((user, _)) => {
+            let exp = OffsetDateTime::now_utc().unix_timestamp() + 600;
+            json(
+                StatusCode::OK,
+                &json!({"token": jwt::prisma_token(user, "System Admin", exp), "message": "login_successful"}),
+            )
+        }
+        None => redlock_401("invalid_credentials"),
+    }
+}
+
+/// A CSPM 401: the reason in `x-redlock-status`, no body.
+fn redlock_401(key: &str) -> Response<LabBody> {
+    let mut res = respond(StatusCode::UNAUTHORIZED, "application/json", "");
+    let status = json!([{"i18nKey": key, "severity": "error", "subject": null}]).to_string();
+    if let Ok(v) = HeaderValue::from_str(&status) {
+        res.headers_mut().insert(REDLOCK_STATUS, v);
+    }
+    res
+}
+
+/// The header the Prisma Cloud (CSPM) API explains its refusals in.
+pub const REDLOCK_STATUS: &str = "x-redlock-status";

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::certs::{self, Ca, Issued};
+use super::revocation::RevocationCerts;
 use super::{cvp, prisma, proxy, tls_config, write, App, Credentials, LabError, LabOptions};
 use super::{Scenario, TlsServer, ALPN_BOTH, ALPN_HTTP1};
 
@@ -20,23 +21,38 @@ pub(super) struct LabCerts {
     cvp: Issued,
     cvaas_ca: Ca,
     cvaas: Issued,
+    /// CloudVision as a Service under its real names (`*.arista.io`), from the public-like CA.
+    arista: Issued,
     console_ca: Ca,
     console: Issued,
+    /// A SaaS Console's certificate, for its region's name (from the Console CA, so one `--ca` trusts both).
+    saas: Issued,
+    /// The Prisma Cloud (CSPM) API's certificate, from the public-like CA.
+    cspm: Issued,
     mtls_server: Issued,
     client_ca: Ca,
     client: Issued,
     future: Issued,
     inspection_ca: Arc<Ca>,
+    /// The revocation CA's certificates, naming its responder (when a revocation scenario runs).
+    revocation: Option<Arc<RevocationCerts>>,
 }
 
 impl LabCerts {
-    /// The certificates as of `at` (the future server's valid from three days later).
-    pub(super) fn issue(at: OffsetDateTime) -> Result<LabCerts, LabError> {
+    /// The certificates as of `at` (the future server's valid from three days later); the revocation CA's
+    /// when its responder listens at `responder`.
+    pub(super) fn issue(
+        at: OffsetDateTime,
+        responder: Option<SocketAddr>,
+    ) -> Result<LabCerts, LabError> {
         let cvp = certs::self_signed_server("cvp.preflight.lab", at)?;
         let cvaas_ca = certs::ca("preflight lab public CA", "preflight lab", at, 3650)?;
         let cvaas = cvaas_ca.server("www.cvaas.preflight.lab", at, 365)?;
+        let arista = cvaas_ca.server("*.arista.io", at, 365)?;
         let console_ca = certs::ca("Twistlock", "Twistlock", at, 3 * 365)?;
         let console = console_ca.server("console.preflight.lab", at, 730)?;
+        let saas = console_ca.server(prisma::SAAS_HOST, at, 365)?;
+        let cspm = cvaas_ca.server(prisma::CSPM_HOST, at, 365)?;
         let mtls_server = certs::self_signed_server("mtls.preflight.lab", at)?;
         let client_ca = certs::ca("preflight lab client CA", "preflight lab", at, 3650)?;
         let client = client_ca.client(Credentials::CLIENT_CERT_USER, at, 365)?;
@@ -48,18 +64,81 @@ impl LabCerts {
             at,
             3650,
         )?);
+        let revocation = responder
+            .map(|a| RevocationCerts::issue(at, &super::revocation::base(a)).map(Arc::new))
+            .transpose()?;
         Ok(LabCerts {
             at,
             cvp,
             cvaas_ca,
             cvaas,
+            arista,
             console_ca,
             console,
+            saas,
+            cspm,
             mtls_server,
             client_ca,
             client,
             future,
             inspection_ca,
+            revocation,
+        })
+    }
+
+    /// Starts the revocation CA's responder on `responder` (when there are both): its address.
+    pub(super) fn serve_revocation(
+        &self,
+        responder: Option<(TcpListener, SocketAddr)>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Option<SocketAddr> {
+        let ((listener, addr), certs) = responder.zip(self.revocation.clone())?;
+        tasks.push(tokio::spawn(super::revocation::serve(listener, certs)));
+        Some(addr)
+    }
+
+    /// A revocation scenario's server: its certificate, its staple, what answers behind it.
+    fn revocation_server(&self, scenario: Scenario) -> Result<TlsServer, LabError> {
+        let r = self
+            .revocation
+            .as_ref()
+            .ok_or_else(|| LabError::Tls("the revocation CA was not issued".into()))?;
+        let (config, app) = match scenario {
+            Scenario::Revoked => {
+                let console = prisma::Console {
+                    flavor: prisma::Flavor::Console,
+                    ca_pem: None,
+                };
+                let staple = r.fresh(&r.revoked)?;
+                (
+                    r.tls(&r.revoked, Some(staple), ALPN_BOTH)?,
+                    App::Prisma(console),
+                )
+            }
+            Scenario::OcspStale => {
+                let staple = r.stale_staple()?;
+                (
+                    r.tls(&r.stale, Some(staple), ALPN_BOTH)?,
+                    App::Echo("ocsp-stale"),
+                )
+            }
+            Scenario::RevokedUnstapled => (
+                r.tls(&r.unstapled, None, ALPN_BOTH)?,
+                App::Echo("revoked-unstapled"),
+            ),
+            Scenario::RevocationSilent => (
+                r.tls(&r.silent, None, ALPN_BOTH)?,
+                App::Echo("revocation-silent"),
+            ),
+            _ => (
+                r.tls(&r.good, Some(r.fresh(&r.good)?), ALPN_BOTH)?,
+                App::Echo("ocsp-good"),
+            ),
+        };
+        Ok(TlsServer {
+            config,
+            app,
+            http1_only: false,
         })
     }
 
@@ -71,7 +150,20 @@ impl LabCerts {
             Scenario::CvpLegacy => Served::Tls(self.cvp_server(cvp::Flavor::Legacy, ALPN_BOTH)?),
             Scenario::Cvp2026 => Served::Tls(self.cvp_server(cvp::Flavor::V2026, ALPN_BOTH)?),
             Scenario::CvpNoH2 => Served::Tls(self.cvp_server(cvp::Flavor::Modern, ALPN_HTTP1)?),
-            Scenario::Cvaas => Served::Tls(self.cvaas_server()?),
+            Scenario::Cvaas => Served::Tls(self.cvaas_server(cvp::Flavor::Cvaas, &self.cvaas)?),
+            Scenario::CvpLegacySessionExpired => {
+                Served::Tls(self.cvp_server(cvp::Flavor::LogoutPage, ALPN_BOTH)?)
+            }
+            Scenario::CvpLogin112498 => {
+                Served::Tls(self.cvp_server(cvp::Flavor::Login112498, ALPN_BOTH)?)
+            }
+            Scenario::Cvp403 => Served::Tls(self.cvp_server(cvp::Flavor::Forbidden, ALPN_BOTH)?),
+            Scenario::CvaasApiserver => {
+                Served::Tls(self.cvaas_server(cvp::Flavor::CvaasApiserver, &self.arista)?)
+            }
+            Scenario::CvaasCluster => {
+                Served::Tls(self.cvaas_server(cvp::Flavor::CvaasCluster, &self.arista)?)
+            }
             Scenario::Prisma => Served::Tls(self.prisma_server(Console::Console)?),
             Scenario::PrismaSaas => Served::Tls(self.prisma_server(Console::Saas)?),
             Scenario::PrismaBasicDisabled => {
@@ -79,6 +171,8 @@ impl LabCerts {
             }
             Scenario::PrismaRateLimited => Served::Tls(self.prisma_server(Console::RateLimited)?),
             Scenario::PrismaError => Served::Tls(self.prisma_server(Console::ServerError)?),
+            Scenario::PrismaCspm => Served::Tls(self.prisma_server(Console::Cspm)?),
+            Scenario::PrismaProjects => Served::Tls(self.prisma_server(Console::Projects)?),
             Scenario::Mtls => Served::Tls(self.mtls_server()?),
             Scenario::Future => Served::Tls(self.future_server()?),
             Scenario::Plaintext => Served::Plaintext,
@@ -89,6 +183,11 @@ impl LabCerts {
             Scenario::ProxyIntercept => {
                 Served::Proxy(proxy::Kind::Intercept(self.inspection_ca.clone(), self.at))
             }
+            Scenario::OcspGood
+            | Scenario::Revoked
+            | Scenario::RevokedUnstapled
+            | Scenario::OcspStale
+            | Scenario::RevocationSilent => Served::Tls(self.revocation_server(scenario)?),
         })
     }
 
@@ -101,21 +200,27 @@ impl LabCerts {
         })
     }
 
-    /// CVaaS: a certificate from the public-like CA, sent with it.
-    fn cvaas_server(&self) -> Result<TlsServer, LabError> {
-        let chain = vec![self.cvaas.der.clone(), self.cvaas_ca.cert.der.clone()];
+    /// CVaaS: a certificate from the public-like CA (`leaf`), sent with it.
+    fn cvaas_server(&self, flavor: cvp::Flavor, leaf: &Issued) -> Result<TlsServer, LabError> {
+        let chain = vec![leaf.der.clone(), self.cvaas_ca.cert.der.clone()];
         Ok(TlsServer {
-            config: tls_config(chain, &self.cvaas, None, ALPN_BOTH)?,
-            app: App::Cvp(cvp::Flavor::Cvaas),
+            config: tls_config(chain, leaf, None, ALPN_BOTH)?,
+            app: App::Cvp(flavor),
             http1_only: false,
         })
     }
 
-    /// A Prisma Console: the Console CA's certificate, sent with the CA; the CA also served by the API.
+    /// A Prisma Console: the Console CA's certificate (SaaS: for its region's name), sent with the CA; the
+    /// CA also served by the API. The CSPM API: the public-like CA's.
     fn prisma_server(&self, flavor: prisma::Flavor) -> Result<TlsServer, LabError> {
-        let chain = vec![self.console.der.clone(), self.console_ca.cert.der.clone()];
+        let (leaf, ca) = match flavor {
+            prisma::Flavor::Saas => (&self.saas, &self.console_ca),
+            prisma::Flavor::Cspm => (&self.cspm, &self.cvaas_ca),
+            _ => (&self.console, &self.console_ca),
+        };
+        let chain = vec![leaf.der.clone(), ca.cert.der.clone()];
         Ok(TlsServer {
-            config: tls_config(chain, &self.console, None, ALPN_BOTH)?,
+            config: tls_config(chain, leaf, None, ALPN_BOTH)?,
             app: App::Prisma(prisma::Console {
                 flavor,
                 ca_pem: Some(self.console_ca.cert.cert_pem.clone()),
@@ -161,6 +266,7 @@ pub(super) struct LabFiles {
     mtls: PathBuf,
     future: PathBuf,
     inspection_ca: PathBuf,
+    revocation_ca: Option<PathBuf>,
     pub(super) client_cert: PathBuf,
     pub(super) client_key: PathBuf,
 }
@@ -184,6 +290,10 @@ impl LabFiles {
             &certs.inspection_ca.cert.cert_pem,
         )?;
         write(dir, "client-ca.pem", &certs.client_ca.cert.cert_pem)?;
+        let revocation_ca = match &certs.revocation {
+            Some(r) => Some(write(dir, "revocation-ca.pem", &r.ca.cert.cert_pem)?),
+            None => None,
+        };
         Ok(LabFiles {
             cvp,
             cvaas_ca,
@@ -191,6 +301,7 @@ impl LabFiles {
             mtls,
             future,
             inspection_ca,
+            revocation_ca,
             client_cert: write(dir, "client.crt", &certs.client.cert_pem)?,
             client_key: write(dir, "client.key", &certs.client.key_pem)?,
         })
@@ -199,18 +310,31 @@ impl LabFiles {
     /// The file that trusts `scenario`'s server, when there is one.
     pub(super) fn trust(&self, scenario: Scenario) -> Option<PathBuf> {
         let file = match scenario {
-            Scenario::Cvp | Scenario::CvpLegacy | Scenario::Cvp2026 | Scenario::CvpNoH2 => {
-                &self.cvp
-            }
-            Scenario::Cvaas => &self.cvaas_ca,
+            Scenario::Cvp
+            | Scenario::CvpLegacy
+            | Scenario::Cvp2026
+            | Scenario::CvpNoH2
+            | Scenario::CvpLegacySessionExpired
+            | Scenario::CvpLogin112498
+            | Scenario::Cvp403 => &self.cvp,
+            Scenario::Cvaas
+            | Scenario::CvaasApiserver
+            | Scenario::CvaasCluster
+            | Scenario::PrismaCspm => &self.cvaas_ca,
             Scenario::Prisma
             | Scenario::PrismaSaas
             | Scenario::PrismaBasicDisabled
             | Scenario::PrismaRateLimited
-            | Scenario::PrismaError => &self.console_ca,
+            | Scenario::PrismaError
+            | Scenario::PrismaProjects => &self.console_ca,
             Scenario::Mtls => &self.mtls,
             Scenario::Future => &self.future,
             Scenario::ProxyIntercept => &self.inspection_ca,
+            Scenario::OcspGood
+            | Scenario::Revoked
+            | Scenario::RevokedUnstapled
+            | Scenario::OcspStale
+            | Scenario::RevocationSilent => return self.revocation_ca.clone(),
             Scenario::Plaintext
             | Scenario::Silent
             | Scenario::Proxy

@@ -21,6 +21,7 @@ pub const READ_CAP: usize = 4096;
 pub const TLS10: u16 = 0x0301;
 pub const TLS11: u16 = 0x0302;
 pub const TLS12: u16 = 0x0303;
+pub const TLS13: u16 = 0x0304;
 
 /// One ClientHello: the version it offers (`client_version`) and the cipher suites, in preference order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +201,7 @@ fn sni_name(sni: Option<&str>) -> Option<&str> {
         .filter(|s| !s.is_empty() && s.len() <= 253 && s.parse::<std::net::IpAddr>().is_err())
 }
 
-fn extensions(version: u16, sni: Option<&str>) -> Vec<u8> {
+fn extensions(version: u16, groups: &[u16], sni: Option<&str>) -> Vec<u8> {
     let mut ext = Vec::new();
     if let Some(name) = sni_name(sni) {
         let mut entry = vec![0u8];
@@ -209,9 +210,9 @@ fn extensions(version: u16, sni: Option<&str>) -> Vec<u8> {
         vector(&mut list, 2, &entry);
         extension(&mut ext, 0x0000, &list);
     }
-    let mut groups = Vec::new();
-    vector(&mut groups, 2, &u16s(&GROUPS));
-    extension(&mut ext, 0x000A, &groups);
+    let mut list = Vec::new();
+    vector(&mut list, 2, &u16s(groups));
+    extension(&mut ext, 0x000A, &list);
     extension(&mut ext, 0x000B, &[1, 0]);
     // RFC 5246: signature_algorithms is not offered with versions before TLS 1.2.
     if version >= TLS12 {
@@ -219,7 +220,14 @@ fn extensions(version: u16, sni: Option<&str>) -> Vec<u8> {
         vector(&mut algorithms, 2, &u16s(&SIGNATURE_ALGORITHMS));
         extension(&mut ext, 0x000D, &algorithms);
     }
-    extension(&mut ext, 0xFF01, &[0]);
+    if version >= TLS13 {
+        // supported_versions: TLS 1.3 only; key_share: none, so the server answers with a HelloRetryRequest
+        // naming its group (a ServerHello with its suite): enough to know, and no key to make.
+        extension(&mut ext, 0x002B, &[2, 0x03, 0x04]);
+        extension(&mut ext, 0x0033, &[0, 0]);
+    } else {
+        extension(&mut ext, 0xFF01, &[0]);
+    }
     ext
 }
 
@@ -234,13 +242,25 @@ fn random() -> [u8; 32] {
 /// The ClientHello record for `probe`. The record layer says TLS 1.0, as OpenSSL and browsers do (old
 /// servers refuse a higher record version); `client_version` is the probe's.
 pub fn client_hello(probe: &Probe, sni: Option<&str>) -> Vec<u8> {
+    hello_record(probe.version, probe.suites, &GROUPS, sni)
+}
+
+/// A ClientHello record offering `version` (TLS 1.3 through supported_versions, its legacy field TLS 1.2),
+/// `suites` in this order and the key-exchange `groups`.
+pub fn hello_record(version: u16, suites: &[u16], groups: &[u16], sni: Option<&str>) -> Vec<u8> {
     let mut body = Vec::new();
-    body.extend_from_slice(&probe.version.to_be_bytes());
+    body.extend_from_slice(&version.min(TLS12).to_be_bytes());
     body.extend_from_slice(&random());
-    body.push(0); // empty session id
-    vector(&mut body, 2, &u16s(probe.suites));
+    // TLS 1.3 servers expect a legacy session id (middlebox compatibility); an empty one elsewhere.
+    if version >= TLS13 {
+        body.push(32);
+        body.extend_from_slice(&random());
+    } else {
+        body.push(0);
+    }
+    vector(&mut body, 2, &u16s(suites));
     body.extend_from_slice(&[1, 0]); // compression: null
-    vector(&mut body, 2, &extensions(probe.version, sni));
+    vector(&mut body, 2, &extensions(version, groups, sni));
     let mut handshake = vec![1u8]; // client_hello
     vector(&mut handshake, 3, &body);
     let mut record = vec![0x16];
@@ -335,10 +355,43 @@ fn server_hello(hs: &[u8]) -> Parse {
     let Some(suite) = hs.get(at..at + 2) else {
         return Parse::More;
     };
+    let legacy = u16::from_be_bytes([hs[4], hs[5]]);
+    let suite = u16::from_be_bytes([suite[0], suite[1]]);
+    // TLS 1.3 says TLS 1.2 in the legacy field and the truth in supported_versions: read the whole message.
+    if legacy != TLS12 {
+        return Parse::Done(Answer::Accepted {
+            version: legacy,
+            suite,
+        });
+    }
+    let Some(message) = hs.get(4..4 + declared) else {
+        return Parse::More;
+    };
+    let extensions = message.get(needed + 1..).unwrap_or(&[]);
     Parse::Done(Answer::Accepted {
-        version: u16::from_be_bytes([hs[4], hs[5]]),
-        suite: u16::from_be_bytes([suite[0], suite[1]]),
+        version: selected_version(extensions).unwrap_or(legacy),
+        suite,
     })
+}
+
+/// The version a ServerHello's supported_versions extension selects, from its extensions block.
+fn selected_version(block: &[u8]) -> Option<u16> {
+    let [a, b, rest @ ..] = block else {
+        return None;
+    };
+    let mut rest = rest.get(..usize::from(u16::from_be_bytes([*a, *b])))?;
+    while let [t1, t2, l1, l2, body @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*l1, *l2]));
+        let value = body.get(..len)?;
+        if [*t1, *t2] == [0x00, 0x2B] {
+            return match value {
+                [x, y] => Some(u16::from_be_bytes([*x, *y])),
+                _ => None,
+            };
+        }
+        rest = &body[len..];
+    }
+    None
 }
 
 // ---- the probes ----
@@ -355,7 +408,7 @@ where
 /// [`offer`], and when the server accepts and `chain` is asked for, its Certificate message read on the same
 /// connection (TLS 1.0 to 1.2 send it in the clear, right after the ServerHello): one connection for both.
 pub async fn exchange<S>(
-    mut stream: S,
+    stream: S,
     sni: Option<&str>,
     probe: Probe,
     timeout: Duration,
@@ -364,7 +417,20 @@ pub async fn exchange<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let hello = client_hello(&probe, sni);
+    exchange_bytes(stream, client_hello(&probe, sni), timeout, chain).await
+}
+
+/// Sends `hello` (a ClientHello record) and reads the answer within `timeout`; with `chain`, the Certificate
+/// message after an accepting ServerHello too.
+pub async fn exchange_bytes<S>(
+    mut stream: S,
+    hello: Vec<u8>,
+    timeout: Duration,
+    chain: bool,
+) -> (Answer, Vec<rustls::pki_types::CertificateDer<'static>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut answer: Option<Answer> = None;
     let mut certificates = Vec::new();
     let work = async {
@@ -593,12 +659,29 @@ mod tests {
             suite: 0x009E,
         });
         assert_eq!(parse(&record), done);
-        // Every prefix that stops before the suite is undecided, never wrong.
-        let suite_end = 5 + 4 + 2 + 32 + 1 + 32 + 2;
-        for cut in 0..suite_end {
+        // Every prefix that stops before the whole message is undecided, never wrong (at TLS 1.2 the version
+        // is in the extensions when it is TLS 1.3).
+        for cut in 0..record.len() {
             assert_eq!(parse(&record[..cut]), Parse::More, "cut at {cut}");
         }
-        assert_eq!(parse(&record[..suite_end]), done);
+        // TLS 1.3: supported_versions says so.
+        let mut body = TLS12.to_be_bytes().to_vec();
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&0x1301u16.to_be_bytes());
+        body.push(0);
+        vector(&mut body, 2, &[0x00, 0x2B, 0, 2, 3, 4]);
+        let mut hs = vec![2u8];
+        vector(&mut hs, 3, &body);
+        let mut tls13 = vec![0x16, 3, 3];
+        vector(&mut tls13, 2, &hs);
+        assert_eq!(
+            parse(&tls13),
+            Parse::Done(Answer::Accepted {
+                version: 0x0304,
+                suite: 0x1301
+            })
+        );
     }
 
     #[test]

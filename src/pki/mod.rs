@@ -7,5 +7,6 @@ pub mod facts;
 pub mod judge;
 pub mod provider;
 pub mod recorder;
+pub mod revocation;
 pub mod shape;
 pub mod sources;

@@ -2,8 +2,8 @@
 //!
 //! rustls gives no peer certificates after a failed verification, so the handshake accepts any chain here and
 //! records it (the handshake signature is still checked: the server proves it holds the key). Trust is judged
-//! afterwards, from the captured chain, against every trust source. It also records whether the server asked
-//! for a client certificate, and which issuers it said it accepts.
+//! afterwards, from the captured chain, against every trust source. It also records the OCSP response the
+//! server stapled, whether the server asked for a client certificate, and which issuers it said it accepts.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,8 @@ pub struct Captured {
     pub client_cert_requested: bool,
     /// DER-encoded distinguished names of the CAs the server accepts client certificates from.
     pub acceptable_issuers: Vec<Vec<u8>>,
+    /// The OCSP response the server stapled (DER; empty when it sent none).
+    pub ocsp_response: Vec<u8>,
 }
 
 /// Shared between the verifier, the resolver and the caller of one handshake.
@@ -84,7 +86,7 @@ impl ServerCertVerifier for RecordingVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         with_slot(&self.slot, |c| {
@@ -92,6 +94,7 @@ impl ServerCertVerifier for RecordingVerifier {
                 .chain(intermediates)
                 .map(|d| d.clone().into_owned())
                 .collect();
+            c.ocsp_response = ocsp_response.to_vec();
         });
         Ok(ServerCertVerified::assertion())
     }

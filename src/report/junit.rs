@@ -197,7 +197,7 @@ fn suite(r: &Report) -> TestSuite {
 
 fn case(c: &Check, classname: &str) -> TestCase {
     let status = match c.status {
-        Status::Pass | Status::Warn => TestCaseStatus::success(),
+        Status::Pass | Status::Info | Status::Warn => TestCaseStatus::success(),
         Status::Skip => {
             let mut s = TestCaseStatus::skipped();
             s.set_message(one_line(&c.summary));
@@ -227,6 +227,9 @@ fn case(c: &Check, classname: &str) -> TestCase {
         }
         Status::Pass => {
             case.set_system_out(format!("{}\n", c.summary));
+        }
+        Status::Info => {
+            case.set_system_out(format!("info: {}", details(c)));
         }
         _ => {}
     }

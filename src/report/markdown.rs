@@ -77,7 +77,7 @@ fn summary(r: &Report) -> Vec<String> {
     };
     let mut blocks = vec![format!(
         "**{word}**: {} passed, {} warned, {} failed, {} skipped in {} ms.",
-        count(Status::Pass),
+        count(Status::Pass) + count(Status::Info),
         count(Status::Warn),
         count(Status::Fail) + count(Status::Error),
         count(Status::Skip),
@@ -108,6 +108,7 @@ fn status_word(s: Status) -> &'static str {
     match s {
         Status::Pass => "PASS",
         Status::Warn => "WARN",
+        Status::Info => "INFO",
         Status::Skip => "SKIP",
         Status::Fail => "**FAIL**",
         Status::Error => "**ERROR**",

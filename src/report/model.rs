@@ -14,6 +14,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
+    /// Worth knowing, not a problem: a default store that does not hold a private CA the user chose.
+    Info,
     Skip,
     Warn,
     Fail,
@@ -24,6 +26,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
+            Status::Info => "info",
             Status::Skip => "skip",
             Status::Warn => "warn",
             Status::Fail => "fail",
@@ -204,7 +207,7 @@ impl Report {
         self.verdict = match worst {
             Status::Fail | Status::Error => Verdict::Fail,
             Status::Warn => Verdict::Warn,
-            Status::Pass | Status::Skip => Verdict::Pass,
+            Status::Pass | Status::Info | Status::Skip => Verdict::Pass,
         };
         let first = |pred: fn(Status) -> bool| {
             self.checks

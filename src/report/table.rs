@@ -40,6 +40,7 @@ fn status_cell(status: Status, color: bool) -> Cell {
     match status {
         Status::Pass => cell.fg(Color::Green),
         Status::Warn => cell.fg(Color::Yellow),
+        Status::Info => cell.fg(Color::Cyan),
         Status::Fail | Status::Error => cell.fg(Color::Red).add_attribute(Attribute::Bold),
         Status::Skip => cell.fg(Color::DarkGrey),
     }
@@ -51,7 +52,9 @@ pub fn new_table(opts: TableOptions) -> Table {
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    if let Some(w) = opts.width {
+    // Measured before styling is turned off: without a tty comfy-table no longer measures the terminal,
+    // and a colourless table (NO_COLOR, --color never, TERM=dumb) would be drawn at its natural width.
+    if let Some(w) = opts.width.or_else(|| table.width()) {
         table.set_width(w);
     }
     if opts.color {
@@ -86,8 +89,18 @@ pub fn render(reports: &[Report], opts: TableOptions, out: &mut dyn Write) -> io
     Ok(())
 }
 
+/// The width plain lines wrap to on a terminal (its own); written elsewhere (a file, a pipe, a CI log) they
+/// stay one line each, for grep.
+fn line_width(opts: TableOptions) -> usize {
+    match opts.width {
+        None => usize::from(Table::new().width().unwrap_or(u16::MAX)),
+        Some(_) => usize::MAX,
+    }
+}
+
 pub fn render_one(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{}", paint(&heading(r), "1", opts.color))?;
+    let head = crate::text::wrap(&heading(r), line_width(opts), 2);
+    writeln!(out, "{}", paint(&head, "1", opts.color))?;
     writeln!(out, "{}", checks_table(r, opts))?;
     if opts.certificates && !r.certificates.is_empty() {
         writeln!(out, "\nCertificates, as sent (leaf first):")?;
@@ -201,7 +214,7 @@ fn write_verdict(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Res
     };
     let tally = format!(
         "{} passed, {} warned, {} failed, {} skipped",
-        count(Status::Pass),
+        count(Status::Pass) + count(Status::Info),
         count(Status::Warn),
         count(Status::Fail) + count(Status::Error),
         count(Status::Skip)
@@ -213,15 +226,23 @@ fn write_verdict(r: &Report, opts: TableOptions, out: &mut dyn Write) -> io::Res
         r.elapsed_ms
     )?;
     if let Some(fix) = &r.first_fix {
-        writeln!(out, "First fix: {}", printable(fix))?;
+        let line = format!("First fix: {}", printable(fix));
+        writeln!(out, "{}", crate::text::wrap(&line, line_width(opts), 2))?;
     }
     Ok(())
 }
 
 fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
     let mut table = new_table(opts);
-    // Fingerprints and serials are copied and compared: never wrap them.
-    table.set_content_arrangement(ContentArrangement::Disabled);
+    // Fingerprints and serials are copied and compared: never wrap them where they fit whole; on a narrow
+    // terminal the fingerprint is cut at a byte boundary instead (below), and the rest wraps.
+    let narrow = opts
+        .width
+        .or_else(|| Table::new().width())
+        .is_some_and(|w| w < 100);
+    if !narrow {
+        table.set_content_arrangement(ContentArrangement::Disabled);
+    }
     let role = if f.index == 0 {
         "leaf"
     } else if f.self_signed {
@@ -234,7 +255,12 @@ fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
         Some(err) => vec![("error", err.clone())],
         None => cert_rows(f),
     };
-    rows.push(("SHA-256", f.sha256.clone()));
+    // 95 characters: on a terminal under 100 columns, in two halves of 16 bytes.
+    let sha = match (narrow, f.sha256.get(..47), f.sha256.get(48..)) {
+        (true, Some(a), Some(b)) => format!("{a}:\n{b}"),
+        _ => f.sha256.clone(),
+    };
+    rows.push(("SHA-256", sha));
     table.set_header(vec![Cell::new(title), data(&f.short_name())]);
     // Every value holds text of the certificate (names, URLs) or of its parser: escaped whole.
     for (k, v) in rows {

@@ -104,7 +104,7 @@ fn demo_checks_the_lab() {
     assert_eq!(code, 0);
     let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
     let reports = reports.as_array().unwrap();
-    assert_eq!(reports.len(), 6);
+    assert_eq!(reports.len(), 7);
     // The self-signed node fails without --ca, with the CloudVision fix, then passes with it.
     assert_eq!(reports[0]["verdict"], "fail");
     let first_fix = reports[0]["first_fix"].as_str().unwrap();
@@ -136,4 +136,133 @@ fn demo_checks_the_lab() {
         .as_str()
         .unwrap()
         .contains("TLS Inspection CA"));
+}
+
+#[test]
+fn completions_a_man_page_and_one_code_explained() {
+    let (code, out, _) = run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("_preflight()") && out.contains("--max-time"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["completions", "zsh"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("#compdef preflight"), "{out}");
+    for shell in ["fish", "powershell"] {
+        let (code, out, _) = run(&["completions", shell]);
+        assert!(code == 0 && out.contains("preflight"), "{shell}");
+    }
+    let (code, out, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(".TH preflight 1") && out.contains(".SH \"PREFLIGHT CHECK\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("\\-\\-resolve") && out.contains(".SS OPTIONS"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["codes", "expired"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("expired\n\nA certificate in the chain is past its notAfter date."),
+        "{out}"
+    );
+    let (code, _, err) = run(&["codes", "expird"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no code `expird`: did you mean expired"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["codes", "zzzz"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("run `preflight codes` for the list"), "{err}");
+}
+
+/// The report on an 80-column terminal (a pseudo-terminal made by `script`), in every colour mode: no line
+/// wider than the terminal, colour codes aside.
+#[test]
+fn the_table_fits_an_80_column_terminal_in_every_colour_mode() {
+    if !crate::common::peer("script") {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_preflight");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/ca_first");
+    for mode in [
+        "",
+        "NO_COLOR=1",
+        "TERM=dumb",
+        "--color never",
+        "--color always",
+    ] {
+        let (env, flag) = match mode.strip_prefix("--") {
+            Some(_) => ("", mode),
+            None => (mode, ""),
+        };
+        let line = format!(
+            "stty cols 80 rows 24; env {env} {bin} verify --chain {dir}/chain.pem --ca {dir}/ca.pem --name fixture.preflight.test --at 2026-06-01T00:00:00Z {flag}"
+        );
+        let out = std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let plain = regex_lite_strip(&text);
+        let widest = plain
+            .lines()
+            .map(|l| l.trim_end_matches('\r').chars().count())
+            .max();
+        assert!(
+            widest.is_some_and(|w| w <= 80 && w > 60),
+            "{mode}: {widest:?}\n{plain}"
+        );
+    }
+}
+
+/// `text` without ANSI colour sequences (`ESC [ ... m`).
+fn regex_lite_strip(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A single check on a terminal says which stage it is in while it waits (a silent server: the TLS stage);
+/// piped, stderr stays empty.
+#[test]
+fn a_check_on_a_terminal_shows_its_stage_and_is_quiet_when_piped() {
+    if !crate::common::peer("script") {
+        return;
+    }
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = silent.local_addr().unwrap().to_string();
+    let bin = env!("CARGO_BIN_EXE_preflight");
+    let line = format!("{bin} check {target} --no-alt-ports --tls-timeout 1s --color never");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tls       ClientHello to"), "{text}");
+    assert!(text.contains("tls_timeout"), "{text}");
+    let piped = preflight()
+        .args(["check", &target, "--no-alt-ports", "--tls-timeout", "1s"])
+        .output()
+        .unwrap();
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use preflight::net::hello::{
-    offer, suite_name, what_it_accepts, Answer, Offer, Probe, TLS10, TLS12,
+    offer, suite_name, what_it_accepts, Answer, Offer, Probe, TLS10, TLS12, TLS13,
 };
 use tokio::net::TcpStream;
 
@@ -167,7 +167,13 @@ fn handshake_of(args: &[&str]) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let server = rsa_server(dir.path(), args);
     let out = crate::common::preflight()
-        .args(["check", &server.target(), "--no-alt-ports", "--format", "json"])
+        .args([
+            "check",
+            &server.target(),
+            "--no-alt-ports",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -204,4 +210,107 @@ fn a_server_rustls_cannot_negotiate_with_is_named_by_what_it_offers() {
         assert_eq!(got, code, "{ciphers}: {summary}");
         assert!(summary.contains(words), "{ciphers}: {summary}");
     }
+}
+
+async fn enumerate_server(server: &OpensslServer) -> preflight::net::offer::Enumeration {
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.port));
+    let run = preflight::net::offer::enumerate(
+        move || TcpStream::connect(addr),
+        Some("localhost"),
+        PROBE,
+    );
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the enumeration keeps its deadlines")
+}
+
+fn names(suites: &[preflight::net::offer::Suite]) -> Vec<&'static str> {
+    suites.iter().map(|s| s.name).collect()
+}
+
+#[tokio::test]
+async fn enumerates_versions_suites_and_groups_like_a_scanner() {
+    if !peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // TLS 1.2 and 1.3, three TLS 1.2 suites of three kinds, a NULL cipher among them, two groups.
+    let server = rsa_server(
+        dir.path(),
+        &[
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA:NULL-SHA256:@SECLEVEL=0",
+            "-ciphersuites",
+            "TLS_AES_256_GCM_SHA384",
+            "-groups",
+            "P-256:P-384",
+            "-min_protocol",
+            "TLSv1.2",
+        ],
+    );
+    let e = enumerate_server(&server).await;
+    assert_eq!(names(e.at(TLS13)), ["TLS_AES_256_GCM_SHA384"], "{e:#?}");
+    let mut tls12 = names(e.at(TLS12));
+    tls12.sort();
+    assert_eq!(
+        tls12,
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_RSA_WITH_AES_256_CBC_SHA",
+            "TLS_RSA_WITH_NULL_SHA256"
+        ],
+        "{e:#?}"
+    );
+    assert!(e.at(TLS10).is_empty() && e.at(0x0302).is_empty(), "{e:#?}");
+    assert_eq!(e.groups, ["secp256r1", "secp384r1"], "{e:#?}");
+    assert!(!e.incomplete && e.connections <= 20, "{e:#?}");
+}
+
+#[test]
+fn check_offer_lists_every_version_and_flags_what_is_weak() {
+    if !peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = rsa_server(
+        dir.path(),
+        &[
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA:@SECLEVEL=0",
+            "-min_protocol",
+            "TLSv1",
+        ],
+    );
+    let out = crate::common::preflight()
+        .args(["check", &server.target(), "--no-alt-ports", "--offer"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = crate::common::check(&r, "tls.offer");
+    assert_eq!(c["status"], "warn", "{c:#}");
+    assert_eq!(c["code"], "legacy_tls_enabled", "{c:#}");
+    let v = &c["facts"]["versions"];
+    assert_eq!(
+        v["TLS 1.0"],
+        serde_json::json!(["TLS_RSA_WITH_AES_256_CBC_SHA"]),
+        "{c:#}"
+    );
+    assert_eq!(v["TLS 1.3"].as_array().unwrap().len(), 3, "{c:#}");
+    let codes: Vec<&str> = c["facts"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["legacy_tls_enabled", "no_forward_secrecy"], "{c:#}");
+    // The check lists it right after the handshake; without --offer there is no such check.
+    let ids: Vec<&str> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let at = ids.iter().position(|i| *i == "tls.handshake").unwrap();
+    assert_eq!(ids[at + 1], "tls.offer", "{ids:?}");
 }

@@ -785,7 +785,7 @@ async fn prisma_password_login_gives_a_30_minute_hs256_token() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
-    // SaaS: 60 minutes, under the tenant path.
+    // SaaS: 60 minutes, under the tenant path, with an access key (console passwords are refused).
     let (_, saas, ca) = server(&lab, Scenario::PrismaSaas);
     let saas = saas.replace("127.0.0.1", "localhost");
     let http = client(&ca);
@@ -794,6 +794,14 @@ async fn prisma_password_login_gives_a_30_minute_hs256_token() {
         &saas,
         Credentials::PRISMA_USER,
         Credentials::PRISMA_PASSWORD,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = authenticate(
+        &http,
+        &saas,
+        Credentials::PRISMA_ACCESS_KEY_ID,
+        Credentials::PRISMA_ACCESS_KEY_SECRET,
     )
     .await;
     let v: Value = res.json().await.unwrap();

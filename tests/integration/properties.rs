@@ -47,6 +47,7 @@ fn judge_everything(chain: &[Vec<u8>], source: &TrustSource) {
             others: vec![],
             product: Product::Cvp,
             authority: Some("fixture.preflight.test:443".into()),
+            again: None,
             warn_days: 30,
             server_date: Some(at),
         };

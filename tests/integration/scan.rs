@@ -120,7 +120,7 @@ impl Fleet {
     /// target input → (product, verdict, first failing check and code).
     fn expected(&self) -> HashMap<String, Expected> {
         HashMap::from([
-            (self.cvp(), ("cvp", "warn", None)),
+            (self.cvp(), ("cvp", "pass", None)),
             (
                 format!("127.0.0.1:{}", self.refused),
                 ("generic", "fail", Some(("tcp.connect", "tcp_refused"))),
@@ -249,7 +249,7 @@ fn targets_from_stdin_and_exit_codes() {
     assert_eq!(out.status.code(), Some(0));
     let reports = json_lines(&out.stdout);
     assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0]["verdict"], "warn");
+    assert_eq!(reports[0]["verdict"], "pass");
     // A target fails: 1.
     let out = run(format!(
         "{} cvp\n127.0.0.1:{}\n",
@@ -305,13 +305,7 @@ fn table_summary_lists_every_target_in_list_order() {
     }
     // One row per target, in the list's order, with its verdict, first failing check and code.
     let rows = [
-        (
-            fleet.cvp(),
-            "cvp",
-            "WARN",
-            "trust.mozilla (warning)",
-            "self_signed",
-        ),
+        (fleet.cvp(), "cvp", "PASS", " - ", " - "),
         (
             format!("127.0.0.1:{}", fleet.refused),
             "generic",
@@ -357,7 +351,7 @@ fn table_summary_lists_every_target_in_list_order() {
     assert!(
         text.contains("Scanned 5 targets in")
             && text.contains(&format!(
-                "0 passed, 1 warned, 4 failed; 2 bad lines in {} (lines 8, 9).",
+                "1 passed, 0 warned, 4 failed; 2 bad lines in {} (lines 8, 9).",
                 list.display()
             )),
         "{text}"

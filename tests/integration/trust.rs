@@ -491,7 +491,7 @@ fn pins() {
     assert_eq!(outcome(&r, "trust.pin"), ("pass".into(), "ok".into()));
     assert_eq!(
         outcome(&r, "trust.mozilla"),
-        ("warn".into(), "self_signed".into())
+        ("info".into(), "self_signed".into())
     );
     assert_eq!(code, 0);
     let (code, out, _) = run(&"AB".repeat(32));
@@ -628,8 +628,21 @@ fn chain_prints_and_saves_what_the_server_sends() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let leaf_fp = openssl_fingerprint(Path::new(&f.file("leaf.pem")));
+    // What OpenSSL 3 prints, word for word.
+    let printed = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+            "-in",
+            &f.file("leaf.pem"),
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout);
     assert!(
-        text.contains(&format!("SHA256 Fingerprint={leaf_fp}")),
+        text.contains(&format!("must print {}", printed.trim())) && printed.contains(&leaf_fp),
         "{text}"
     );
     assert!(text.contains("openssl x509 -noout -fingerprint -sha256 -in"));
@@ -1005,4 +1018,102 @@ fn no_sentence_has_a_blank_a_double_word_or_a_library_name() {
             }
         }
     }
+}
+
+/// Every command a fix suggests keeps the connection options the user gave: followed literally, it reaches
+/// the same server the same way.
+#[test]
+fn suggested_commands_keep_the_connection_options() {
+    let f = fixture("self_signed");
+    let server = serve(&f);
+    let target = format!("{}:{}", f.verify_name, server.port);
+    let resolve = format!("{}:{}:127.0.0.1", f.verify_name, server.port);
+    let out = preflight()
+        .args([
+            "check",
+            &target,
+            "--resolve",
+            &resolve,
+            "-4",
+            "--tls-timeout",
+            "3s",
+        ])
+        .args(["--no-alt-ports", "--format", "json", "--at", &f.at])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fix = check(&r, "trust.mozilla")["fix"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flags = format!(" --resolve {resolve} -4 --no-alt-ports --tls-timeout 3s");
+    assert!(
+        fix.contains(&format!(
+            "preflight chain {target}{flags} --save server.crt"
+        )),
+        "{fix}"
+    );
+    let flags = format!("{flags} --at {}", f.at);
+    assert!(
+        fix.contains(&format!(
+            "preflight check {target} --product generic{flags} --ca server.crt"
+        )),
+        "{fix}"
+    );
+    // And `chain --save` says the same.
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("s.pem");
+    let out = preflight()
+        .args([
+            "chain",
+            &target,
+            "--resolve",
+            &resolve,
+            "--sni",
+            "other.preflight.test",
+        ])
+        .args(["--save", saved.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "then: preflight check {target} --product auto --resolve {resolve} --sni other.preflight.test --ca {}",
+            saved.display()
+        )),
+        "{text}"
+    );
+}
+
+/// A private CA passed with --ca: the default stores that do not hold it are information and the run
+/// passes; `--require-store` makes the one named fail.
+#[test]
+fn a_private_ca_setup_passes_unless_a_store_is_required() {
+    let f = fixture("good");
+    let (code, r) = verify(&f, true);
+    assert_eq!((code, r["verdict"].as_str()), (0, Some("pass")), "{r:#}");
+    assert_eq!(
+        outcome(&r, "trust.mozilla"),
+        ("info".into(), "unknown_issuer".into())
+    );
+    assert!(r["first_fix"].is_null(), "{r:#}");
+    let out = preflight()
+        .args([
+            "verify",
+            "--chain",
+            &f.file("chain.pem"),
+            "--ca",
+            &f.file("ca.pem"),
+        ])
+        .args(["--name", &f.verify_name, "--at", &f.at, "--format", "json"])
+        .args(["--require-store", "mozilla"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    assert_eq!(
+        outcome(&r, "trust.mozilla"),
+        ("fail".into(), "unknown_issuer".into())
+    );
+    assert_eq!(check(&r, "trust.system")["status"], "info", "{r:#}");
 }

@@ -34,9 +34,34 @@ pub struct Case<'a> {
     pub product: Product,
     /// `host:port` as the user would type it again, or `None` offline.
     pub authority: Option<String>,
+    /// The commands to suggest, with the user's connection options; `None` offline.
+    pub again: Option<Again>,
     pub warn_days: i64,
     /// The server's clock, when it was read.
     pub server_date: Option<OffsetDateTime>,
+}
+
+/// The commands a fix tells the user to run again, made from the validated configuration
+/// (`CheckConfig::check_again`, `chain_again`, `connection_flags`): they keep `--resolve`, `--sni`, the proxy,
+/// `-4`/`-6`, the ports, the deadlines and a tenant path, so followed literally they reach the same server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Again {
+    /// `preflight check TARGET --product P FLAGS`.
+    pub check: String,
+    /// `preflight chain HOST:PORT FLAGS`.
+    pub chain: String,
+    /// ` --resolve ... --sni ...`: the connection options alone.
+    pub flags: String,
+}
+
+impl Again {
+    pub fn of(cfg: &crate::config::CheckConfig) -> Again {
+        Again {
+            check: cfg.check_again(),
+            chain: cfg.chain_again(),
+            flags: cfg.connection_flags(),
+        }
+    }
 }
 
 /// One reason, with its evidence and fix.
@@ -86,18 +111,15 @@ impl Case<'_> {
 
     /// `preflight check HOST:PORT --product P` for fixes, or the verify form offline.
     fn again(&self, extra: &str) -> String {
-        match &self.authority {
-            Some(a) => format!(
-                "preflight check {a} --product {}{extra}",
-                self.product.as_str()
-            ),
+        match &self.again {
+            Some(a) => format!("{}{extra}", a.check),
             None => format!("preflight verify --chain CHAIN.pem{extra}"),
         }
     }
 
     fn chain_cmd(&self, file: &str) -> String {
-        match &self.authority {
-            Some(a) => format!("preflight chain {a} --save {file}"),
+        match &self.again {
+            Some(a) => format!("{} --save {file}", a.chain),
             None => format!("take it from your chain file into {file}"),
         }
     }
@@ -566,8 +588,9 @@ pub(super) fn name_mismatch(case: &Case<'_>, leaf: &CertFacts) -> Finding {
         let connect = match (&usable, &case.authority) {
             (Some(n), Some(a)) => {
                 let port = a.rsplit(':').next().unwrap_or("443");
+                let flags = case.again.as_ref().map(|a| a.flags.as_str()).unwrap_or("");
                 format!(
-                    "connect by name: `preflight check {n}:{port} --product {}`",
+                    "connect by name: `preflight check {n}:{port} --product {}{flags}`",
                     case.product.as_str()
                 )
             }
@@ -1098,6 +1121,7 @@ mod tests {
             others: vec![],
             product: Product::Generic,
             authority: Some("fixture.preflight.test:443".into()),
+            again: None,
             warn_days: 30,
             server_date: Some(at + time::Duration::days(server_offset_days)),
         };

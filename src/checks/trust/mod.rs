@@ -30,11 +30,17 @@ pub struct TrustInput<'a> {
     pub product: Product,
     /// `host:port` for commands in fixes; `None` offline.
     pub authority: Option<String>,
+    /// The commands fixes suggest, with the user's connection options; `None` offline.
+    pub again: Option<diagnose::Again>,
+    /// Default stores that fail rather than inform when a chosen source accepts (`--require-store`).
+    pub required_stores: Vec<SourceKind>,
     pub warn_days: i64,
     /// Whether ALPN h2 was negotiated (`None` when not judged).
     pub alpn_h2: Option<bool>,
     /// The server's clock (`Date`), read when a certificate's dates were in doubt.
     pub server_date: Option<OffsetDateTime>,
+    /// The server's certificate is revoked (`cert.revocation`): every source that accepted the chain fails.
+    pub revoked: Option<&'a crate::checks::revocation::Revoked>,
     /// The inspection CA that made the chain (`proxy.intercept`), when a TLS-inspecting proxy did: fixes
     /// and client advice then point at that CA, not at the server's certificate.
     pub inspected_by: Option<String>,
@@ -75,6 +81,7 @@ fn judge_source(
             .collect(),
         product: input.product,
         authority: input.authority.clone(),
+        again: input.again.clone(),
         warn_days: input.warn_days,
         server_date: input.server_date,
     };
@@ -293,12 +300,15 @@ pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> TrustOutcome {
         .iter()
         .map(|s| judge_source(s, sources, input))
         .unzip();
-    let verdicts: Vec<(SourceKind, Verdict)> = sources
+    let mut verdicts: Vec<(SourceKind, Verdict)> = sources
         .sources
         .iter()
         .map(|s| s.kind)
         .zip(verdicts)
         .collect();
+    if let Some(revoked) = input.revoked {
+        super::revocation::refuse(&mut checks, &mut verdicts, revoked);
+    }
     let accepted_by: Vec<&str> = verdicts
         .iter()
         .filter(|(_, v)| *v == Verdict::Accepted)
@@ -306,13 +316,19 @@ pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> TrustOutcome {
         .collect();
     if !accepted_by.is_empty() {
         let by = accepted_by.join(", ");
+        // A private CA is not in a public store, and need not be: the store is information, unless the
+        // user requires it (clients that cannot be given a CA file).
         for (c, s) in checks.iter_mut().zip(&sources.sources) {
             if !s.kind.is_chosen() && c.status == Status::Fail {
-                c.status = Status::Warn;
+                let required = input.required_stores.contains(&s.kind);
+                c.status = if required { Status::Fail } else { Status::Info };
                 c.facts.insert("detail".into(), json!(c.summary));
+                c.facts.insert("required".into(), json!(required));
                 c.summary = format!(
-                    "not trusted by {} ({}), but {by} accepts the chain: clients that use this store by default need the CA",
-                    s.name, c.code
+                    "not trusted by {} ({}); {by} accepts the chain: clients that use this store by default need the CA{}",
+                    s.name,
+                    c.code,
+                    if required { ", and --require-store asks for this store" } else { "" }
                 );
                 c.fix = Some("Give those clients the CA file (one line per client under \"Which clients will work\"), or add the CA to that store".to_string());
             }
@@ -398,6 +414,7 @@ fn clients(
     defects.client_cert_required = input.client_cert_required;
     defects.negotiates = input.negotiates;
     defects.message_too_large = input.message_too_large;
+    defects.revoked = input.revoked.is_some();
     defects.structure = verdicts.0.iter().find_map(|(_, v)| match v {
         Verdict::Rejected(c) if super::clients::is_structural(*c) => Some(*c),
         _ => None,
@@ -501,9 +518,12 @@ mod tests {
             at_chosen: false,
             product: Product::Generic,
             authority: None,
+            again: None,
+            required_stores: Vec::new(),
             warn_days: 30,
             alpn_h2: None,
             server_date: None,
+            revoked: None,
             inspected_by: None,
             client_cert_required: false,
             identity_files: None,
@@ -578,9 +598,12 @@ mod tests {
             at_chosen: false,
             product: Product::Generic,
             authority: None,
+            again: None,
+            required_stores: Vec::new(),
             warn_days: 30,
             alpn_h2: None,
             server_date: None,
+            revoked: None,
             inspected_by: None,
             client_cert_required: false,
             identity_files: None,

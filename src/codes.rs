@@ -116,7 +116,7 @@ codes! {
         "Compare the server's TLS settings with TLS 1.2/1.3 and ECDHE AEAD cipher suites.";
     AlpnH2Missing => "alpn_h2_missing",
         "The server did not negotiate HTTP/2 (ALPN h2), which every gRPC client needs.",
-        "Enable HTTP/2 on whatever terminates TLS (nginx: `listen 443 ssl http2;`, or the load balancer's HTTP/2 setting).";
+        "Enable HTTP/2 on whatever terminates TLS (nginx 1.25.1 and later: `http2 on;` in the server block; older: `listen 443 ssl http2;`, or the load balancer's HTTP/2 setting).";
     Expired => "expired", "A certificate in the chain is past its notAfter date.",
         "Renew it; if the date looks wrong, check this machine's clock.";
     NotYetValid => "not_yet_valid", "A certificate's notBefore date is in the future (or this machine's clock is behind).",

@@ -81,6 +81,9 @@ async fn by_http(
     // The path is a Prisma SaaS tenant path; CloudVision's API is at the root.
     let root = Http::new(probe, route, None, deadline, &quiet).ok();
     if let Ok(r) = http.get("/api/v1/_ping", Auth::None).await {
+        if r.status == 200 && answers_anything(&http, "/api/v1/", 200).await {
+            return Some(catch_all("/api/v1/_ping", 200));
+        }
         if r.status == 200 {
             return Some((
                 Product::Prisma,
@@ -105,6 +108,9 @@ async fn by_http(
     if r.status == 404 || r.status >= 500 {
         return None;
     }
+    if answers_anything(&root, "/cvpservice/login/", r.status).await {
+        return Some(catch_all("/cvpservice/login/authenticate.do", r.status));
+    }
     let c = Check::pass(
         ID,
         format!(
@@ -117,6 +123,29 @@ async fn by_http(
 }
 
 /// CloudVision's inventory gRPC service, without a token.
+/// Whether a path no product has (`PREFIX` + a random name) gets `status` too: a catch-all server
+/// (nginx `return 200;`, a front page for every path) proves nothing by answering a product's path.
+async fn answers_anything(http: &Http, prefix: &str, status: u16) -> bool {
+    use ring::rand::SecureRandom;
+    let mut nonce = [0u8; 6];
+    let _ = ring::rand::SystemRandom::new().fill(&mut nonce);
+    let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let path = format!("{prefix}preflight-{name}");
+    http.get(&path, Auth::None)
+        .await
+        .is_ok_and(|r| r.status == status)
+}
+
+/// Not recognised: the server answered a made-up path as it answered the product's.
+fn catch_all(path: &str, status: u16) -> (Product, Check) {
+    let c = Check::pass(
+        ID,
+        format!("not recognised: {path} answered {status}, but so does a path no product has (the server answers every path: a catch-all or a default page); checked as a generic TLS server; pass --product to insist"),
+    )
+    .with_fact("catch_all", true);
+    (Product::Generic, c)
+}
+
 async fn by_grpc(cfg: &CheckConfig, route: &Route, deadline: Duration) -> Option<(Product, Check)> {
     let host = cfg.target.host.to_string();
     let config = crate::pki::channel::config_for(None, None, &["h2"]).ok()?;

@@ -256,7 +256,7 @@ pub fn alpn_check(facts: &TlsFacts, product: Product, port: u16) -> Option<Check
                 Code::AlpnH2Missing,
                 format!("the server negotiated {got} instead of h2: every gRPC client fails here (\"missing selected ALPN property\")"),
             )
-            .with_fix(format!("Whatever terminates TLS on port {port} must pass HTTP/2: nginx `listen {port} ssl http2;`, or enable HTTP/2 on the load balancer or proxy in front"))
+            .with_fix(format!("Whatever terminates TLS on port {port} must pass HTTP/2: nginx 1.25.1 and later: `http2 on;` in the server block (older nginx: `listen {port} ssl http2;`), or enable HTTP/2 on the load balancer or proxy in front"))
         }
     };
     Some(check.with_fact("alpn", facts.alpn.clone()))

@@ -712,7 +712,53 @@ impl Lab {
         if s.scenario.is_revocation() {
             cmd.push_str(" --revocation");
         }
-        cmd
+        match self.login(s.scenario) {
+            // A password goes in the environment, never in an argument (as preflight asks).
+            Some(Login::Password(user, password, extra)) => format!(
+                "LAB_PASSWORD='{password}' {cmd} --user {user} --password-env LAB_PASSWORD{extra}"
+            ),
+            Some(Login::Token(file)) => {
+                format!("{cmd} --token-file {}", self.dir.join(file).display())
+            }
+            Some(Login::Certificate) => format!(
+                "{cmd} --cert {} --key {}",
+                self.client_cert.display(),
+                self.client_key.display()
+            ),
+            None => cmd,
+        }
+    }
+
+    /// What a scenario's check logs in with, so the command shows the scenario's code.
+    fn login(&self, scenario: Scenario) -> Option<Login> {
+        use Scenario as S;
+        let cvp = Login::Password(Credentials::CVP_USER, Credentials::CVP_PASSWORD, "");
+        let prisma = Login::Password(Credentials::PRISMA_USER, Credentials::PRISMA_PASSWORD, "");
+        Some(match scenario {
+            S::Cvp | S::Cvp2026 | S::CvpNoH2 => cvp,
+            // A wrong password: these show how the release answers one.
+            S::CvpLegacy | S::CvpLogin112498 => {
+                Login::Password(Credentials::CVP_USER, "not-the-password", "")
+            }
+            // An expired session: this release answers it with the LOG OUT page.
+            S::CvpLegacySessionExpired => Login::Token("cvp-token-expired.txt"),
+            S::Cvaas | S::CvaasApiserver | S::CvaasCluster | S::Cvp403 => {
+                Login::Token("cvp-token.txt")
+            }
+            S::Prisma | S::PrismaBasicDisabled | S::PrismaRateLimited | S::PrismaError => prisma,
+            S::PrismaSaas | S::PrismaCspm => Login::Password(
+                Credentials::PRISMA_ACCESS_KEY_ID,
+                Credentials::PRISMA_ACCESS_KEY_SECRET,
+                "",
+            ),
+            S::PrismaProjects => Login::Password(
+                Credentials::PRISMA_AUDITOR_USER,
+                Credentials::PRISMA_AUDITOR_PASSWORD,
+                " --project lab-project",
+            ),
+            S::Mtls => Login::Certificate,
+            _ => return None,
+        })
     }
 
     /// Through proxy `s` to the CloudVision server, by its lab name (the proxy resolves it). A proxy
@@ -742,6 +788,16 @@ impl Lab {
             format!("preflight check {to} --proxy http://{}", s.addr)
         }
     }
+}
+
+/// How a printed check command logs in.
+enum Login {
+    /// User, password (put in `LAB_PASSWORD`), and more options.
+    Password(&'static str, &'static str, &'static str),
+    /// A token file in the lab's folder.
+    Token(&'static str),
+    /// The lab's client certificate.
+    Certificate,
 }
 
 /// What each of [`LabTokens::files`] is, in their order.
@@ -785,8 +841,10 @@ impl LabServer {
             scenario,
             addr,
             trust_file,
-            url: if scenario.is_proxy() {
+            url: if scenario.is_proxy() || scenario == Scenario::Plaintext {
                 format!("http://{addr}")
+            } else if scenario == Scenario::Silent {
+                format!("tcp://{addr}")
             } else {
                 format!("https://{addr}{}", scenario.base_path())
             },

@@ -266,3 +266,137 @@ fn a_check_on_a_terminal_shows_its_stage_and_is_quiet_when_piped() {
         String::from_utf8_lossy(&piped.stderr)
     );
 }
+
+/// `--product auto` against a server that answers every path (`openssl s_server -www`: 200 and a status page
+/// for any GET): `/api/v1/_ping` answering 200 proves nothing, so no product is recognised.
+#[test]
+fn a_catch_all_server_is_not_recognised_as_a_product() {
+    if !crate::common::peer("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::common::write_self_signed(dir.path(), "catch-all.preflight.test");
+    let server = crate::common::OpensslServer::start(&[
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-www",
+        "-alpn",
+        "http/1.1",
+    ]);
+    let out = preflight()
+        .args([
+            "check",
+            &server.target(),
+            "--no-alt-ports",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = crate::common::check(&r, "product.detect");
+    assert_eq!(r["target"]["product"], "generic", "{c:#}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/_ping answered 200, but so does a path no product has"),
+        "{c:#}"
+    );
+}
+
+/// `preflight lab` prints, for each server, a command that shows its code: with the login it needs (a
+/// password in the environment, a token file, the client certificate); plain HTTP and the black hole are not
+/// listed as https. Each printed command is run, and shows what the scenario is for.
+#[test]
+fn the_labs_printed_commands_log_in_and_show_each_code() {
+    use std::io::BufRead;
+    let mut child = preflight()
+        .args([
+            "lab",
+            "--scenario",
+            "cvp",
+            "--scenario",
+            "cvp-legacy",
+            "--scenario",
+            "mtls",
+        ])
+        .args([
+            "--scenario",
+            "plaintext",
+            "--scenario",
+            "silent",
+            "--scenario",
+            "prisma-projects",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("Press Ctrl-C");
+        text.push_str(&line);
+        text.push('\n');
+        if done {
+            break;
+        }
+    }
+    let commands: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("preflight check") || l.starts_with("LAB_PASSWORD="))
+        .map(String::from)
+        .collect();
+    assert!(
+        text.contains("  plaintext ") && text.contains("http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("tcp://127.0.0.1:"), "{text}");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_preflight"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let expect = [
+        ("--user cvpadmin --password-env LAB_PASSWORD", None),
+        (
+            "not-the-password",
+            Some(("auth.password", "bad_credentials")),
+        ),
+        ("--cert ", None),
+        ("--product generic", None),
+        (
+            "--project lab-project",
+            Some(("auth.password", "project_not_visible")),
+        ),
+    ];
+    for (words, code) in expect {
+        let cmd = commands
+            .iter()
+            .find(|c| c.contains(words))
+            .unwrap_or_else(|| panic!("{words}:\n{text}"));
+        let Some((id, want)) = code else { continue };
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("{cmd} --format json")])
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(crate::common::check(&r, id)["code"], want, "{cmd}");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("lab-auditor"),
+            "{cmd}"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -352,7 +352,7 @@ fn served(port: u16, id: &str, outcome: &Outcome) -> Check {
         Outcome::Status(12, _) => Check::fail(id, Code::NotAConsole, format!("gRPC is served on {port}, but not the CloudVision inventory service (UNIMPLEMENTED)"), "Check `--product` and the port: CVP 2021.3+ serves gRPC on 443, older releases on 8443"),
         Outcome::Status(c, m) => Check::new(id, Status::Warn, Code::Ok, format!("gRPC on {port} answered {}{}", grpc::status_name(*c), if m.is_empty() { String::new() } else { format!(": {m}") })).with_fix("Retry with -v; the server may be starting up"),
         Outcome::Http(s) => Check::fail(id, Code::HttpFailed, format!("port {port} answered HTTP {s} to a gRPC call: something in front of CloudVision handles HTTP/2 but not gRPC"), "Make the proxy or load balancer pass gRPC (HTTP/2 with trailers) through to CloudVision"),
-        Outcome::NoH2(p) => Check::fail(id, Code::AlpnH2Missing, format!("gRPC cannot work on {port}: ALPN chose {} instead of h2", p.as_deref().unwrap_or("nothing")), "Whatever terminates TLS must negotiate HTTP/2 (nginx: `listen 443 ssl http2;`)"),
+        Outcome::NoH2(p) => Check::fail(id, Code::AlpnH2Missing, format!("gRPC cannot work on {port}: ALPN chose {} instead of h2", p.as_deref().unwrap_or("nothing")), "Whatever terminates TLS must negotiate HTTP/2 (nginx 1.25.1 and later: `http2 on;` in the server block; older: `listen 443 ssl http2;`)"),
         Outcome::Failed(w) => Check::fail(id, Code::HttpFailed, format!("the gRPC call on {port} failed: {w}"), format!("Port {port} negotiates HTTP/2 but does not answer gRPC as CloudVision does: check what terminates TLS there (a proxy or load balancer must pass gRPC, HTTP/2 with trailers, through); retry with -v")),
     }
 }

@@ -818,7 +818,10 @@ fn intermediate_missing(top: &CertFacts) -> Finding {
     let fix = format!(
         "On the server, append the intermediate `{}` to the certificate file (nginx: the file `ssl_certificate` names, leaf first, then intermediates){}; if `{}` is a root rather than an intermediate, pass it with --ca instead",
         top.issuer,
-        if url.is_empty() { String::new() } else { format!("; download it from {}", top.ca_issuers_urls[0]) },
+        match top.ca_issuers_urls.first() {
+            Some(u) => format!("; download it from {u} (the address the certificate names; usually DER: `curl -s {u} | openssl x509 -inform der >> FILE`)"),
+            None => "; the certificate names no address for it: take it from the CA's download page or whoever issued the certificate, or from a server of the same CA that sends it (`openssl s_client -connect OTHER:443 -showcerts`)".to_string(),
+        },
         top.issuer
     );
     finding(Code::IncompleteChain, summary, fix)

@@ -169,7 +169,7 @@ impl Way<'_> {
                 .map(|a| std::net::SocketAddr::new(*a, tcp_port).to_string())
                 .collect();
             format!(
-                "connecting to {}{} (deadline {}); other ports probed meanwhile: {:?}",
+                "connecting to {}{} (deadline {}); other ports probed meanwhile: {}",
                 list.join(", "),
                 if self.proxy.is_some() {
                     " (the proxy)"
@@ -177,7 +177,12 @@ impl Way<'_> {
                     ""
                 },
                 crate::duration::human(cfg.timeouts.connect),
-                cfg.alt_ports
+                if cfg.alt_ports.is_empty() {
+                    "none".to_string()
+                } else {
+                    let ports: Vec<String> = cfg.alt_ports.iter().map(u16::to_string).collect();
+                    ports.join(", ")
+                }
             )
         });
         let to = format!(

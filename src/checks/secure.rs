@@ -92,13 +92,19 @@ pub(super) async fn after_connect(
         let after = judged.checks.iter().position(|c| c.id == handshake::ID);
         judged.checks.insert(after.map_or(0, |i| i + 1), c);
     }
+    // Every verdict after the handshake: the chain, trust, and each product probe and login (its text is
+    // the check's, redacted like the report), with the time it took.
     for c in judged
         .checks
         .iter()
-        .filter(|c| c.id.starts_with("trust.") || c.id == "cert.chain" || c.id == "tls.alpn")
+        .filter(|c| c.id != handshake::ID && c.id != super::offer::ID)
     {
         t.say(1, &c.id, || {
-            format!("{} [{}]: {}", c.status.as_str(), c.code, c.summary)
+            let took = c
+                .elapsed_ms
+                .map(|ms| format!(" in {ms} ms"))
+                .unwrap_or_default();
+            format!("{} [{}]{took}: {}", c.status.as_str(), c.code, c.summary)
         });
     }
     checks.extend(judged.checks);

@@ -651,8 +651,13 @@ impl Lab {
     /// What `preflight lab` prints: each server, what it shows, a command to check it, and the credentials.
     pub fn describe(&self) -> String {
         let mut out = format!(
-            "preflight lab: {} servers; certificates and tokens in {}\n\n",
+            "preflight lab: {} {}; certificates and tokens in {}\n\n",
             self.servers.len(),
+            if self.servers.len() == 1 {
+                "server"
+            } else {
+                "servers"
+            },
             self.dir.display()
         );
         for s in &self.servers {

@@ -397,6 +397,36 @@ fn the_labs_printed_commands_log_in_and_show_each_code() {
             "{cmd}"
         );
     }
+    // -v traces every stage to the logins, without Rust debug text or the password.
+    let cvp = commands
+        .iter()
+        .find(|c| c.contains("--user cvpadmin"))
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("{cvp} -v --format json")])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let trace = String::from_utf8_lossy(&out.stderr);
+    for stage in [
+        "dns ",
+        "tcp ",
+        "tls ",
+        "trust.custom pass",
+        "grpc.",
+        "product.login",
+        "auth.password pass",
+    ] {
+        assert!(trace.contains(stage), "{stage}:\n{trace}");
+    }
+    for bad in ["Some(", "None", "[443", "lab-password"] {
+        assert!(!trace.contains(bad), "{bad}:\n{trace}");
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -179,34 +179,9 @@ impl CheckConfig {
     /// [`CheckConfig::connection_flags`], `--at` and `--revocation` only when `with_at` (`chain` judges
     /// nothing).
     fn flags(&self, with_at: bool) -> String {
-        let mut flags: Vec<String> = Vec::new();
-        for r in &self.resolve {
-            let addrs: Vec<String> = r
-                .addrs
-                .iter()
-                .map(|a| match a {
-                    IpAddr::V6(v6) => format!("[{v6}]"),
-                    v4 => v4.to_string(),
-                })
-                .collect();
-            let port = r.port.map_or("*".to_string(), |p| p.to_string());
-            flags.push(format!(
-                "--resolve {}",
-                shell_word(&format!("{}:{port}:{}", r.host, addrs.join(",")))
-            ));
-        }
+        let mut flags = self.route_flags();
         if let Some(sni) = &self.sni {
-            flags.push(format!("--sni {}", shell_word(sni)));
-        }
-        if let Some(p) = self.proxy.proxy.as_ref().filter(|p| p.source == "--proxy") {
-            let url = match &p.authorization {
-                Some(_) => p.shown.replacen("://", "://USER:PASSWORD@", 1),
-                None => p.shown.clone(),
-            };
-            flags.push(format!("--proxy {}", shell_word(&url)));
-        }
-        if self.proxy.no_proxy_source.as_deref() == Some("--noproxy") {
-            flags.push(format!("--noproxy {}", shell_word(&self.proxy.no_proxy)));
+            flags.insert(self.resolve.len(), format!("--sni {}", shell_word(sni)));
         }
         match self.family {
             Some(Family::V4) => flags.push("-4".into()),
@@ -246,6 +221,49 @@ impl CheckConfig {
         // What the check judged besides the connection, so the same verdict comes back.
         if with_at && self.revocation {
             flags.push("--revocation".into());
+        }
+        flags.iter().map(|f| format!(" {f}")).collect()
+    }
+
+    /// `--resolve`, a typed `--proxy` and `--noproxy`: the options curl shares with preflight.
+    fn route_flags(&self) -> Vec<String> {
+        let mut flags: Vec<String> = Vec::new();
+        for r in &self.resolve {
+            let addrs: Vec<String> = r
+                .addrs
+                .iter()
+                .map(|a| match a {
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                })
+                .collect();
+            let port = r.port.map_or("*".to_string(), |p| p.to_string());
+            flags.push(format!(
+                "--resolve {}",
+                shell_word(&format!("{}:{port}:{}", r.host, addrs.join(",")))
+            ));
+        }
+        if let Some(p) = self.proxy.proxy.as_ref().filter(|p| p.source == "--proxy") {
+            let url = match &p.authorization {
+                Some(_) => p.shown.replacen("://", "://USER:PASSWORD@", 1),
+                None => p.shown.clone(),
+            };
+            flags.push(format!("--proxy {}", shell_word(&url)));
+        }
+        if self.proxy.no_proxy_source.as_deref() == Some("--noproxy") {
+            flags.push(format!("--noproxy {}", shell_word(&self.proxy.no_proxy)));
+        }
+        flags
+    }
+
+    /// The options curl takes as preflight does, for the curl line of "which clients will work":
+    /// `--resolve`, a typed `--proxy` and `--noproxy`, `-4`/`-6`.
+    pub fn curl_flags(&self) -> String {
+        let mut flags = self.route_flags();
+        match self.family {
+            Some(Family::V4) => flags.push("-4".into()),
+            Some(Family::V6) => flags.push("-6".into()),
+            None => {}
         }
         flags.iter().map(|f| format!(" {f}")).collect()
     }
@@ -319,6 +337,34 @@ impl CheckConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggested_commands_keep_every_connection_option_quoted() {
+        let target = Target::parse("https://console.example.com:8083/tenant-1").expect("target");
+        let mut cfg = CheckConfig::new(target, Product::Prisma);
+        cfg.resolve = vec![ResolveOverride::parse("console.example.com:8083:[::1]").expect("r")];
+        cfg.sni = Some("other.example.com".into());
+        cfg.family = Some(Family::V6);
+        cfg.alt_ports.clear();
+        cfg.timeouts = Timeouts::with_phases(
+            Duration::from_secs(5),
+            Duration::from_millis(1500),
+            Duration::from_secs(10),
+        );
+        assert_eq!(
+            cfg.check_again(),
+            "preflight check https://console.example.com:8083/tenant-1 --product prisma --resolve console.example.com:8083:[::1] --sni other.example.com -6 --no-alt-ports --connect-timeout 1500ms"
+        );
+        assert_eq!(
+            cfg.chain_again(),
+            "preflight chain console.example.com:8083 --resolve console.example.com:8083:[::1] --sni other.example.com -6 --no-alt-ports --connect-timeout 1500ms"
+        );
+        assert_eq!(
+            cfg.curl_flags(),
+            " --resolve console.example.com:8083:[::1] -6"
+        );
+        assert_eq!(shell_word("a b'c"), "'a b'\\''c'");
+    }
 
     #[test]
     fn resolve_override_forms() {

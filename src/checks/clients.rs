@@ -683,6 +683,9 @@ pub struct Lines<'a> {
     pub ca: &'a str,
     /// The client certificate and key, absolute, when the server requires one.
     pub identity: Option<(&'a str, &'a str)>,
+    /// curl's own options for the way the check connected (` --resolve ... --proxy ... -4`): preflight's
+    /// flags of those names are curl's.
+    pub curl_flags: &'a str,
 }
 
 /// The one line that makes `client` work with the CA file, as it runs when pasted: Python for `python3 -c`
@@ -700,8 +703,11 @@ pub fn make_it_work(client: &str, l: &Lines<'_>) -> String {
             };
             format!("import grpc; channel = grpc.secure_channel(\"{hp}\", grpc.ssl_channel_credentials({creds})); grpc.channel_ready_future(channel).result(timeout=10)")
         }
-        ("curl", None) => format!("curl --cacert {ca} https://{hp}/"),
-        ("curl", Some((c, k))) => format!("curl --cacert {ca} --cert {c} --key {k} https://{hp}/"),
+        ("curl", None) => format!("curl --cacert {ca}{} https://{hp}/", l.curl_flags),
+        ("curl", Some((c, k))) => format!(
+            "curl --cacert {ca} --cert {c} --key {k}{} https://{hp}/",
+            l.curl_flags
+        ),
         ("Go crypto/tls", id) => {
             let cert = match id {
                 Some((c, k)) => format!(" pair, err := tls.LoadX509KeyPair(\"{c}\", \"{k}\"); if err != nil {{ panic(err) }}; cfg.Certificates = []tls.Certificate{{pair}};"),

@@ -52,6 +52,8 @@ pub struct Again {
     pub chain: String,
     /// ` --resolve ... --sni ...`: the connection options alone.
     pub flags: String,
+    /// The options curl shares with preflight (`--resolve`, `--proxy`, `--noproxy`, `-4`, `-6`).
+    pub curl: String,
 }
 
 impl Again {
@@ -60,6 +62,7 @@ impl Again {
             check: cfg.check_again(),
             chain: cfg.chain_again(),
             flags: cfg.connection_flags(),
+            curl: cfg.curl_flags(),
         }
     }
 }

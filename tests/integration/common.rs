@@ -426,14 +426,23 @@ pub fn tls_responder_sending(
     extra: Vec<rustls::pki_types::CertificateDer<'static>>,
     respond: fn(&[u8]) -> Vec<u8>,
 ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let seen = Arc::new(Mutex::new(Vec::new()));
     let config = server_config(
         std::iter::once(issued.der.clone()).chain(extra).collect(),
         issued.key(),
         &[],
     );
+    record_and_respond(config, respond)
+}
+
+/// A TLS server with `config` that records every byte it decrypts and answers each read with
+/// `respond(bytes read)`. Returns its port and the record.
+pub fn record_and_respond(
+    config: std::sync::Arc<rustls::ServerConfig>,
+    respond: fn(&[u8]) -> Vec<u8>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let seen = Arc::new(Mutex::new(Vec::new()));
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let (tx, rx) = mpsc::channel();
     let record = seen.clone();

@@ -181,7 +181,6 @@ fn the_lab_login_sends_no_password_to_a_revoked_server() {
 /// A TLS server sending `chain` (its key `key`) and stapling `ocsp`, recording every decrypted byte and
 /// answering each read with an empty 200. Returns its port and the record.
 fn stapling_recorder(chain: &[&Issued], key: &Issued, ocsp: Vec<u8>) -> (u16, Arc<Mutex<Vec<u8>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -194,41 +193,9 @@ fn stapling_recorder(chain: &[&Issued], key: &Issued, ocsp: Vec<u8>) -> (u16, Ar
         ocsp,
     )
     .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap().port()).unwrap();
-            loop {
-                let (s, _) = listener.accept().await.unwrap();
-                let (acceptor, record) = (acceptor.clone(), record.clone());
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(s).await else {
-                        return;
-                    };
-                    let mut buf = [0u8; 8192];
-                    while let Ok(Ok(n)) =
-                        tokio::time::timeout(Duration::from_secs(2), tls.read(&mut buf)).await
-                    {
-                        if n == 0 {
-                            break;
-                        }
-                        record.lock().unwrap().extend_from_slice(&buf[..n]);
-                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                        let _ = tls.write_all(ok).await;
-                    }
-                });
-            }
-        });
-    });
-    (rx.recv().unwrap(), seen)
+    crate::common::record_and_respond(Arc::new(config), |_| {
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec()
+    })
 }
 
 /// A CA, its server certificate, and the CA's file.

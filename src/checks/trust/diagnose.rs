@@ -393,21 +393,8 @@ fn other_words(e: &webpki::Error) -> String {
         E::CertDistrusted => "a certificate in the chain is distrusted".into(),
         E::MaximumNameConstraintComparisonsExceeded => "checking the names against the CAs' name constraints takes more comparisons than clients allow (a guard against denial of service): too many names or constraints".into(),
         E::MaximumPathBuildCallsExceeded | E::MaximumSignatureChecksExceeded => "building a path takes more attempts than clients allow (a guard against denial of service): too many certificates with the same names".into(),
-        other => format!("webpki refused it: {}", spaced(&format!("{other:?}"))),
+        other => format!("webpki refused it: {}", crate::net::tls::snake(&format!("{other:?}"))),
     }
-}
-
-/// `SomeErrorName(..)` → `some error name`: a library's variant in words, never its enum name.
-fn spaced(debug: &str) -> String {
-    let name = debug.split(['(', ' ', '{']).next().unwrap_or(debug);
-    let mut out = String::new();
-    for (i, ch) in name.chars().enumerate() {
-        if ch.is_ascii_uppercase() && i > 0 {
-            out.push(' ');
-        }
-        out.push(ch.to_ascii_lowercase());
-    }
-    out
 }
 
 pub fn is_weak_signature(alg: &str) -> bool {

@@ -95,9 +95,32 @@ pub(super) async fn products_and_auth(
             Err(_) => return Vec::new(),
         },
     };
+    let started = std::time::Instant::now();
     let mut out = stage.probes(probe_config).await;
+    deps.trace.say(1, "product", || {
+        let ids: Vec<&str> = out.iter().map(|c| c.id.as_str()).collect();
+        format!("{} in {} ms", ids.join(", "), started.elapsed().as_millis())
+    });
     if !ids.is_empty() {
-        out.extend(stage.logins(&channel, &ids, deps.now).await);
+        let started = std::time::Instant::now();
+        let over = match &channel {
+            crate::pki::channel::Channel::Trusted { source, .. } => {
+                format!("over a connection verified by {}", source.check_id())
+            }
+            crate::pki::channel::Channel::Insecure { .. } => {
+                "over an unverified connection (--insecure)".to_string()
+            }
+            crate::pki::channel::Channel::Untrusted => {
+                "nothing sent: no trust source accepted the chain".to_string()
+            }
+        };
+        deps.trace
+            .say(1, "auth", || format!("{}: {over}", ids.join(", ")));
+        let logins = stage.logins(&channel, &ids, deps.now).await;
+        deps.trace.say(1, "auth", || {
+            format!("{} in {} ms", ids.join(", "), started.elapsed().as_millis())
+        });
+        out.extend(logins);
     }
     out
 }

@@ -420,6 +420,7 @@ fn the_labs_printed_commands_log_in_and_show_each_code() {
         "trust.custom pass",
         "grpc.",
         "product.login",
+        "auth.password: over a connection verified by trust.custom",
         "auth.password pass",
     ] {
         assert!(trace.contains(stage), "{stage}:\n{trace}");

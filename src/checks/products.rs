@@ -102,27 +102,34 @@ pub(super) async fn products_and_auth(
         format!("{} in {} ms", ids.join(", "), started.elapsed().as_millis())
     });
     if !ids.is_empty() {
-        let started = std::time::Instant::now();
-        let over = match &channel {
-            crate::pki::channel::Channel::Trusted { source, .. } => {
-                format!("over a connection verified by {}", source.check_id())
-            }
-            crate::pki::channel::Channel::Insecure { .. } => {
-                "over an unverified connection (--insecure)".to_string()
-            }
-            crate::pki::channel::Channel::Untrusted => {
-                "nothing sent: no trust source accepted the chain".to_string()
-            }
-        };
-        deps.trace
-            .say(1, "auth", || format!("{}: {over}", ids.join(", ")));
-        let logins = stage.logins(&channel, &ids, deps.now).await;
-        deps.trace.say(1, "auth", || {
-            format!("{} in {} ms", ids.join(", "), started.elapsed().as_millis())
-        });
-        out.extend(logins);
+        out.extend(traced_logins(&stage, deps, &channel, &ids).await);
     }
     out
+}
+
+/// Each login method, traced (`-v`): over which connection, and how long they took.
+async fn traced_logins(
+    stage: &Stage<'_>,
+    deps: &Deps,
+    channel: &crate::pki::channel::Channel,
+    ids: &[String],
+) -> Vec<Check> {
+    use crate::pki::channel::Channel;
+    let started = std::time::Instant::now();
+    let over = match channel {
+        Channel::Trusted { source, .. } => {
+            format!("over a connection verified by {}", source.check_id())
+        }
+        Channel::Insecure { .. } => "over an unverified connection (--insecure)".to_string(),
+        Channel::Untrusted => "nothing sent: no trust source accepted the chain".to_string(),
+    };
+    deps.trace
+        .say(1, "auth", || format!("{}: {over}", ids.join(", ")));
+    let logins = stage.logins(channel, ids, deps.now).await;
+    deps.trace.say(1, "auth", || {
+        format!("{} in {} ms", ids.join(", "), started.elapsed().as_millis())
+    });
+    logins
 }
 
 fn setup_failed(summary: String, fix: &str) -> Check {

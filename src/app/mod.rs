@@ -192,7 +192,14 @@ fn table_options_for(choice: ColorChoice, io: &Io<'_>) -> TableOptions {
     };
     TableOptions {
         color,
-        width: if io.out_is_terminal { None } else { Some(110) },
+        // The terminal measured here, not by the renderer (which never does I/O) nor by comfy-table (which
+        // stops measuring once styling is off: NO_COLOR, --color never and TERM=dumb drew at full width).
+        width: if io.out_is_terminal {
+            comfy_table::Table::new().width()
+        } else {
+            Some(110)
+        },
+        wrap_lines: io.out_is_terminal,
         certificates: true,
     }
 }
@@ -332,6 +339,7 @@ fn write_bundle(report: &Report, file: std::fs::File) -> std::io::Result<()> {
         let opts = TableOptions {
             color: false,
             width: Some(110),
+            wrap_lines: false,
             certificates: true,
         };
         render_to(reports, format, opts, &mut buf)?;

@@ -501,6 +501,7 @@ impl<'a> Sinks<'a> {
             let plain = TableOptions {
                 color: false,
                 width: Some(110),
+                wrap_lines: false,
                 certificates: true,
             };
             let mut buf = Vec::new();

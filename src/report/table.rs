@@ -16,8 +16,11 @@ use crate::text::printable;
 #[derive(Debug, Clone, Copy)]
 pub struct TableOptions {
     pub color: bool,
-    /// Total width to wrap to; `None` lets the table measure the terminal.
+    /// Total width to wrap to (the terminal's, measured by the caller); `None`: no limit.
     pub width: Option<u16>,
+    /// On a terminal: the heading and "First fix" wrap to `width` too; elsewhere (a file, a pipe, a CI log)
+    /// they stay one line each, for grep.
+    pub wrap_lines: bool,
     /// Print the certificate details (the demo shows each chain once).
     pub certificates: bool,
 }
@@ -27,6 +30,7 @@ impl Default for TableOptions {
         TableOptions {
             color: false,
             width: Some(110),
+            wrap_lines: false,
             certificates: true,
         }
     }
@@ -52,9 +56,7 @@ pub fn new_table(opts: TableOptions) -> Table {
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    // Measured before styling is turned off: without a tty comfy-table no longer measures the terminal,
-    // and a colourless table (NO_COLOR, --color never, TERM=dumb) would be drawn at its natural width.
-    if let Some(w) = opts.width.or_else(|| table.width()) {
+    if let Some(w) = opts.width {
         table.set_width(w);
     }
     if opts.color {
@@ -89,12 +91,11 @@ pub fn render(reports: &[Report], opts: TableOptions, out: &mut dyn Write) -> io
     Ok(())
 }
 
-/// The width plain lines wrap to on a terminal (its own); written elsewhere (a file, a pipe, a CI log) they
-/// stay one line each, for grep.
+/// The width plain lines wrap to: the terminal's on a terminal, else none.
 fn line_width(opts: TableOptions) -> usize {
-    match opts.width {
-        None => usize::from(Table::new().width().unwrap_or(u16::MAX)),
-        Some(_) => usize::MAX,
+    match (opts.wrap_lines, opts.width) {
+        (true, Some(w)) => usize::from(w),
+        _ => usize::MAX,
     }
 }
 
@@ -236,10 +237,7 @@ fn cert_table(f: &CertFacts, opts: TableOptions) -> Table {
     let mut table = new_table(opts);
     // Fingerprints and serials are copied and compared: never wrap them where they fit whole; on a narrow
     // terminal the fingerprint is cut at a byte boundary instead (below), and the rest wraps.
-    let narrow = opts
-        .width
-        .or_else(|| Table::new().width())
-        .is_some_and(|w| w < 100);
+    let narrow = opts.width.is_some_and(|w| w < 100);
     if !narrow {
         table.set_content_arrangement(ContentArrangement::Disabled);
     }
@@ -390,6 +388,7 @@ mod tests {
             color,
             // Wide enough that no escaped text is wrapped.
             width: Some(400),
+            wrap_lines: false,
             certificates: true,
         };
         let mut out = Vec::new();

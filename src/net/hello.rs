@@ -123,35 +123,10 @@ pub struct Offer {
     pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
-/// The IANA name of a cipher suite this module offers (`unknown` for any other).
+/// The IANA name of a cipher suite this module offers (`unknown` for any other), from the one catalogue
+/// ([`crate::net::offer::SUITES`]).
 pub fn suite_name(suite: u16) -> &'static str {
-    match suite {
-        0x002F => "TLS_RSA_WITH_AES_128_CBC_SHA",
-        0x0033 => "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
-        0x0035 => "TLS_RSA_WITH_AES_256_CBC_SHA",
-        0x0039 => "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
-        0x003C => "TLS_RSA_WITH_AES_128_CBC_SHA256",
-        0x009C => "TLS_RSA_WITH_AES_128_GCM_SHA256",
-        0x009D => "TLS_RSA_WITH_AES_256_GCM_SHA384",
-        0x009E => "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
-        0x009F => "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
-        0xC009 => "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
-        0xC00A => "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-        0xC013 => "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-        0xC014 => "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-        0xC023 => "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
-        0xC024 => "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
-        0xC027 => "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
-        0xC028 => "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
-        0xC02B => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-        0xC02C => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-        0xC02F => "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-        0xC030 => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-        0xCCA8 => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-        0xCCA9 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-        0xCCAA => "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-        _ => "unknown",
-    }
+    super::offer::suite(suite).map_or("unknown", |s| s.name)
 }
 
 /// `TLS 1.2` for 0x0303; `unknown` for what is no SSL/TLS version.

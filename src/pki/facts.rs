@@ -101,20 +101,6 @@ fn oid_name(registry: &OidRegistry, oid: &Oid) -> String {
         .unwrap_or_else(|| oid.to_id_string())
 }
 
-fn rsa_bits(modulus: &[u8]) -> u32 {
-    let trimmed: &[u8] = {
-        let start = modulus
-            .iter()
-            .position(|b| *b != 0)
-            .unwrap_or(modulus.len());
-        &modulus[start..]
-    };
-    match trimmed.first() {
-        None => 0,
-        Some(first) => (trimmed.len() as u32 - 1) * 8 + (8 - first.leading_zeros()),
-    }
-}
-
 fn ip_string(bytes: &[u8]) -> String {
     match bytes.len() {
         4 => {
@@ -185,7 +171,7 @@ fn read_key(facts: &mut CertFacts, cert: &X509Certificate<'_>, registry: &OidReg
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => {
             facts.key_type = "RSA".into();
-            facts.key_bits = rsa_bits(rsa.modulus);
+            facts.key_bits = crate::pki::shape::rsa_bits(rsa.modulus);
         }
         Ok(PublicKey::EC(point)) => {
             facts.key_type = "EC".into();
@@ -374,9 +360,9 @@ mod tests {
     fn rsa_bits_ignores_sign_byte() {
         let mut m = vec![0u8];
         m.extend(std::iter::repeat_n(0xFF, 256));
-        assert_eq!(rsa_bits(&m), 2048);
-        assert_eq!(rsa_bits(&[0x01, 0x00]), 9);
-        assert_eq!(rsa_bits(&[]), 0);
+        assert_eq!(crate::pki::shape::rsa_bits(&m), 2048);
+        assert_eq!(crate::pki::shape::rsa_bits(&[0x01, 0x00]), 9);
+        assert_eq!(crate::pki::shape::rsa_bits(&[]), 0);
     }
 
     #[test]

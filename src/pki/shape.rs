@@ -240,7 +240,8 @@ fn curve_name(oid: &Oid<'_>) -> String {
     }
 }
 
-fn rsa_bits(modulus: &[u8]) -> u32 {
+/// The size of an RSA modulus in bits, leading zero bytes (the DER sign byte) ignored.
+pub fn rsa_bits(modulus: &[u8]) -> u32 {
     let start = modulus
         .iter()
         .position(|b| *b != 0)

@@ -9,45 +9,30 @@ use crate::codes::Code;
 use crate::pki::facts::CertFacts;
 use crate::pki::shape;
 
+/// webpki's name verdict on certificate `index` of the chain for `name`: `None` when it cannot be asked (the
+/// certificate does not parse, the name is not a name).
+fn name_verdict(case: &Case<'_>, index: usize, name: &str) -> Option<Result<(), webpki::Error>> {
+    let der = case.chain.get(index)?;
+    let ee = webpki::EndEntityCert::try_from(der).ok()?;
+    let name = ServerName::try_from(name.to_string()).ok()?;
+    Some(ee.verify_is_valid_for_subject_name(&name))
+}
+
 /// Whether the certificate at `index` of the chain is valid for `name` (its SANs, as rustls judges them).
 /// Only a clear "not for this name" is false: a certificate webpki cannot read is not called a mismatch.
 pub(super) fn valid_for(case: &Case<'_>, index: usize, name: &str) -> bool {
-    let Some(der) = case.chain.get(index) else {
-        return false;
-    };
-    let (Ok(ee), Ok(name)) = (
-        webpki::EndEntityCert::try_from(der),
-        ServerName::try_from(name.to_string()),
-    ) else {
-        return false;
-    };
     !matches!(
-        ee.verify_is_valid_for_subject_name(&name),
-        Err(webpki::Error::CertNotValidForName(_))
+        name_verdict(case, index, name),
+        Some(Err(webpki::Error::CertNotValidForName(_)))
     )
-}
-
-/// Whether webpki accepts the certificate at `index` for `name`.
-fn strictly_valid_for(case: &Case<'_>, index: usize, name: &str) -> bool {
-    let Some(der) = case.chain.get(index) else {
-        return false;
-    };
-    let (Ok(ee), Ok(name)) = (
-        webpki::EndEntityCert::try_from(der),
-        ServerName::try_from(name.to_string()),
-    ) else {
-        return false;
-    };
-    ee.verify_is_valid_for_subject_name(&name).is_ok()
 }
 
 /// A certificate the server also sends that is the one it should present: not a CA, valid for the name.
 pub(super) fn sent_for_name<'a>(case: &'a Case<'_>) -> Option<&'a CertFacts> {
     let name = case.name?;
-    case.facts
-        .iter()
-        .skip(1)
-        .find(|f| f.is_ca != Some(true) && strictly_valid_for(case, f.index, name))
+    case.facts.iter().skip(1).find(|f| {
+        f.is_ca != Some(true) && matches!(name_verdict(case, f.index, name), Some(Ok(())))
+    })
 }
 
 /// The fix when the server presents another certificate first and sends its own for the name later.
@@ -70,14 +55,13 @@ pub fn leaf_defects(case: &Case<'_>, first: &mut Finding) -> Vec<Finding> {
     if leaf.is_ca == Some(true) {
         out.push(super::diagnose::ca_used_as_leaf(case, leaf));
     }
-    if let Some(name) = case.name.filter(|n| !valid_for(case, 0, n)) {
+    if case.name.is_some_and(|n| !valid_for(case, 0, n)) {
         let mut f = super::diagnose::name_mismatch(case, leaf);
         if leaf.is_ca == Some(true) {
             if let Some(own) = sent_for_name(case) {
                 f.fix = configure_the_sent_one(case, own);
             }
         }
-        let _ = name;
         out.push(f);
     }
     out.extend(dates(case, leaf));

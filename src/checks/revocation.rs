@@ -19,6 +19,7 @@ use crate::net::route::{Hop, Route};
 use crate::pki::revocation::{self as rev, crl, ocsp, Freshness, Issuer, Published, Revocation};
 use crate::pki::sources::SourceKind;
 use crate::report::{Check, Status};
+use crate::target::Product;
 
 pub const ID: &str = "cert.revocation";
 
@@ -146,6 +147,9 @@ pub(crate) async fn run(
     }
     let mut out = word(&heard, published.as_ref(), issuer.as_ref(), leaf);
     out.check = out.check.with_elapsed(start.elapsed());
+    if out.check.code == Code::Revoked {
+        out.check.fix = Some(revoked_fix(cfg.product));
+    }
     deps.trace.say(1, "revocation", || {
         format!(
             "{} [{}]: {}",
@@ -455,7 +459,7 @@ fn word(
                 "the server's certificate (serial {serial}) is revoked {}: {texts}",
                 r.words()
             ),
-            revoked_fix(),
+            revoked_fix(Product::Generic),
         )
     } else if has(&Said::Unknown) {
         Check::new(
@@ -499,8 +503,20 @@ fn revoked_of(heard: &[Heard]) -> Option<Revoked> {
     })
 }
 
-fn revoked_fix() -> String {
-    "Issue a new certificate for this server (with a new key: a revoked key may be known to others), install it with its key where the server reads them (nginx: the files `ssl_certificate` and `ssl_certificate_key` name; CloudVision: /etc/nginx/cvp.crt and cvp.key), then reload. Until then clients that check revocation refuse the server, and those that do not (curl, Python, Go, grpcio; see \"Which clients will work\") connect to a certificate its CA withdrew.".into()
+/// Reissue, and where the product keeps its certificate (only the product checked is named).
+fn revoked_fix(product: Product) -> String {
+    let place = match product {
+        Product::Cvp | Product::Cvaas => {
+            "CloudVision: Settings > Certificates, or /etc/nginx/cvp.crt and cvp.key on each node"
+        }
+        Product::Prisma => {
+            "Prisma Cloud Compute: Manage > Authentication > Certificates in the Console"
+        }
+        Product::Generic | Product::Auto => {
+            "nginx: the files `ssl_certificate` and `ssl_certificate_key` name"
+        }
+    };
+    format!("Issue a new certificate for this server (with a new key: a revoked key may be known to others), install it with its key where the server reads them ({place}), then reload. Until then clients that check revocation refuse the server, and those that do not (curl, Python, Go, grpcio; see \"Which clients will work\") connect to a certificate its CA withdrew.")
 }
 
 /// What to do about an answer that could not be used: the staple's fix, or reachability's.
@@ -525,7 +541,12 @@ fn unchecked_fix(heard: &[Heard]) -> String {
 
 /// Every trust source that accepted the chain fails with `revoked`: its verdict is no longer `Accepted`,
 /// so credentials (decided from verdicts) do not go.
-pub fn refuse(checks: &mut [Check], verdicts: &mut [(SourceKind, Verdict)], revoked: &Revoked) {
+pub fn refuse(
+    checks: &mut [Check],
+    verdicts: &mut [(SourceKind, Verdict)],
+    revoked: &Revoked,
+    product: Product,
+) {
     for (c, (_, v)) in checks.iter_mut().zip(verdicts.iter_mut()) {
         if *v != Verdict::Accepted {
             continue;
@@ -540,7 +561,7 @@ pub fn refuse(checks: &mut [Check], verdicts: &mut [(SourceKind, Verdict)], revo
             c.summary.split("; but ").next().unwrap_or(&c.summary),
             revoked.words()
         );
-        c.fix = Some(revoked_fix());
+        c.fix = Some(revoked_fix(product));
     }
 }
 
@@ -566,7 +587,7 @@ mod tests {
             (SourceKind::Custom, Verdict::Accepted),
             (SourceKind::Mozilla, Verdict::Rejected(Code::UnknownIssuer)),
         ];
-        refuse(&mut checks, &mut verdicts, &revoked());
+        refuse(&mut checks, &mut verdicts, &revoked(), Product::Prisma);
         assert_eq!(verdicts[0].1, Verdict::Rejected(Code::Revoked));
         assert_eq!(verdicts[1].1, Verdict::Rejected(Code::UnknownIssuer));
         assert_eq!(
@@ -582,6 +603,12 @@ mod tests {
             "trusted by your --ca file: a → b"
         );
         assert_eq!(checks[1].code, Code::UnknownIssuer);
+        // The fix names where this product keeps its certificate, and no other product.
+        let fix = checks[0].fix.as_deref().unwrap_or("");
+        assert!(
+            fix.contains("Manage > Authentication > Certificates") && !fix.contains("CloudVision"),
+            "{fix}"
+        );
     }
 
     #[test]

@@ -307,7 +307,7 @@ pub fn run(sources: &TrustSources, input: &TrustInput<'_>) -> TrustOutcome {
         .zip(verdicts)
         .collect();
     if let Some(revoked) = input.revoked {
-        super::revocation::refuse(&mut checks, &mut verdicts, revoked);
+        super::revocation::refuse(&mut checks, &mut verdicts, revoked, input.product);
     }
     let accepted_by: Vec<&str> = verdicts
         .iter()

@@ -156,9 +156,12 @@ impl Case<'_> {
 
     /// Follows issuer names from the leaf through the certificates sent; returns the path's indices.
     pub(super) fn sent_path(&self) -> Vec<usize> {
+        // Each certificate's names parsed once (the walk looks at every certificate at every step).
+        let names: Vec<Option<(Vec<u8>, Vec<u8>)>> =
+            (0..self.chain.len()).map(|i| self.names(i)).collect();
         let mut path = vec![0];
         let mut current = 0;
-        while let Some((subject, issuer)) = self.names(current) {
+        while let Some((subject, issuer)) = names.get(current).cloned().flatten() {
             // A self-signed root ends the path; a self-issued CA (re-keyed) goes on to its old certificate.
             if subject == issuer && self.facts.get(current).is_none_or(|f| f.self_signed) {
                 break;
@@ -167,7 +170,7 @@ impl Case<'_> {
             // under its own name sends two); else the first.
             let named: Vec<usize> = (0..self.chain.len())
                 .filter(|i| !path.contains(i))
-                .filter(|i| self.names(*i).is_some_and(|(s, _)| s == issuer))
+                .filter(|i| names[*i].as_ref().is_some_and(|(s, _)| *s == issuer))
                 .collect();
             let next = named
                 .iter()
